@@ -1,0 +1,1 @@
+"""Audio: speech features (librosa) and timed phones -> visemes."""

@@ -1,0 +1,90 @@
+"""Speech features with librosa, sampled at arbitrary times.
+
+All functions take mono float32 samples and return values at `times` (seconds), so
+the motion stage can ask for any frame rate.
+"""
+from __future__ import annotations
+
+import librosa
+import numpy as np
+
+HOP_SECONDS = 0.01  # analysis hop: 100 frames per second
+SPEECH_BAND = (300.0, 3000.0)  # Hz, where speech energy lives
+SILENCE_RMS = 3e-4  # below this (about -70 dBFS) a whole clip counts as silent
+DYNAMIC_RANGE_DB = 40.0  # envelope maps [peak - 40 dB, peak] to [0, 1]
+
+
+def _frames(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int, int]:
+    hop = int(round(HOP_SECONDS * sample_rate))
+    n_fft = 1 << int(np.ceil(np.log2(0.032 * sample_rate)))  # ~32 ms window
+    spectrum = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop, center=True)) ** 2
+    return spectrum, n_fft, hop
+
+
+def _at(values: np.ndarray, hop_seconds: float, times: np.ndarray) -> np.ndarray:
+    grid = np.arange(values.shape[-1]) * hop_seconds
+    return np.interp(times, grid, values).astype(np.float32)
+
+
+def band_energy_db(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+    """Speech-band energy per 10 ms hop, in dB. Returns ((F,) dB, hop seconds)."""
+    spectrum, n_fft, hop = _frames(samples, sample_rate)
+    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    band = (freqs >= SPEECH_BAND[0]) & (freqs <= SPEECH_BAND[1])
+    energy = spectrum[band].sum(axis=0) / n_fft
+    return 10.0 * np.log10(energy + 1e-12), hop / sample_rate
+
+
+def speech_envelope(samples: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:
+    """samples (N,), times (T,) -> (T,) speech-band energy envelope in [0, 1].
+
+    0 at or below 40 dB under the clip's loud speech (its 95th percentile), 1 at it.
+    A clip that is silent as a whole gives zeros.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    if samples.size == 0 or float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) < SILENCE_RMS:
+        return np.zeros(times.shape, np.float32)
+    db, hop_s = band_energy_db(samples, sample_rate)
+    peak = float(np.percentile(db, 95))
+    env = np.clip((db - (peak - DYNAMIC_RANGE_DB)) / DYNAMIC_RANGE_DB, 0.0, 1.0)
+    return _at(env, hop_s, times)
+
+
+def voice_activity(samples: np.ndarray, sample_rate: int, times: np.ndarray, threshold: float = 0.45) -> np.ndarray:
+    """samples (N,), times (T,) -> (T,) soft speech/silence gate in [0, 1].
+
+    Speech where the envelope is above `threshold` (about 22 dB under loud speech),
+    with a soft ramp, so that the mouth closes in pauses.
+    """
+    env = speech_envelope(samples, sample_rate, times)
+    return np.clip((env - threshold + 0.1) / 0.2, 0.0, 1.0).astype(np.float32)
+
+
+def spectral_shape(samples: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:
+    """samples (N,), times (T,) -> (T,) spectral centroid in the speech band, scaled to [-1, 1].
+
+    High for front vowels and sibilants (spread lips), low for back rounded vowels.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    if samples.size == 0:
+        return np.zeros(times.shape, np.float32)
+    hop = int(round(HOP_SECONDS * sample_rate))
+    centroid = librosa.feature.spectral_centroid(y=samples, sr=sample_rate, hop_length=hop, n_fft=512)[0]
+    scaled = np.clip((np.log2(np.maximum(centroid, 1.0)) - np.log2(1500.0)) / 1.5, -1.0, 1.0)
+    return _at(scaled, hop / sample_rate, times)
+
+
+def pitch_contour(samples: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:
+    """samples (N,), times (T,) -> (T,) pitch in semitones relative to the clip's median, 0 where unvoiced."""
+    times = np.asarray(times, dtype=np.float64)
+    if samples.size < 2048:
+        return np.zeros(times.shape, np.float32)
+    hop = int(round(HOP_SECONDS * sample_rate))
+    f0 = librosa.yin(samples, fmin=70.0, fmax=400.0, sr=sample_rate, frame_length=1024, hop_length=hop)
+    env = speech_envelope(samples, sample_rate, np.arange(f0.shape[0]) * hop / sample_rate)
+    voiced = env > 0.5
+    if voiced.sum() < 5:
+        return np.zeros(times.shape, np.float32)
+    semis = 12.0 * np.log2(f0 / np.median(f0[voiced]))
+    semis = np.where(voiced, np.clip(semis, -12.0, 12.0), 0.0)
+    return _at(semis, hop / sample_rate, times)

@@ -1,0 +1,53 @@
+"""Timed phones from pocketsphinx's bundled English model, in all-phone mode (offline)."""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Phone:
+    """One recognised phone (ARPAbet, e.g. "AA", "M"; "SIL" for silence)."""
+
+    label: str
+    start: float  # seconds
+    end: float  # seconds
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _decoder():
+    from pocketsphinx import Decoder, get_model_path
+
+    model = get_model_path()
+    return Decoder(
+        hmm=os.path.join(model, "en-us", "en-us"),
+        allphone=os.path.join(model, "en-us", "en-us-phone.lm.bin"),
+        lw=2.0, pip=0.3, beam=1e-20, pbeam=1e-20, samprate=16000, frate=100, loglevel="FATAL",
+    )
+
+
+def recognise_phones(samples: np.ndarray, sample_rate: int) -> list[Phone]:
+    """samples (N,) float32 mono at 16 kHz -> phones covering the clip.
+
+    Noise and filler labels (``+NSN+``, ``+SPN+``, ...) are reported as "SIL".
+    """
+    if sample_rate != 16000:
+        raise ValueError(f"pocketsphinx's model wants 16 kHz audio, got {sample_rate} Hz")
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    gain = 0.7 / peak if peak > 1e-4 else 1.0  # level-normalise: quiet recordings still decode
+    pcm = np.clip(samples * gain * 32767.0, -32768, 32767).astype(np.int16).tobytes()
+    with _lock:
+        decoder = _decoder()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        segments = [(s.word, s.start_frame / 100.0, (s.end_frame + 1) / 100.0) for s in decoder.seg()]
+    return [Phone("SIL" if label.startswith("+") or label in ("<s>", "</s>", "<sil>") else label.upper(), start, end)
+            for label, start, end in segments]

@@ -1,0 +1,69 @@
+"""Similarity alignment of a face to the canonical crop, and its inverse.
+
+The crop is the space every stage works in: keypoints are stored in its normalised
+coordinates, x and y in [-1, 1] (pixel centres at (i + 0.5) * 2 / S - 1).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from skimage.transform import SimilarityTransform
+
+from ..types import AlignedFace, FaceDetection
+from .landmarks import eye_centres
+
+# Where the eye centres and mouth corners land, in normalised crop space. The head
+# sits in the middle with room for hair, chin and some neck and background.
+TEMPLATE = np.array([[-0.21, -0.15], [0.21, -0.15], [-0.16, 0.28], [0.16, 0.28]], dtype=np.float64)
+
+
+def px_to_norm(points: np.ndarray, size: int) -> np.ndarray:
+    """(..., 2) crop pixels -> normalised crop space."""
+    return (points + 0.5) * (2.0 / size) - 1.0
+
+
+def norm_to_px(points: np.ndarray, size: int) -> np.ndarray:
+    """(..., 2) normalised crop space -> crop pixels."""
+    return (points + 1.0) * (size / 2.0) - 0.5
+
+
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """matrix (2, 3), points (..., 2) -> (..., 2)."""
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """(2, 3) -> its inverse (2, 3)."""
+    return cv2.invertAffineTransform(matrix.astype(np.float64))
+
+
+def anchor_points(landmarks: np.ndarray) -> np.ndarray:
+    """landmarks (68, 2) -> eye centres and mouth corners (4, 2), as in TEMPLATE."""
+    left, right = eye_centres(landmarks)
+    return np.stack([left, right, landmarks[48], landmarks[54]]).astype(np.float64)
+
+
+def crop_transform(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """The (2, 3) similarity taking image pixels to crop pixels for these landmarks."""
+    transform = SimilarityTransform.from_estimate(anchor_points(landmarks), norm_to_px(TEMPLATE, size))
+    return transform.params[:2].astype(np.float64)
+
+
+def warp_to_crop(image: np.ndarray, matrix: np.ndarray, size: int, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+    """Resample image (H, W, 3) into the (size, size, 3) crop; pre-shrinks to avoid aliasing."""
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if scale < 0.5:
+        factor = min(1.0, scale * 1.5)
+        small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        shrink = np.array([[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5]])
+        matrix = matrix @ np.vstack([invert_affine(shrink), [0, 0, 1]])
+        image = small
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_CUBIC, borderMode=border)
+
+
+def align_face(image: np.ndarray, detection: FaceDetection, size: int) -> AlignedFace:
+    """image (H, W, 3) uint8 RGB + a detection -> the aligned crop (size, size, 3) and its keypoints."""
+    matrix = crop_transform(detection.landmarks, size)
+    crop = warp_to_crop(image, matrix, size)
+    keypoints = px_to_norm(apply_affine(matrix, detection.landmarks.astype(np.float64)), size).astype(np.float32)
+    return AlignedFace(image=crop, keypoints=keypoints, crop_from_image=matrix, portrait=image, detection=detection)

@@ -1,0 +1,1 @@
+"""Dense motion fields: local keypoint motion fused with the head's global motion."""

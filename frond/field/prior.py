@@ -1,0 +1,110 @@
+"""The training-free dense motion field (FROND stage 3 without weights).
+
+Local keypoint motion and the head's global motion are fused into one backward map
+by a thin-plate spline through three kinds of control points:
+
+- the 68 keypoints (driving position -> source position): the local motion;
+- virtual head points over the hair and below the chin, moved rigidly by the head pose
+  (the neck by part of it): the global motion;
+- static anchors on the crop border: the background stays put.
+
+The spline is evaluated on a coarse grid and upsampled bilinearly (it is smooth, so
+this is exact to a fraction of a pixel), so the field is defined at any resolution.
+The occlusion map marks the driving inner-lip area: content the source lacks.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from ..face.align import apply_affine, invert_affine
+from ..motion.head import HeadGeometry, keypoint_depth
+from ..types import AlignedFace, FieldFrame, OutputSpace
+from .tps import ThinPlateSpline
+
+INNER_LIPS = list(range(60, 68))
+
+
+def smooth_polygon(points: np.ndarray, samples: int = 48) -> np.ndarray:
+    """A closed polygon (N, 2) -> a periodic cubic spline through it, sampled (samples, 2)."""
+    closed = np.vstack([points, points[:1]])
+    t = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))])
+    if t[-1] < 1e-6 or np.any(np.diff(t) <= 1e-9):
+        return points
+    spline = CubicSpline(t, closed, bc_type="periodic")
+    return spline(np.linspace(0.0, t[-1], samples, endpoint=False))
+
+
+def inner_mouth_mask(keypoints_px: np.ndarray, height: int, width: int, feather: float) -> np.ndarray:
+    """keypoints_px (68, 2) in output pixels -> (H, W) float32 mask of the inner-lip area, feathered."""
+    mask = np.zeros((height, width), np.float32)
+    polygon = smooth_polygon(keypoints_px[INNER_LIPS].astype(np.float64))
+    if cv2.contourArea(polygon.astype(np.float32)) < 1.0:
+        return mask
+    cv2.fillPoly(mask, [np.round(polygon * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+    if feather > 0:
+        mask = cv2.GaussianBlur(mask, (0, 0), feather)
+    return mask
+
+
+class PriorDenseField:
+    """Stage 3, training-free: see the module docstring."""
+
+    name = "training-free prior"
+
+    def __init__(self, coarse: int = 64, border_points: int = 9) -> None:
+        self.coarse = coarse  # the spline is evaluated on a coarse x coarse grid, then upsampled
+        self.border_points = border_points  # static anchors per crop side
+
+    def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, space: OutputSpace) -> None:
+        kp = source_keypoints.astype(np.float64)
+        self.space = space
+        self.source = kp
+        self.geometry = HeadGeometry(kp)
+        self.depth = keypoint_depth(self.geometry, kp)
+        iod = self.geometry.iod
+        centre = np.array([kp[:, 0].mean(), kp[17:27, 1].min()])
+        half_width = 0.5 * (kp[:, 0].max() - kp[:, 0].min())
+        angles = np.linspace(np.pi * 1.05, np.pi * 1.95, 9)
+        hair = np.concatenate([
+            centre + np.stack([np.cos(angles) * half_width * r, np.sin(angles) * iod * h], axis=1)
+            for r, h in ((1.05, 1.1), (1.3, 1.7))
+        ])
+        neck = kp[[4, 6, 8, 10, 12]] + np.array([0.0, 0.7 * iod])
+        self.head_points = hair
+        self.neck_points = neck
+        self.head_depth = self.geometry.depth(hair) * 0.6
+        side = np.linspace(-1.0, 1.0, self.border_points)
+        ring = np.concatenate([np.stack([side, np.full_like(side, v)], 1) for v in (-1.0, 1.0)]
+                              + [np.stack([np.full_like(side[1:-1], v), side[1:-1]], 1) for v in (-1.0, 1.0)])
+        self.anchors = ring * 1.02
+        # the coarse evaluation grid, in output pixels and in normalised crop space
+        gh = max(8, int(round(self.coarse * space.height / max(space.height, space.width))))
+        gw = max(8, int(round(self.coarse * space.width / max(space.height, space.width))))
+        ys = np.linspace(-0.5, space.height - 0.5, gh)
+        xs = np.linspace(-0.5, space.width - 0.5, gw)
+        gx, gy = np.meshgrid(xs, ys)
+        self.grid_shape = (gh, gw)
+        self.grid_norm = apply_affine(space.out_to_norm, np.stack([gx.ravel(), gy.ravel()], 1))
+        # bilinear upsampling map: output pixel centre x -> coarse index (x + 0.5) / W * (gw - 1)
+        up_x = ((np.arange(space.width) + 0.5) / space.width * (gw - 1)).astype(np.float32)
+        up_y = ((np.arange(space.height) + 0.5) / space.height * (gh - 1)).astype(np.float32)
+        self.up_x, self.up_y = np.meshgrid(up_x, up_y)
+        self.norm_to_out = invert_affine(space.out_to_norm)
+        self.out_scale = float(np.sqrt(abs(np.linalg.det(self.norm_to_out[:, :2]))))  # output px per norm unit
+
+    def frame(self, driving_keypoints: np.ndarray, head_pose: np.ndarray) -> FieldFrame:
+        drv = driving_keypoints.astype(np.float64)
+        head = self.geometry.rotate(self.head_points, head_pose, self.head_depth)
+        neck_pose = np.asarray(head_pose) * 0.3
+        neck = self.geometry.rotate(self.neck_points, neck_pose)
+        controls = np.concatenate([drv, head, neck, self.anchors])
+        values = np.concatenate([self.source, self.head_points, self.neck_points, self.anchors])
+        spline = ThinPlateSpline(controls, values, regularisation=1e-7)
+        coarse = spline(self.grid_norm).reshape(*self.grid_shape, 2).astype(np.float32)
+        height, width = self.space.height, self.space.width
+        grid = cv2.remap(coarse, self.up_x, self.up_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        feather = max(0.6, 0.004 * self.out_scale)
+        occlusion = inner_mouth_mask(apply_affine(self.norm_to_out, drv), height, width, feather)
+        return FieldFrame(grid=grid, occlusion=occlusion)

@@ -1,0 +1,32 @@
+"""Thin-plate-spline interpolation (Bookstein 1989), vectorised with numpy."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a (N, 2), b (M, 2) -> (N, M) U(r) = r^2 log r^2 (the TPS radial basis)."""
+    d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    return d2 * np.log(np.maximum(d2, 1e-12))
+
+
+class ThinPlateSpline:
+    """A 2D -> 2D thin-plate spline f with f(controls) ~= values (exactly when regularisation = 0)."""
+
+    def __init__(self, controls: np.ndarray, values: np.ndarray, regularisation: float = 1e-6) -> None:
+        """controls (N, 2), values (N, 2)."""
+        n = controls.shape[0]
+        system = np.zeros((n + 3, n + 3))
+        system[:n, :n] = _kernel(controls, controls) + regularisation * np.eye(n)
+        system[:n, n] = system[n, :n] = 1.0
+        system[:n, n + 1:] = controls
+        system[n + 1:, :n] = controls.T
+        rhs = np.zeros((n + 3, 2))
+        rhs[:n] = values
+        solution = np.linalg.solve(system, rhs)
+        self.controls = controls
+        self.weights, self.affine = solution[:n], solution[n:]
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        """points (P, 2) -> f(points) (P, 2)."""
+        return _kernel(points, self.controls) @ self.weights + self.affine[0] + points @ self.affine[1:]

@@ -1,0 +1,260 @@
+"""Media at the boundary: read any image or audio, write a browser-playable MP4.
+
+Everything that touches a file format lives here. Bad input raises
+`FrondInputError` with what was wrong and what to do.
+"""
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Iterator
+
+import av
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .config import DEFAULT_LIMITS, Limits
+from .errors import FrondInputError
+from .types import AudioClip
+
+ANALYSIS_RATE = 16_000  # Hz, the rate every analysis (features, phones) runs at
+OUTPUT_AUDIO_RATE = 48_000  # Hz, AAC in the MP4
+Image.MAX_IMAGE_PIXELS = 400_000_000  # refuse only absurd images (decompression bombs)
+
+
+def load_image(source: str | os.PathLike | np.ndarray | Image.Image, limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, list[str]]:
+    """Read a portrait as RGB.
+
+    Returns the image (H, W, 3) uint8 and notices (e.g. that it was downscaled).
+    Accepts a path, a PIL image or an array (H, W), (H, W, 3) or (H, W, 4).
+    """
+    notices: list[str] = []
+    if isinstance(source, np.ndarray):
+        image = Image.fromarray(_as_uint8(source))
+    elif isinstance(source, Image.Image):
+        image = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FrondInputError(f"Portrait not found: {path}. Give the path of an image file (PNG, JPEG, WebP, ...).")
+        try:
+            image = Image.open(path)
+            image.draft("RGB", (limits.max_image_side, limits.max_image_side))  # fast JPEG downscale on huge photos
+            image = ImageOps.exif_transpose(image)
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
+            raise FrondInputError(
+                f"Could not read the portrait {path.name!r} as an image ({type(exc).__name__}). "
+                "Use a PNG, JPEG or WebP photo of a face."
+            ) from None
+    try:
+        image = _flatten(image)
+    except OSError as exc:
+        raise FrondInputError(f"The portrait image is damaged or truncated ({exc}). Save it again as PNG or JPEG.") from None
+    side = max(image.size)
+    if side > limits.max_image_side:
+        scale = limits.max_image_side / side
+        new_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(new_size, Image.LANCZOS)
+        notices.append(f"The portrait was {side}px on its long side; downscaled to {limits.max_image_side}px.")
+    array = np.asarray(image, dtype=np.uint8)
+    if min(array.shape[:2]) < 32:
+        raise FrondInputError(f"The portrait is only {array.shape[1]}x{array.shape[0]} pixels; use a photo at least 128 pixels across.")
+    return np.ascontiguousarray(array), notices
+
+
+def _as_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if np.issubdtype(array.dtype, np.floating):
+        scale = 255.0 if array.max(initial=0.0) <= 1.0 else 1.0
+        return np.clip(array * scale, 0, 255).astype(np.uint8)
+    return np.clip(array, 0, 255).astype(np.uint8)
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Any mode -> RGB; transparency is composited on white."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _open_audio(path: Path) -> av.container.InputContainer:
+    if not path.is_file():
+        raise FrondInputError(f"Audio not found: {path}. Give the path of a speech recording (WAV, MP3, M4A, OGG, FLAC, WebM).")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise FrondInputError(
+            f"Could not read {path.name!r} as audio ({type(exc).__name__}). Use WAV, MP3, M4A/AAC, OGG, FLAC or WebM."
+        ) from None
+    if not container.streams.audio:
+        container.close()
+        raise FrondInputError(f"{path.name!r} has no audio stream. Give a speech recording (WAV, MP3, M4A, OGG, FLAC, WebM).")
+    return container
+
+
+def _decode(path: Path, rate: int, layout: str, fmt: str, max_seconds: float | None) -> Iterator[av.AudioFrame]:
+    """Decode the first audio stream, resampled; stops past `max_seconds` (+1 s)."""
+    container = _open_audio(path)
+    try:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
+        decoded = 0
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    decoded += out.samples
+                    yield out
+                if max_seconds is not None and decoded > (max_seconds + 1.0) * rate:
+                    return
+            for out in resampler.resample(None):
+                yield out
+        except (av.FFmpegError, ValueError) as exc:
+            raise FrondInputError(f"The audio in {path.name!r} is corrupt and could not be decoded ({type(exc).__name__}).") from None
+    finally:
+        container.close()
+
+
+def load_audio(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> AudioClip:
+    """Decode speech to the analysis copy: 16 kHz mono float32 in [-1, 1]."""
+    path = Path(path)
+    chunks = [f.to_ndarray().reshape(-1) for f in _decode(path, ANALYSIS_RATE, "mono", "flt", limits.max_audio_seconds)]
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    duration = samples.shape[0] / ANALYSIS_RATE
+    if duration > limits.max_audio_seconds:
+        raise FrondInputError(
+            f"The audio is longer than the limit of {limits.max_audio_seconds:.0f} s. Trim it, or raise the limit (--max-audio-seconds)."
+        )
+    if duration < limits.min_audio_seconds:
+        raise FrondInputError(
+            f"The audio is {duration:.2f} s long; at least {limits.min_audio_seconds:.1f} s of speech is needed."
+        )
+    if not np.isfinite(samples).all():
+        raise FrondInputError(f"The audio in {path.name!r} holds invalid (NaN/inf) samples.")
+    return AudioClip(samples=np.clip(samples, -1.0, 1.0), sample_rate=ANALYSIS_RATE, duration=float(duration), path=path)
+
+
+def _fps_fraction(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
+class VideoWriter:
+    """Streams RGB frames into an H.264 (yuv420p) + AAC MP4, atomically.
+
+    Frames go to a hidden temporary file beside `path`, which replaces `path` only
+    when `close()` succeeds; on an exception inside the `with` block it is removed.
+    Memory does not grow with the number of frames: audio is encoded up front
+    (a few MB for minutes of AAC) and interleaved as frames arrive.
+    """
+
+    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float,
+                 audio_path: str | os.PathLike | None = None, crf: int = 20, preset: str = "veryfast") -> None:
+        if width % 2 or height % 2:
+            raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.part.mp4")
+        self.width, self.height = width, height
+        self.frames = 0
+        self._rate = _fps_fraction(fps)
+        self._container = av.open(str(self.tmp), mode="w", options={"movflags": "+faststart"})
+        try:
+            self._video = self._container.add_stream("libx264", rate=self._rate)
+            self._video.width, self._video.height = width, height
+            self._video.pix_fmt = "yuv420p"
+            self._video.codec_context.time_base = 1 / self._rate
+            self._video.options = {"crf": str(crf), "preset": preset}
+            self._audio_packets: list[av.Packet] = []
+            self._audio = None
+            if audio_path is not None:
+                self._prepare_audio(Path(audio_path))
+        except BaseException:
+            self._abort()
+            raise
+
+    def _prepare_audio(self, audio_path: Path) -> None:
+        probe = _open_audio(audio_path)
+        channels = min(2, probe.streams.audio[0].codec_context.channels or 1)
+        probe.close()
+        layout = "stereo" if channels == 2 else "mono"
+        self._audio = self._container.add_stream("aac", rate=OUTPUT_AUDIO_RATE)
+        self._audio.layout = layout
+        self._audio.bit_rate = 128_000
+        pts = 0
+        for frame in _decode(audio_path, OUTPUT_AUDIO_RATE, layout, "fltp", None):
+            frame.pts = pts
+            pts += frame.samples
+            self._audio_packets.extend(self._audio.encode(frame))
+        self._audio_packets.extend(self._audio.encode(None))
+        self._audio_cursor = 0
+
+    def _mux_audio_until(self, seconds: float | None) -> None:
+        if self._audio is None:
+            return
+        while self._audio_cursor < len(self._audio_packets):
+            packet = self._audio_packets[self._audio_cursor]
+            if seconds is not None and packet.pts is not None and packet.pts * packet.time_base > seconds:
+                break
+            self._container.mux(packet)
+            self._audio_cursor += 1
+
+    def write(self, frame: np.ndarray) -> None:
+        """frame: (H, W, 3) uint8 RGB."""
+        if frame.shape != (self.height, self.width, 3):
+            raise ValueError(f"expected a ({self.height}, {self.width}, 3) frame, got {frame.shape}")
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        video_frame.pts = self.frames
+        self._container.mux(self._video.encode(video_frame))
+        self.frames += 1
+        self._mux_audio_until(self.frames / self._rate)
+
+    def close(self) -> Path:
+        """Flush, finish the file and move it into place."""
+        self._container.mux(self._video.encode(None))
+        self._mux_audio_until(None)
+        self._container.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def _abort(self) -> None:
+        try:
+            self._container.close()
+        except Exception:  # noqa: BLE001 - cleanup must not hide the original error
+            pass
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._abort()
+
+
+def probe_video(path: str | os.PathLike) -> dict[str, float | int | str | None]:
+    """Streams of an MP4: codec names, size, pixel format, frame count, durations (s)."""
+    with av.open(str(path)) as container:
+        info: dict[str, float | int | str | None] = {"video_codec": None, "audio_codec": None}
+        if container.streams.video:
+            v = container.streams.video[0]
+            info.update(video_codec=v.codec_context.name, width=v.width, height=v.height, pix_fmt=v.codec_context.pix_fmt,
+                        fps=float(v.average_rate) if v.average_rate else None,
+                        frames=v.frames, video_duration=float(v.duration * v.time_base) if v.duration else None)
+        if container.streams.audio:
+            a = container.streams.audio[0]
+            info.update(audio_codec=a.codec_context.name, sample_rate=a.rate,
+                        audio_duration=float(a.duration * a.time_base) if a.duration else None)
+        return info
+
+
+def read_video_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
+    """Decode a video's frames as (H, W, 3) uint8 RGB, one at a time."""
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            yield frame.to_ndarray(format="rgb24")

@@ -1,0 +1,102 @@
+"""Configuration of the learned FROND networks, one dataclass per module.
+
+`FrondConfig` is what `FrondModel.save_pretrained` writes to `config.json` (through
+`huggingface_hub.PyTorchModelHubMixin`) and what `from_pretrained` reads back; the
+nested module configs are rebuilt from plain dicts in `__post_init__`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from dataclasses import field as dc_field
+from typing import Any
+
+N_KEYPOINTS = 68  # iBUG-68 layout, shared with the training-free path
+STAGES = ("render", "motion")  # what `python -m frond train --stage` can train
+
+
+@dataclass
+class EncoderConfig:
+    """Two-stream encoder (keypoints + global code)."""
+
+    n_keypoints: int = N_KEYPOINTS  # keypoints per face (iBUG-68)
+    image_size: int = 64  # the local stream looks at the source at this side
+    channels: int = 32  # width of the local stream's CNN
+    kp_features: int = 16  # per-keypoint feature size C_k (local stream)
+    global_dim: int = 32  # size G of the global code (global stream)
+    hidden: int = 64  # width of the global stream's point MLP
+
+
+@dataclass
+class MotionConfig:
+    """Audio -> continuous-time keypoint trajectories (B-spline coefficients)."""
+
+    n_mels: int = 80  # log-mel bands (librosa), 16 kHz, 10 ms hop
+    knot_hz: float = 25.0  # control points per second of the cubic B-spline
+    hidden: int = 128  # width of the audio encoder and the recurrent layer
+    stiffness: float = 1.0  # default P-spline penalty weight (second differences of coefficients)
+    max_offset: float = 0.5  # bound of a predicted keypoint offset, normalised crop units
+
+
+@dataclass
+class FieldConfig:
+    """Dense motion field (local keypoint motions + global affine, fused by a hourglass)."""
+
+    resolution: int = 64  # side of the grid where the fusion weights are predicted
+    channels: int = 32  # base width of the hourglass
+    depth: int = 3  # down/up-sampling levels of the hourglass
+    sigma: float = 0.06  # width of the keypoint heatmaps, normalised crop units
+    splat_features: int = 8  # keypoint features splatted into the hourglass input
+
+
+@dataclass
+class DecoderConfig:
+    """Implicit image decoder (LIIF-style)."""
+
+    channels: int = 48  # width of the source feature encoder (at 1/4 resolution)
+    latent: int = 48  # size of the latent code at each feature cell
+    res_blocks: int = 3  # residual blocks refining the warped features (inpaint the mouth)
+    mlp_hidden: int = 64  # width of the implicit MLP
+    mlp_layers: int = 3  # hidden layers of the implicit MLP
+    local_ensemble: bool = True  # LIIF local ensemble over the 4 nearest latents
+    downsample: int = 4  # feature grid = training resolution / downsample
+
+
+@dataclass
+class FrondConfig:
+    """The whole learned model."""
+
+    encoder: EncoderConfig = dc_field(default_factory=EncoderConfig)
+    motion: MotionConfig = dc_field(default_factory=MotionConfig)
+    field: FieldConfig = dc_field(default_factory=FieldConfig)
+    decoder: DecoderConfig = dc_field(default_factory=DecoderConfig)
+    image_size: int = 256  # training resolution of the render stage (the decoder renders any size)
+    trained_stages: list[str] = dc_field(default_factory=list)  # which of "render", "motion" carry trained weights
+    training: dict[str, Any] = dc_field(default_factory=dict)  # per stage: steps, data, measured metrics (for the model card)
+
+    def __post_init__(self) -> None:
+        for name, cls in (("encoder", EncoderConfig), ("motion", MotionConfig),
+                          ("field", FieldConfig), ("decoder", DecoderConfig)):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                known = {f.name for f in fields(cls)}
+                setattr(self, name, cls(**{k: v for k, v in value.items() if k in known}))
+        self.trained_stages = [s for s in STAGES if s in set(self.trained_stages)]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FrondConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def tiny(cls, image_size: int = 64) -> "FrondConfig":
+        """A very small model for tests and CPU smoke runs."""
+        return cls(
+            encoder=EncoderConfig(image_size=32, channels=8, kp_features=8, global_dim=8, hidden=16),
+            motion=MotionConfig(n_mels=40, hidden=32),
+            field=FieldConfig(resolution=32, channels=8, depth=2, splat_features=4),
+            decoder=DecoderConfig(channels=16, latent=16, res_blocks=1, mlp_hidden=32, mlp_layers=2),
+            image_size=image_size,
+        )

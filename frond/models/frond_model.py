@@ -1,0 +1,147 @@
+"""`FrondModel`: the four learned modules in one `nn.Module`, saved and loaded with
+`huggingface_hub.PyTorchModelHubMixin` (safetensors weights + config.json + model card).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from torch import nn
+
+from .card import MODEL_CARD_TEMPLATE
+from .config import FrondConfig
+from .decoder import ImplicitDecoder
+from .dense_field import DenseMotionField
+from .encoder import TwoStreamEncoder
+from .motion import AudioMotionEstimator
+
+WEIGHTS_NAME = "model.safetensors"
+
+
+class FrondModel(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="frond",
+    tags=["talking-face", "lip-sync", "frond"],
+    paper_url="https://doi.org/10.1109/TIP.2023.3323452",
+    model_card_template=MODEL_CARD_TEMPLATE,
+):
+    """Encoder + motion estimator + dense field + implicit decoder.
+
+    `config` is a `FrondConfig` (or its dict, as read from config.json). Which modules
+    carry trained weights is `config.trained_stages` ("render": encoder, field, decoder;
+    "motion": motion estimator).
+    """
+
+    def __init__(self, config: FrondConfig | dict | None = None) -> None:
+        super().__init__()
+        if config is None:
+            config = FrondConfig()
+        elif isinstance(config, dict):
+            config = FrondConfig.from_dict(config)
+        self.config = config
+        self._hub_mixin_config = config
+        enc = config.encoder
+        self.encoder = TwoStreamEncoder(enc)
+        self.motion = AudioMotionEstimator(config.motion, enc.n_keypoints, enc.global_dim)
+        self.field = DenseMotionField(config.field, enc.n_keypoints, enc.kp_features, enc.global_dim)
+        self.decoder = ImplicitDecoder(config.decoder, config.image_size)
+
+    # --- the two training objectives' forward passes ------------------------------------
+    def reconstruct(
+        self,
+        source_image: torch.Tensor,
+        source_keypoints: torch.Tensor,
+        source_pose: torch.Tensor,
+        driving_keypoints: torch.Tensor,
+        driving_pose: torch.Tensor,
+        out_hw: tuple[int, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Render the driving frame from the source (stage "render").
+
+        source_image (B, 3, H, W) in [-1, 1]; keypoints (B, K, 2); poses (B, 3) degrees.
+        -> {"image": (B, 3, H', W'), "grid": (B, H', W', 2), "occlusion": (B, H', W'),
+        "blend", "warped", "weights", "global_code": (B, G), "driving_code": (B, G)}.
+        """
+        out_hw = tuple(out_hw or source_image.shape[-2:])
+        enc = self.encoder(source_image, source_keypoints, source_pose)
+        driving_code = self.encoder.global_code(driving_keypoints, driving_pose)
+        fld = self.field(source_image, source_keypoints, driving_keypoints, enc["kp_features"],
+                         enc["global_code"], driving_code, out_hw)
+        dec = self.decoder(source_image, fld["grid"], fld["occlusion"])
+        return {**fld, **dec, "global_code": enc["global_code"], "driving_code": driving_code}
+
+    def predict_motion(
+        self,
+        mel: torch.Tensor,
+        source_keypoints: torch.Tensor,
+        source_pose: torch.Tensor,
+        times: torch.Tensor,
+        stiffness: float | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Audio -> trajectories sampled at `times` (stage "motion").
+
+        mel (B, n_mels, M); source_keypoints (B, K, 2); source_pose (B, 3); times (T,) seconds.
+        -> {"keypoints": (B, T, K, 2), "head_pose": (B, T, 3), "global_code": (B, T, G),
+        "coefficients": (B, n, K, 2), "pose_coefficients": (B, n, 3), "knot_times": (n,)}.
+        """
+        code = self.encoder.global_code(source_keypoints, source_pose)
+        out = self.motion(mel, source_keypoints, code, stiffness=stiffness)
+        sampled = self.motion.sample(out, source_keypoints, source_pose, times)
+        b, t = sampled["keypoints"].shape[:2]
+        codes = self.encoder.global_code(sampled["keypoints"].flatten(0, 1), sampled["head_pose"].flatten(0, 1))
+        return {**out, **sampled, "global_code": codes.view(b, t, -1)}
+
+    # --- hub mixin ----------------------------------------------------------------------
+    def save_pretrained(self, save_directory: str | Path, **kwargs: Any):  # type: ignore[override]
+        """Write model.safetensors, config.json (with `trained_stages`) and a fresh model card."""
+        save_directory = Path(save_directory)
+        (save_directory / "README.md").unlink(missing_ok=True)
+        kwargs["config"] = self.config.to_dict()
+        card = dict(kwargs.pop("model_card_kwargs", None) or {})
+        kwargs["model_card_kwargs"] = {**self._card_fields(), **card}
+        return super().save_pretrained(save_directory, **kwargs)
+
+    def _card_fields(self) -> dict[str, Any]:
+        tr = self.config.training
+        stages = self.config.trained_stages
+        lines = []
+        for stage in stages:
+            info = tr.get(stage, {})
+            lines.append(f"- stage `{stage}`: " + ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("metrics", "data")))
+        metrics = [f"- `{s}`: {json.dumps(tr[s]['metrics'])}" for s in stages if tr.get(s, {}).get("metrics")]
+        data = sorted({str(tr[s]["data"]) for s in stages if tr.get(s, {}).get("data")})
+        return {
+            "stages_text": ", ".join(stages) if stages else "none (untrained)",
+            "n_params": f"{sum(p.numel() for p in self.parameters()):,}",
+            "training_text": "\n".join(lines),
+            "metrics_text": "\n".join(metrics),
+            "training_data": "\n".join(f"- {d}" for d in data),
+        }
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only,
+                         token, map_location: str = "cpu", strict: bool = True, **model_kwargs):
+        """Load safetensors weights only (never a pickle), strictly."""
+        import safetensors.torch
+
+        model = cls(**model_kwargs)
+        if os.path.isdir(model_id):
+            model_file = os.path.join(model_id, WEIGHTS_NAME)
+        else:
+            model_file = hf_hub_download(repo_id=model_id, filename=WEIGHTS_NAME, revision=revision,
+                                         cache_dir=cache_dir, force_download=force_download, token=token,
+                                         local_files_only=local_files_only)
+        safetensors.torch.load_model(model, model_file, strict=strict, device=map_location)
+        model.eval()
+        return model
+
+    def n_parameters(self) -> dict[str, int]:
+        """Parameter count per module."""
+        return {name: sum(p.numel() for p in m.parameters())
+                for name, m in (("encoder", self.encoder), ("motion", self.motion),
+                                ("field", self.field), ("decoder", self.decoder))}

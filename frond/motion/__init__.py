@@ -1,0 +1,1 @@
+"""Audio-driven motion in a continuous trajectory space (training-free prior)."""

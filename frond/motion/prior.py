@@ -1,0 +1,150 @@
+"""The training-free motion estimator: speech -> visemes -> continuous keypoint trajectories.
+
+1. Timed phones (pocketsphinx) give viseme targets (open, width, round) with a dominance
+   weight each (coarticulation); without phones, the speech envelope and spectrum do.
+2. A weighted smoothing spline turns the targets into a continuous trajectory
+   (`frond.motion.trajectory`); `smoothing` sets its stiffness. Loudness scales the
+   opening; a speech gate and a bilabial-closure channel close the mouth in pauses and
+   on p/b/m.
+3. Blinks, brows on emphasis and the head's pose (the global code) are added, and the
+   68 keypoints follow (`frond.motion.shape`, `frond.motion.head`).
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from ..audio.features import pitch_contour, spectral_shape, speech_envelope, voice_activity
+from ..audio.phones import Phone, recognise_phones
+from ..audio.visemes import is_bilabial, viseme_for
+from ..config import GenerationSettings
+from ..face.landmarks import mouth_opening
+from ..types import AudioClip, MotionSequence
+from .blink import blink_curve
+from .head import HeadGeometry, keypoint_depth, pose_process
+from .shape import deform, face_frame
+from .trajectory import Trajectory, stiffness
+
+log = logging.getLogger(__name__)
+GRID_HZ = 100.0  # targets are laid on this grid before fitting the continuous trajectory
+MAX_GAP = 0.32  # inner-lip gap at open = 1, in inter-ocular distances
+
+
+def viseme_targets(phones: list[Phone], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """phones + grid (N,) -> targets (N, 3) open/width/round, weights (N,), bilabial core (N,)."""
+    targets = np.zeros((grid.size, 3))
+    weights = np.full(grid.size, 3.0)  # silence between phones
+    closure = np.zeros(grid.size)
+    for phone in phones:
+        inside = (grid >= phone.start) & (grid < phone.end)
+        if not inside.any():
+            continue
+        v = viseme_for(phone.label)
+        targets[inside] = (v.open, v.width, v.round)
+        weights[inside] = v.dominance
+        if is_bilabial(phone.label):
+            margin = 0.2 * (phone.end - phone.start)
+            closure[(grid >= phone.start + margin) & (grid < phone.end - margin)] = 1.0
+    return targets, weights, closure
+
+
+def energy_targets(audio: AudioClip, grid: np.ndarray, env: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The fallback without phones: opening from the envelope, spread/rounding from the spectrum."""
+    shape = spectral_shape(audio.samples, audio.sample_rate, grid)
+    targets = np.stack([0.85 * env ** 0.8, 0.5 * shape, 0.5 * np.clip(-shape, 0, 1)], axis=1)
+    return targets, np.ones(grid.size)
+
+
+def emphasis_curve(env: np.ndarray, hz: float) -> np.ndarray:
+    """(N,) envelope -> (N,) emphasis in [0, 1]: strong syllable onsets, smoothed."""
+    rise = np.maximum(np.gradient(gaussian_filter1d(env, 0.08 * hz)), 0.0)
+    scale = np.percentile(rise, 98) if rise.any() else 1.0
+    return np.clip(gaussian_filter1d(np.clip(rise / max(scale, 1e-9) - 0.3, 0, 1), 0.15 * hz) * 1.6, 0, 1)
+
+
+class PriorMotionEstimator:
+    """Stage 2, training-free: see the module docstring."""
+
+    name = "training-free prior"
+
+    def __init__(self, use_phones: bool = True) -> None:
+        self.use_phones = use_phones
+
+    def phones(self, audio: AudioClip) -> tuple[list[Phone] | None, str]:
+        """Timed phones, or None with the reason the energy fallback is used."""
+        if not self.use_phones:
+            return None, "energy/spectrum fallback (phones off)"
+        try:
+            return recognise_phones(audio.samples, audio.sample_rate), "pocketsphinx phones -> visemes"
+        except Exception as exc:  # noqa: BLE001 - a recogniser failure must not stop generation
+            log.warning("phone recognition failed (%s); using the energy fallback", exc)
+            return None, f"energy/spectrum fallback (phone recognition failed: {exc})"
+
+    def trajectory(self, audio: AudioClip, settings: GenerationSettings) -> tuple[Trajectory, np.ndarray, str]:
+        """The mouth's continuous trajectory (channels open, width, round, closure) + the 100 Hz envelope."""
+        grid = np.arange(0.0, audio.duration + 1.0 / GRID_HZ, 1.0 / GRID_HZ)
+        env = speech_envelope(audio.samples, audio.sample_rate, grid)
+        gate = voice_activity(audio.samples, audio.sample_rate, grid)
+        phones, how = self.phones(audio)
+        if phones:
+            targets, weights, closure = viseme_targets(phones, grid)
+        else:
+            (targets, weights), closure = energy_targets(audio, grid, env), np.zeros(grid.size)
+        targets[:, 0] *= (0.55 + 0.45 * env) * gate  # loud syllables open more; pauses close
+        targets[:, 1:] *= gate[:, None]
+        weights = np.where(gate < 0.5, np.maximum(weights, 3.0), weights)
+        values = np.concatenate([targets, closure[:, None]], axis=1)
+        w = np.stack([weights] * 3 + [np.ones(grid.size)], axis=1)
+        lam = stiffness(settings.smoothing)
+        return Trajectory.smooth(grid, values, ("open", "width", "round", "closure"), w, lam), env, how
+
+    def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, global_code: np.ndarray,
+                 times: np.ndarray, settings: GenerationSettings) -> MotionSequence:
+        """source_keypoints (68, 2), times (T,) -> MotionSequence at `times`."""
+        rng = np.random.default_rng(settings.seed)
+        trajectory, _, how = self.trajectory(audio, settings)
+        sampled = trajectory(times)
+        closure = np.clip(1.6 * sampled[:, 3], 0.0, 1.0)
+        open_ = np.clip(sampled[:, 0], 0.0, 1.1) * (1.0 - closure) * settings.lip_scale
+        width = np.clip(sampled[:, 1], -1.0, 1.0) * settings.lip_scale
+        round_ = np.clip(sampled[:, 2], 0.0, 1.0) * settings.lip_scale
+
+        _, iod = face_frame(source_keypoints)
+        rest_gap = float(mouth_opening(source_keypoints))  # a parted-lips portrait closes too
+        open_eff = open_ - rest_gap / MAX_GAP
+
+        env = speech_envelope(audio.samples, audio.sample_rate, times)
+        activity = voice_activity(audio.samples, audio.sample_rate, times)
+        fps = 1.0 / max(float(np.median(np.diff(times))) if times.size > 1 else 0.04, 1e-3)
+        emphasis = emphasis_curve(env, fps)
+        pitch = pitch_contour(audio.samples, audio.sample_rate, times)
+        blink = blink_curve(times, settings.blink_rate, rng)
+        pose = pose_process(times, activity, emphasis, pitch, settings.head_motion, rng)
+        brow = 0.8 * emphasis * min(1.0, settings.head_motion)
+
+        local = deform(source_keypoints, {"open": open_eff, "width": width, "round": round_, "blink": blink, "brow": brow})
+        geometry = HeadGeometry(source_keypoints)
+        depth = keypoint_depth(geometry, source_keypoints)
+        keypoints = np.stack([geometry.rotate(k, p, depth) for k, p in zip(local, pose)]).astype(np.float32)
+
+        lip_width = np.linalg.norm(local[:, 54] - local[:, 48], axis=-1) / iod
+        channels = {
+            "open": mouth_opening(local).astype(np.float32), "width": lip_width.astype(np.float32),
+            "round": round_.astype(np.float32), "viseme_open": open_.astype(np.float32),
+            "blink": blink, "brow": brow.astype(np.float32), "envelope": env, "voice": activity,
+        }
+        return MotionSequence(times=np.asarray(times, np.float64), keypoints=keypoints, head_pose=pose,
+                              channels=channels, source=f"{self.name}: {how}")
+
+
+class PriorKeypointEncoder:
+    """Stage 1, training-free: landmarks are the keypoints; the global code is the head geometry."""
+
+    name = "training-free prior"
+
+    def encode(self, face) -> tuple[np.ndarray, np.ndarray]:
+        geometry = HeadGeometry(face.keypoints)
+        code = np.concatenate([geometry.centre, geometry.radii, [geometry.iod]]).astype(np.float32)
+        return face.keypoints.astype(np.float32), code

@@ -1,0 +1,246 @@
+"""FrondPipeline: portrait + speech -> talking-face MP4, stage by stage.
+
+Stages (see ../DESIGN.md): keypoint encoder -> motion estimator (continuous
+trajectories) -> dense motion field -> decoder. Each stage is the learned FROND module
+when weights provide it, else the training-free prior; `modes` says which ran.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .config import DEFAULT_LIMITS, GenerationSettings, Limits
+from .errors import FrondInputError
+from .face.align import align_face, apply_affine, invert_affine, norm_to_px
+from .face.landmarks import detect_faces, inter_ocular
+from .field.prior import PriorDenseField
+from .media import VideoWriter, load_audio, load_image
+from .motion.prior import PriorKeypointEncoder, PriorMotionEstimator
+from .render.prior import PriorDecoder
+from .types import AlignedFace, GenerationResult, OutputSpace
+from .viz import draw_keypoints, flow_to_colour, plot_trajectories, side_by_side
+
+log = logging.getLogger(__name__)
+Progress = Callable[[float, str], None]
+PRIOR = "training-free prior"
+STAGES = ("encoder", "motion", "field", "decoder")
+
+
+def _norm_to_px_affine(size: int) -> np.ndarray:
+    """(2, 3) affine: normalised crop space -> crop pixels."""
+    return np.array([[size / 2.0, 0.0, size / 2.0 - 0.5], [0.0, size / 2.0, size / 2.0 - 0.5]])
+
+
+def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(2, 3) affines -> a after b."""
+    return (np.vstack([a, [0, 0, 1]]) @ np.vstack([b, [0, 0, 1]]))[:2]
+
+
+class FrondPipeline:
+    """Portrait + speech -> talking-face video. Build once, call `generate` many times."""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, weights: str | None = None, device: str = "auto",
+                 landmarks: str = "auto", use_phones: bool = True) -> None:
+        self.limits = limits
+        self.landmarks = landmarks
+        self.notices: list[str] = []
+        self.stages: dict[str, object] = {
+            "encoder": PriorKeypointEncoder(), "motion": PriorMotionEstimator(use_phones=use_phones),
+            "field": PriorDenseField(), "decoder": PriorDecoder(),
+        }
+        self.weights = weights
+        if weights:
+            self._load_learned(weights, device)
+
+    @classmethod
+    def from_pretrained(cls, weights: str, **kwargs) -> "FrondPipeline":
+        """A pipeline whose stages come from `weights` (Hub id[@revision] or folder) where trained."""
+        return cls(weights=weights, **kwargs)
+
+    def _load_learned(self, weights: str, device: str) -> None:
+        try:
+            from .models.stages import load_learned_stages
+
+            learned = load_learned_stages(weights, device=device)
+        except FrondInputError as exc:
+            self.notices.append(f"{exc} Using the training-free prior.")
+            return
+        except ImportError as exc:
+            self.notices.append(f"Learned stages unavailable ({exc}); using the training-free prior.")
+            return
+        self.stages.update(learned)
+        missing = [s for s in STAGES if s not in learned]
+        if missing:
+            self.notices.append(f"{weights} has no trained {', '.join(missing)}; those stages use the training-free prior.")
+
+    @property
+    def modes(self) -> dict[str, str]:
+        """Stage -> "training-free prior" or "learned: <weights id>"."""
+        return {name: getattr(stage, "name", PRIOR) for name, stage in self.stages.items()}
+
+    # -- the stages in order -------------------------------------------------------------
+
+    def find_face(self, portrait: np.ndarray, settings: GenerationSettings) -> AlignedFace:
+        faces = detect_faces(portrait, backend=self.landmarks)
+        if not faces:
+            raise FrondInputError("No face found in the portrait. Use a clear, well-lit, frontal photo of one face.")
+        if settings.face_index >= len(faces):
+            raise FrondInputError(f"Face {settings.face_index} was asked for, but the portrait has {len(faces)} face(s) "
+                                  f"(0 = the largest).")
+        face = faces[settings.face_index]
+        span = float(inter_ocular(face.landmarks)) * 2.5
+        if span < self.limits.min_face_pixels:
+            raise FrondInputError(f"The face is too small ({span:.0f} px across; at least {self.limits.min_face_pixels} "
+                                  "px is needed). Use a closer or larger photo.")
+        return align_face(portrait, face, settings.size)
+
+    def output_space(self, face: AlignedFace, settings: GenerationSettings) -> tuple[OutputSpace, tuple[int, int] | None, np.ndarray]:
+        """Crop mode: the aligned crop. Full frame: the crop's footprint inside the portrait.
+
+        Returns the space, the (x, y) offset of the region in the full frame (None for
+        crop mode) and the background the region is pasted into.
+        """
+        size = settings.size
+        n2p = _norm_to_px_affine(size)
+        p2n = invert_affine(n2p)
+        if not settings.full_frame:
+            space = OutputSpace(size, size, out_to_norm=p2n, source=face.image, norm_to_source=n2p)
+            return space, None, face.image
+        portrait, matrix = face.portrait, face.crop_from_image
+        side = max(portrait.shape[:2])
+        if side > self.limits.max_full_frame_side:
+            scale = self.limits.max_full_frame_side / side
+            portrait = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            shrink = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5]])
+            matrix = _compose(matrix, invert_affine(shrink))
+        h, w = portrait.shape[0] // 2 * 2, portrait.shape[1] // 2 * 2
+        portrait = np.ascontiguousarray(portrait[:h, :w])
+        image_from_crop = invert_affine(matrix)
+        corners = apply_affine(image_from_crop, norm_to_px(np.array([[-1, -1], [1, -1], [1, 1], [-1, 1.0]]), size))
+        x0, y0 = np.clip(np.floor(corners.min(0)).astype(int), 0, None)
+        x1, y1 = np.ceil(corners.max(0)).astype(int)
+        x1, y1 = min(int(x1), w), min(int(y1), h)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            raise FrondInputError("The face lies outside the image; use a photo where the whole face is visible.")
+        offset = np.array([[1.0, 0, x0], [0, 1.0, y0]])
+        out_to_norm = _compose(p2n, _compose(matrix, offset))
+        space = OutputSpace(int(y1 - y0), int(x1 - x0), out_to_norm=out_to_norm, source=portrait,
+                            norm_to_source=_compose(image_from_crop, n2p))
+        return space, (int(x0), int(y0)), portrait
+
+    def generate(self, portrait, audio, out_path: str | os.PathLike, settings: GenerationSettings = GenerationSettings(),
+                 intermediates_dir: str | os.PathLike | None = None, progress: Progress | None = None) -> GenerationResult:
+        """Portrait (path, PIL image or (H, W, 3) array) + audio (path) -> the MP4 at `out_path`.
+
+        Bad input raises `FrondInputError`; nothing is left at `out_path` on failure.
+        """
+        report = progress or (lambda fraction, stage: None)
+        timings: dict[str, float] = {}
+        notices = list(self.notices)
+
+        def timed(name: str, start: float) -> None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+        report(0.0, "reading the portrait and the audio")
+        t = time.perf_counter()
+        image, image_notices = load_image(portrait, self.limits)
+        notices += image_notices
+        clip = load_audio(audio, self.limits)
+        if not np.any(np.abs(clip.samples) > 1e-3):
+            notices.append("The audio is silent: the video shows idle motion with the mouth closed.")
+        timed("load", t)
+
+        report(0.03, "finding the face and its keypoints")
+        t = time.perf_counter()
+        face = self.find_face(image, settings)
+        keypoints, global_code = self.stages["encoder"].encode(face)
+        timed("face", t)
+
+        report(0.08, "estimating motion from speech")
+        t = time.perf_counter()
+        n_frames = max(1, int(round(clip.duration * settings.fps)))
+        times = (np.arange(n_frames) + 0.5) / settings.fps
+        motion = self.stages["motion"].estimate(clip, keypoints, global_code, times, settings)
+        timed("motion", t)
+
+        space, offset, background = self.output_space(face, settings)
+        field, decoder = self.stages["field"], self.stages["decoder"]
+        field.prepare(face, keypoints, space)
+        decoder.prepare(face, keypoints, space)
+        height, width = background.shape[:2]
+        norm_to_out = invert_affine(space.out_to_norm)
+        px_per_norm = float(np.sqrt(abs(np.linalg.det(norm_to_out[:, :2]))))
+
+        out_path = Path(out_path)
+        inter = Path(intermediates_dir) if intermediates_dir else None
+        files: dict[str, Path] = {}
+        with contextlib.ExitStack() as stack:
+            writer = stack.enter_context(VideoWriter(out_path, width, height, settings.fps, audio_path=clip.path))
+            extra: dict[str, VideoWriter] = {}
+            if inter is not None:
+                inter.mkdir(parents=True, exist_ok=True)
+                still = draw_keypoints(face.image, norm_to_px(face.keypoints, face.size))
+                cv2.imwrite(str(inter / "aligned.png"), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
+                files["aligned.png"] = inter / "aligned.png"
+                panel_w = space.width // 2 * 2
+                extra["motion_field.mp4"] = stack.enter_context(VideoWriter(inter / "motion_field.mp4", panel_w, space.height // 2 * 2, settings.fps))
+                extra["overlay.mp4"] = stack.enter_context(VideoWriter(inter / "overlay.mp4", width, height, settings.fps, audio_path=clip.path))
+                sbs_h = settings.size
+                sbs_w = side_by_side([still, np.zeros((space.height, space.width, 3), np.uint8),
+                                      np.zeros((height, width, 3), np.uint8)], sbs_h).shape[1]
+                extra["side_by_side.mp4"] = stack.enter_context(VideoWriter(inter / "side_by_side.mp4", sbs_w, sbs_h, settings.fps, audio_path=clip.path))
+            report(0.12, "rendering frames")
+            out_grid = None
+            for i in range(n_frames):
+                t = time.perf_counter()
+                frame_field = field.frame(motion.keypoints[i], motion.head_pose[i])
+                timed("field", t)
+                t = time.perf_counter()
+                rendered = decoder.render(frame_field, motion.keypoints[i])
+                if offset is not None:
+                    frame = background.copy()
+                    x0, y0 = offset
+                    frame[y0:y0 + space.height, x0:x0 + space.width] = rendered
+                else:
+                    frame = rendered
+                timed("decoder", t)
+                t = time.perf_counter()
+                writer.write(frame)
+                timed("encode", t)
+                if extra:
+                    t = time.perf_counter()
+                    if out_grid is None:
+                        gy, gx = np.mgrid[0:space.height, 0:space.width].astype(np.float32)
+                        out_grid = np.stack([gx, gy], axis=-1)
+                    flow = cv2.transform(frame_field.grid, norm_to_out.astype(np.float32)) - out_grid
+                    flow_rgb = flow_to_colour(flow, frame_field.occlusion, max_flow=0.05 * px_per_norm)
+                    extra["motion_field.mp4"].write(np.ascontiguousarray(flow_rgb[: space.height // 2 * 2, : space.width // 2 * 2]))
+                    kp_px = apply_affine(norm_to_out, motion.keypoints[i].astype(np.float64))
+                    if offset is not None:
+                        kp_px = kp_px + np.array(offset)
+                    extra["overlay.mp4"].write(draw_keypoints(frame, kp_px))
+                    extra["side_by_side.mp4"].write(side_by_side([still, flow_rgb, frame], settings.size))
+                    timed("intermediates", t)
+                if i % 10 == 0 or i == n_frames - 1:
+                    report(0.12 + 0.86 * (i + 1) / n_frames, f"rendering frames ({i + 1}/{n_frames})")
+            files.update({name: w.path for name, w in extra.items()})
+            t = time.perf_counter()
+        timed("encode", t)  # leaving the `with` finished every file (or removed them all on error)
+        if inter is not None:
+            np.savez_compressed(inter / "keypoints.npz", times=motion.times, keypoints=motion.keypoints,
+                                keypoints_px=apply_affine(norm_to_out, motion.keypoints.astype(np.float64)).astype(np.float32),
+                                head_pose=motion.head_pose, source_keypoints=keypoints,
+                                **{f"channel_{k}": v for k, v in motion.channels.items()})
+            files["keypoints.npz"] = inter / "keypoints.npz"
+            files["trajectories.png"] = plot_trajectories(motion, inter / "trajectories.png")
+        report(1.0, "done")
+        return GenerationResult(video_path=out_path, duration=n_frames / settings.fps, n_frames=n_frames, fps=settings.fps,
+                                width=width, height=height, motion=motion, aligned=face, modes=self.modes,
+                                timings=timings, intermediates=files, notices=notices)

@@ -1,0 +1,1 @@
+"""Decoders: source + dense field -> frame."""

@@ -1,0 +1,81 @@
+"""Mouth-interior synthesis for the training-free decoder.
+
+Where the lips part, the source has no content. We paint a believable interior:
+a dark cavity shaded towards the throat, upper teeth under the upper lip and lower
+teeth above the lower lip as the mouth opens, with colours taken from the portrait
+(its lips for the cavity, its own teeth when it shows them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..field.prior import smooth_polygon
+
+
+@dataclass
+class MouthPalette:
+    cavity: np.ndarray  # (3,) float32 RGB, the dark interior
+    teeth: np.ndarray  # (3,) float32 RGB, lit teeth
+    lips: np.ndarray  # (3,) float32 RGB
+
+
+def palette_from_source(image: np.ndarray, keypoints_px: np.ndarray) -> MouthPalette:
+    """image (H, W, 3) uint8, keypoints_px (68, 2) in that image's pixels -> the mouth's colours."""
+    h, w = image.shape[:2]
+    outer = np.zeros((h, w), np.uint8)
+    inner = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(outer, [np.round(keypoints_px[48:60]).astype(np.int32)], 1)
+    cv2.fillPoly(inner, [np.round(keypoints_px[60:68]).astype(np.int32)], 1)
+    lip_pixels = image[(outer > 0) & (inner == 0)].astype(np.float32)
+    lips = np.median(lip_pixels, axis=0) if len(lip_pixels) > 10 else np.array([170.0, 90.0, 90.0], np.float32)
+    teeth = np.array([228.0, 222.0, 210.0], np.float32)
+    inside = image[inner > 0].astype(np.float32)
+    if len(inside) > 30:
+        luminance = inside @ np.array([0.299, 0.587, 0.114], np.float32)
+        bright = inside[luminance > np.percentile(luminance, 75)]
+        if len(bright) and bright.mean() > 120 and bright.std(axis=0).mean() < 60:
+            teeth = np.clip(0.5 * teeth + 0.5 * bright.mean(axis=0) * 1.05, 0, 255)
+    skin_level = float(np.clip(np.mean(lips) / 140.0, 0.6, 1.1))  # darker portraits get darker teeth
+    cavity = np.clip(lips * np.array([0.22, 0.12, 0.13]) + 8.0, 0, 255)
+    return MouthPalette(cavity=cavity.astype(np.float32), teeth=(teeth * skin_level).clip(0, 255).astype(np.float32),
+                        lips=lips.astype(np.float32))
+
+
+def _lip_curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Piecewise-linear y(x) through points (N, 2) sorted by x, evaluated at xs."""
+    order = np.argsort(points[:, 0])
+    return np.interp(xs, points[order, 0], points[order, 1])
+
+
+def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.ndarray,
+                   palette: MouthPalette, iod_px: float) -> None:
+    """Blend a synthesised interior into frame (H, W, 3) uint8 where occlusion (H, W) > 0, in place."""
+    ys, xs = np.nonzero(occlusion > 0.01)
+    if ys.size == 0:
+        return
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    alpha = occlusion[y0:y1, x0:x1, None]
+    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    upper = _lip_curve(keypoints_px[[60, 61, 62, 63, 64]], gx[0])[None, :]  # (1, w)
+    lower = _lip_curve(keypoints_px[[60, 67, 66, 65, 64]], gx[0])[None, :]
+    gap = np.maximum(lower - upper, 1e-3)
+    depth = np.clip(1.0 - np.abs((gy - (upper + lower) / 2) / (gap / 2 + 1e-3)), 0, 1)  # 1 at the centre line
+    left, right = keypoints_px[60, 0], keypoints_px[64, 0]
+    across = np.clip(np.abs((gx - (left + right) / 2) / max((right - left) / 2, 1.0)), 0, 1)  # 0 centre, 1 corners
+    colour = palette.cavity[None, None] * (1.0 - 0.45 * depth[..., None]) * (1.0 - 0.3 * across[..., None])
+
+    openness = float(np.clip((keypoints_px[66, 1] - keypoints_px[62, 1]) / iod_px, 0, 1))
+    tooth_h = (0.07 + 0.1 * min(openness, 0.3)) * iod_px
+    shade = (1.0 - 0.55 * across ** 2)[..., None]  # teeth fall into shadow towards the corners
+    upper_teeth = np.clip((upper + tooth_h - gy) / 1.2, 0, 1) * (gy >= upper - 1)
+    colour = colour * (1 - upper_teeth[..., None]) + palette.teeth * shade * upper_teeth[..., None]
+    if openness > 0.12:
+        lower_h = 0.05 * iod_px * min(1.0, (openness - 0.12) / 0.15)
+        lower_teeth = np.clip((gy - (lower - lower_h)) / 1.2, 0, 1) * (gy <= lower + 1)
+        colour = colour * (1 - lower_teeth[..., None]) + 0.75 * palette.teeth * shade * lower_teeth[..., None]
+    colour = cv2.GaussianBlur(colour.astype(np.float32), (0, 0), max(0.5, 0.01 * iod_px))
+    roi = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)

@@ -1,0 +1,37 @@
+"""The training-free decoder (FROND stage 4 without weights).
+
+The field is continuous, so the output is a continuous resampling of the portrait at
+the warped coordinates (bicubic), at whatever resolution the output space asks for;
+where the occlusion map says the source has no content (the opening mouth), a
+synthesised interior is blended in (`frond.render.mouth`).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..face.align import apply_affine, invert_affine
+from ..face.landmarks import inter_ocular
+from ..types import AlignedFace, FieldFrame, OutputSpace
+from .mouth import paint_interior, palette_from_source
+
+
+class PriorDecoder:
+    """Stage 4, training-free: see the module docstring."""
+
+    name = "training-free prior"
+
+    def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, space: OutputSpace) -> None:
+        self.space = space
+        self.to_source = space.norm_to_source.astype(np.float32)
+        self.norm_to_out = invert_affine(space.out_to_norm)
+        self.palette = palette_from_source(space.source, apply_affine(space.norm_to_source, source_keypoints))
+
+    def render(self, field: FieldFrame, driving_keypoints: np.ndarray) -> np.ndarray:
+        """field over (H, W), driving_keypoints (68, 2) -> (H, W, 3) uint8 RGB."""
+        maps = cv2.transform(field.grid, self.to_source)  # normalised -> source pixels, (H, W, 2)
+        frame = cv2.remap(self.space.source, maps, None, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        if field.occlusion.max() > 0.01:
+            kp_px = apply_affine(self.norm_to_out, driving_keypoints.astype(np.float64))
+            paint_interior(frame, field.occlusion, kp_px, self.palette, float(inter_ocular(kp_px)))
+        return frame

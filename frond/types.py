@@ -1,0 +1,102 @@
+"""Data passed between the stages. Arrays are numpy; shapes are in the field comments.
+
+Coordinates: keypoints live in the *normalised crop space*, x and y in [-1, 1] over the
+aligned face crop (x right, y down), the same space for the training-free prior and the
+learned networks, so plots and fields mean the same in either mode.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class AudioClip:
+    """Decoded speech."""
+
+    samples: np.ndarray  # (N,) float32 mono in [-1, 1] at `sample_rate` (analysis copy)
+    sample_rate: int  # analysis sample rate (16 kHz)
+    duration: float  # seconds
+    path: Path | None = None  # the file it came from, muxed into the output as is re-encoded
+
+
+@dataclass
+class FaceDetection:
+    """One face found in a portrait."""
+
+    landmarks: np.ndarray  # (68, 2) float32, iBUG-68 layout, image pixels (x, y)
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 of the landmarks, image pixels
+    backend: str  # which landmark backend found it
+
+
+@dataclass
+class AlignedFace:
+    """The portrait's face, similarity-aligned to a canonical crop."""
+
+    image: np.ndarray  # (S, S, 3) uint8 RGB crop
+    keypoints: np.ndarray  # (68, 2) float32, normalised crop space [-1, 1]
+    crop_from_image: np.ndarray  # (2, 3) float64 affine: image pixels -> crop pixels
+    portrait: np.ndarray  # (H, W, 3) uint8 RGB, the whole (possibly downscaled) portrait
+    detection: FaceDetection
+
+    @property
+    def size(self) -> int:
+        return int(self.image.shape[0])
+
+
+@dataclass
+class MotionSequence:
+    """Audio-driven motion sampled at the output frame times.
+
+    Produced by a motion estimator from a continuous-time trajectory, so the same
+    motion can be sampled at any fps.
+    """
+
+    times: np.ndarray  # (T,) seconds, frame centres
+    keypoints: np.ndarray  # (T, 68, 2) float32 driving keypoints, normalised crop space
+    head_pose: np.ndarray  # (T, 3) float32 yaw, pitch, roll in degrees (the global motion)
+    channels: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T,), e.g. "open", "width", "round", "blink", "envelope"
+    source: str = "training-free prior"  # what produced it
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.times.shape[0])
+
+
+@dataclass
+class OutputSpace:
+    """Where frames are rendered: the crop, or a region of the whole portrait (full frame)."""
+
+    height: int  # output frame height, pixels
+    width: int  # output frame width, pixels
+    out_to_norm: np.ndarray  # (2, 3) affine: output pixels -> normalised crop space
+    source: np.ndarray  # (Hs, Ws, 3) uint8 RGB image the training-free decoder samples from
+    norm_to_source: np.ndarray  # (2, 3) affine: normalised crop space -> source pixels
+
+
+@dataclass
+class FieldFrame:
+    """The dense motion field for one output frame."""
+
+    grid: np.ndarray  # (H, W, 2) float32 backward map: for each output pixel, where to sample the source (normalised crop space)
+    occlusion: np.ndarray  # (H, W) float32 in [0, 1]: 1 where the source has no content (new mouth interior)
+
+
+@dataclass
+class GenerationResult:
+    """What `FrondPipeline.generate` returns."""
+
+    video_path: Path  # the finished MP4 (H.264 + AAC)
+    duration: float  # seconds of video
+    n_frames: int
+    fps: float
+    width: int
+    height: int
+    motion: MotionSequence
+    aligned: AlignedFace
+    modes: dict[str, str]  # stage name -> "training-free prior" or "learned: <weights id>"
+    timings: dict[str, float]  # stage name -> seconds
+    intermediates: dict[str, Path] = field(default_factory=dict)  # name -> file (keypoints.npz, trajectories.png, motion_field.mp4, overlay.mp4, aligned.png)
+    notices: list[str] = field(default_factory=list)  # things a user should know (image downscaled, fallback used, ...)

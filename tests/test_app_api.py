@@ -1,0 +1,194 @@
+"""The Gradio app through its API: `app.py` in a subprocess, called with gradio_client.
+
+Checks the named endpoint "/generate" returns the four panels (aligned input, trajectory
+plot, motion field video, output video) plus the side-by-side download, that the videos
+last as long as the speech and carry sound (probed with PyAV), that bad input comes back
+as a readable message, and that the app keeps serving afterwards without reloading.
+
+    .venv/bin/python -m pytest tests/test_app_api.py -q
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+from frond.bench_app import APP, AppServer  # noqa: E402
+
+MAX_AUDIO_SECONDS = 6.0  # the app runs with this limit, so "too long" is cheap to test
+
+
+# --------------------------------------------------------------------------- inputs the test makes
+
+
+def _portrait(folder: Path) -> Path:
+    import matplotlib
+
+    dst = folder / "hopper.jpg"
+    shutil.copyfile(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg", dst)
+    return dst
+
+
+def _write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
+    return path
+
+
+def _synthetic_voice(seconds: float, rate: int = 16000) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    f0 = 120 + 15 * np.sin(2 * np.pi * 0.7 * t)
+    voice = sum(np.sin(2 * np.pi * k * np.cumsum(f0) / rate) / k for k in range(1, 12))
+    return 0.3 * voice / np.abs(voice).max() * np.clip(np.sin(2 * np.pi * 3.5 * t), 0, None) ** 0.6
+
+
+def _speech(folder: Path, text: str = "Hello, this is a short test.") -> Path:
+    """About two seconds of speech: espeak-ng when installed, else a synthetic vowel train."""
+    dst = folder / "hello.wav"
+    if shutil.which("espeak-ng"):
+        subprocess.run(["espeak-ng", "-s", "170", "-w", str(dst), text], check=True, capture_output=True)
+        return dst
+    return _write_wav(dst, _synthetic_voice(2.0))
+
+
+def _wav_seconds(path: Path) -> float:
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def _probe(path: str | Path) -> dict:
+    """Duration (s), fps, and whether there is an audio stream, read with PyAV."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        fps = float(video.average_rate or video.guessed_rate)
+        frames = video.frames or sum(1 for _ in container.decode(video=0))
+        return {"seconds": frames / fps, "fps": fps, "frames": frames, "audio": len(container.streams.audio) > 0,
+                "size": (video.codec_context.width, video.codec_context.height)}
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("inputs")
+    not_image = folder / "portrait.png"
+    not_image.write_text("this text file only pretends to be a PNG")
+    not_audio = folder / "speech.wav"
+    not_audio.write_bytes(b"RIFF....WAVE but nothing else" * 10)
+    return {
+        "portrait": _portrait(folder),
+        "speech": _speech(folder),
+        "not_image": not_image,
+        "not_audio": not_audio,
+        "too_long": _write_wav(folder / "long.wav", _synthetic_voice(MAX_AUDIO_SECONDS + 2.0)),
+    }
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory):
+    env = {"GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio")), "HF_HUB_OFFLINE": "1", "FROND_WEIGHTS": ""}
+    args = ["--examples-dir", str(tmp_path_factory.mktemp("no_examples")), "--max-audio-seconds", str(MAX_AUDIO_SECONDS)]
+    with AppServer(args=args, env=env) as server:
+        server.wait_ready(timeout=180)
+        yield server
+        print(server.log()[-3000:])
+
+
+@pytest.fixture(scope="module")
+def client(app, tmp_path_factory: pytest.TempPathFactory) -> Client:
+    return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_help_lists_options():
+    out = subprocess.run([sys.executable, str(APP), "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    for flag in ("--share", "--port", "--host", "--max-audio-seconds", "--weights"):
+        assert flag in out.stdout
+
+
+def test_generate_returns_four_panels_and_a_video_with_sound(client, inputs):
+    aligned, plot, field, video, combined, info = client.predict(
+        handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])), api_name="/generate"
+    )
+    for name, path in {"aligned": aligned, "plot": plot, "field": field, "video": video, "combined": combined}.items():
+        assert path and Path(path).is_file() and Path(path).stat().st_size > 0, f"{name} missing: {path!r}"
+    with Image.open(aligned) as im:
+        assert min(im.size) >= 128
+    with Image.open(plot) as im:
+        assert min(im.size) >= 100
+
+    speech_seconds = _wav_seconds(inputs["speech"])
+    out = _probe(video)
+    tolerance = 2.0 / out["fps"] + 0.05
+    assert abs(out["seconds"] - speech_seconds) <= tolerance, (out, speech_seconds)
+    assert abs(out["fps"] - 25.0) < 0.01
+    assert out["audio"], "the output video has no audio stream"
+    assert out["size"] == (256, 256)
+
+    motion = _probe(field)
+    assert abs(motion["seconds"] - speech_seconds) <= tolerance
+    side = _probe(combined)
+    assert side["audio"], "the side-by-side video has no audio stream"
+    assert abs(side["seconds"] - speech_seconds) <= tolerance
+    assert "training-free motion prior" in info  # no FROND_WEIGHTS: the prior ran, and the app says so
+
+
+def test_settings_reach_the_pipeline(client, inputs):
+    *_, video, _combined, info = client.predict(
+        handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])),
+        0.8, 0.5, 0.0, 0.0, 256, 10, "crop", 3, api_name="/generate",
+    )
+    out = _probe(video)
+    assert abs(out["fps"] - 10.0) < 0.01
+    assert "10 fps" in info
+
+
+@pytest.mark.parametrize(
+    "portrait, speech, expected",
+    [
+        ("not_image", "speech", "image"),
+        ("portrait", "not_audio", "audio"),
+        ("portrait", "too_long", f"{MAX_AUDIO_SECONDS:g}"),
+    ],
+)
+def test_bad_input_gives_a_message_not_a_traceback(client, inputs, portrait, speech, expected):
+    with pytest.raises(AppError) as err:
+        client.predict(handle_file(str(inputs[portrait])), handle_file(str(inputs[speech])), api_name="/generate")
+    message = str(err.value)
+    assert expected in message.lower() or expected in message, message
+    assert "Traceback" not in message and 'File "' not in message
+
+
+def test_missing_input_gives_a_message(client, inputs):
+    with pytest.raises(AppError, match="portrait"):
+        client.predict(None, handle_file(str(inputs["speech"])), api_name="/generate")
+
+
+def test_app_keeps_serving_after_errors_without_reloading(app, client, inputs):
+    with pytest.raises(AppError):
+        client.predict(handle_file(str(inputs["not_image"])), handle_file(str(inputs["speech"])), api_name="/generate")
+    *_, video, _combined, _info = client.predict(
+        handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])),
+        api_name="/generate", fps=10,
+    )
+    assert Path(video).is_file()
+    assert app.proc.poll() is None
+    assert app.log().count("pipeline ready in") == 1, "the pipeline was built more than once"

@@ -1,0 +1,168 @@
+"""The quality measures on constructed cases whose answers are known."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from frond import metrics
+
+
+def talking_face(n_frames: int = 60, seed: int = 0) -> np.ndarray:
+    """A (T, 68, 2) landmark sequence: a fixed face whose lower inner lip moves."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(80, 180, size=(68, 2))
+    base[36:42] = [100, 100]  # right eye centre at (100, 100)
+    base[42:48] = [160, 100]  # left eye centre at (160, 100): inter-ocular 60
+    base[62] = [130, 170]
+    base[66] = [130, 170]
+    seq = np.repeat(base[None], n_frames, axis=0)
+    opening = 6.0 + 6.0 * np.sin(np.arange(n_frames) * 0.7) + rng.normal(0, 1.0, n_frames)
+    seq[:, 66, 1] += np.maximum(opening, 0.0)
+    return seq
+
+
+def test_mouth_opening_is_gap_over_interocular() -> None:
+    seq = talking_face(5)
+    gap = seq[:, 66, 1] - seq[:, 62, 1]
+    np.testing.assert_allclose(metrics.interocular_distance(seq), 60.0)
+    np.testing.assert_allclose(metrics.mouth_opening(seq), gap / 60.0)
+    # scale-free: the same face twice as big opens by the same amount
+    np.testing.assert_allclose(metrics.mouth_opening(seq * 2.0), metrics.mouth_opening(seq))
+
+
+def test_identical_videos_give_correlation_one_and_lmd_zero() -> None:
+    seq = talking_face()
+    result = metrics.compare(seq, seq.copy())
+    assert result["mouth_corr"] == pytest.approx(1.0)
+    assert result["amplitude_ratio"] == pytest.approx(1.0)
+    assert result["lmd_mouth"] == 0.0
+    assert result["lmd_face"] == 0.0
+    assert result["jitter"] == pytest.approx(result["jitter_real"])
+
+
+def test_still_video_gives_amplitude_ratio_zero_and_correlation_zero() -> None:
+    seq = talking_face()
+    still = np.repeat(seq[:1], len(seq), axis=0)
+    result = metrics.compare(still, seq)
+    assert result["amplitude_ratio"] == 0.0
+    assert result["mouth_corr"] == 0.0
+    assert result["jitter"] == 0.0
+    assert result["lmd_mouth"] > 0.0
+
+
+def test_lmd_is_normalised_by_interocular_distance() -> None:
+    seq = talking_face(10)
+    moved = seq.copy()
+    moved[:, metrics.MOUTH] += [3.0, 4.0]  # every mouth point moves 5 px = 5/60 IOD
+    assert metrics.landmark_distance(moved, seq, metrics.MOUTH) == pytest.approx(5.0 / 60.0)
+    assert metrics.landmark_distance(moved, seq, metrics.ALL) == pytest.approx(5.0 / 60.0 * 20 / 68)
+
+
+def test_shift_by_two_frames_is_found_at_lag_two() -> None:
+    rng = np.random.default_rng(1)
+    envelope = rng.normal(size=100)
+    mouth_late = np.concatenate([[np.nan, np.nan], envelope[:-2]])  # mouth[t] = envelope[t - 2]
+    corr, lag = metrics.lagged_correlation(mouth_late, envelope, max_lag=2)
+    assert lag == 2
+    assert corr == pytest.approx(1.0)
+    mouth_early = np.concatenate([envelope[2:], [np.nan, np.nan]])  # mouth[t] = envelope[t + 2]
+    corr, lag = metrics.lagged_correlation(mouth_early, envelope, max_lag=2)
+    assert lag == -2
+    assert corr == pytest.approx(1.0)
+    # the same with a landmark video shifted by two frames, through `compare`
+    seq = talking_face(80)
+    env = metrics.mouth_opening(seq)
+    shifted = np.concatenate([np.repeat(seq[:1], 2, axis=0), seq[:-2]])
+    result = metrics.compare(shifted, seq, envelope=env)
+    assert result["audio_mouth_lag"] == 2
+    assert result["audio_mouth_corr"] == pytest.approx(1.0)
+    assert result["audio_mouth_lag_real"] == 0
+
+
+def test_missing_frames_are_skipped_not_fatal() -> None:
+    seq = talking_face()
+    holes = seq.copy()
+    holes[[3, 10, 11]] = np.nan  # no face found in three frames
+    result = metrics.compare(holes, seq)
+    assert result["mouth_corr"] == pytest.approx(1.0)
+    assert result["lmd_mouth"] == pytest.approx(0.0)
+    assert result["face_rate"] == pytest.approx(1.0 - 3 / len(seq))
+    assert math.isnan(metrics.pearson(np.full(10, np.nan), np.arange(10.0)))
+
+
+def test_jitter_is_mean_second_difference() -> None:
+    seq = talking_face(20)
+    drift = seq + np.arange(20)[:, None, None] * 2.0  # uniform motion: no jitter
+    assert metrics.temporal_jitter(drift) == pytest.approx(0.0, abs=1e-12)
+    shaky = seq.copy()
+    shaky[1::2, metrics.NON_MOUTH, 0] += 3.0  # +3 px every other frame: |d2| = 6 px
+    assert metrics.temporal_jitter(shaky) == pytest.approx(6.0 / 60.0)
+    # the mouth is not counted
+    mouthy = seq.copy()
+    mouthy[1::2, metrics.MOUTH, 0] += 3.0
+    assert metrics.temporal_jitter(mouthy) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_psnr_matches_its_definition() -> None:
+    rng = np.random.default_rng(2)
+    a = rng.integers(10, 240, size=(32, 40, 3)).astype(np.uint8)
+    b = a.copy()
+    b[::2] += 5  # half the pixels off by 5: MSE = 12.5
+    assert metrics.psnr(b, a) == pytest.approx(10 * math.log10(255**2 / 12.5))
+    assert metrics.psnr(a, a) == math.inf
+    from skimage.metrics import peak_signal_noise_ratio
+
+    c = rng.integers(0, 256, size=(32, 40, 3)).astype(np.uint8)
+    assert metrics.psnr(c, a) == pytest.approx(peak_signal_noise_ratio(a, c, data_range=255))
+
+
+def test_ssim_matches_its_definition() -> None:
+    # constant images: SSIM = (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1) exactly
+    c1 = (0.01 * 255) ** 2
+    x, y = np.full((24, 24), 100.0), np.full((24, 24), 140.0)
+    assert metrics.ssim(x, y) == pytest.approx((2 * 100 * 140 + c1) / (100**2 + 140**2 + c1))
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, size=(48, 48)).astype(np.float64)
+    assert metrics.ssim(img, img) == pytest.approx(1.0)
+    # agrees with scikit-image's Gaussian-window SSIM (Wang et al. 2004 settings)
+    from skimage.metrics import structural_similarity
+
+    noisy = np.clip(img + rng.normal(0, 20, img.shape), 0, 255)
+    expected = structural_similarity(
+        img, noisy, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
+    assert metrics.ssim(img, noisy) == pytest.approx(expected, abs=1e-6)
+    assert metrics.ssim(img, noisy) < 0.99
+
+
+def test_sharpness_drops_with_blur() -> None:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(4)
+    img = rng.integers(0, 256, size=(64, 64, 3)).astype(np.uint8)
+    blurred = ndimage.gaussian_filter(img.astype(float), sigma=(1.5, 1.5, 0))
+    assert metrics.relative_sharpness(img[None], img) == pytest.approx(1.0)
+    assert metrics.relative_sharpness(blurred[None], img) < 0.2
+
+
+def test_compare_image_measures() -> None:
+    rng = np.random.default_rng(5)
+    frames = rng.integers(0, 256, size=(4, 32, 32, 3)).astype(np.uint8)
+    seq = talking_face(4)
+    same = metrics.compare(seq, seq, frames=frames, real_frames=frames, portrait=frames[0])
+    assert same["psnr"] == math.inf
+    assert same["ssim"] == pytest.approx(1.0)
+    still = np.repeat(frames[:1], 4, axis=0)
+    floor = metrics.compare(seq, seq, frames=still, real_frames=frames, portrait=frames[0])
+    # frame 0 is identical (infinite PSNR) and is left out of the mean
+    assert floor["psnr"] == pytest.approx(np.mean([metrics.psnr(frames[0], f) for f in frames[1:]]))
+    assert floor["sharpness"] == pytest.approx(1.0)
+
+
+def test_bad_shapes_say_what_was_expected() -> None:
+    with pytest.raises(ValueError, match=r"\(T, 68, 2\)"):
+        metrics.mouth_opening(np.zeros((5, 20, 2)))
+    with pytest.raises(ValueError, match="differ"):
+        metrics.pearson(np.zeros(3), np.zeros(4))
