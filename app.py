@@ -14,6 +14,7 @@ can act on. Everything about faces, motion and video lives in the `frond` packag
 Settings come from command-line flags, each with an environment variable as its
 default (handy on a Space, where there is no command line):
 
+    FROND_HOST, FROND_PORT    where to listen (default: Gradio's, 127.0.0.1:7860, or GRADIO_SERVER_NAME/PORT)
     FROND_WEIGHTS             learned weights: a Hub repo id (optionally "id@revision") or a local folder
     FROND_DEVICE              "auto" (GPU when present), "cpu" or "cuda"
     FROND_MAX_AUDIO_SECONDS   longer speech is refused with a message (default 60)
@@ -32,10 +33,13 @@ import itertools
 import logging
 import os
 import shutil
+import signal
+import socket
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +64,7 @@ ROOT = Path(__file__).resolve().parent
 PORTRAIT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 SPEECH_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
 MAX_EXAMPLES = 12
+PANEL_HEIGHT = 400  # px, the four result panels
 PRIOR_LABEL = "training-free motion prior"
 GPU_SECONDS = 120  # ZeroGPU: the longest one generation may hold the GPU
 
@@ -98,17 +103,26 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
         description="FROND talking-face generator: a Gradio app (portrait + speech -> lip-synced MP4).",
         epilog="Every option also reads an environment variable (in brackets), e.g. on a Hugging Face Space.",
     )
-    p.add_argument("--share", action="store_true", help="also open a temporary public *.gradio.live link")
-    p.add_argument("--host", default=env("FROND_HOST"), help="address to listen on, e.g. 0.0.0.0 for all (default 127.0.0.1) [FROND_HOST]")
-    p.add_argument("--port", type=int, default=_env_int("FROND_PORT"), help="port to listen on (default 7860) [FROND_PORT]")
-    p.add_argument("--weights", default=env("FROND_WEIGHTS") or None, help="learned weights: Hub repo id, 'id@revision', or a local folder; unset = training-free prior [FROND_WEIGHTS]")
-    p.add_argument("--device", default=env("FROND_DEVICE", "auto"), help="auto | cpu | cuda (default auto) [FROND_DEVICE]")
-    p.add_argument("--max-audio-seconds", type=float, default=float(env("FROND_MAX_AUDIO_SECONDS", 60)), help="refuse longer speech (default 60) [FROND_MAX_AUDIO_SECONDS]")
-    p.add_argument("--max-image-side", type=int, default=int(env("FROND_MAX_IMAGE_SIDE", Limits().max_image_side)), help="downscale larger portraits to this side in pixels (default %(default)s) [FROND_MAX_IMAGE_SIDE]")
-    p.add_argument("--max-upload", default=env("FROND_MAX_UPLOAD", "50mb"), help="largest upload accepted, e.g. 50mb (default 50mb) [FROND_MAX_UPLOAD]")
-    p.add_argument("--concurrency", type=int, default=int(env("FROND_CONCURRENCY", 1)), help="generations running at once (default 1) [FROND_CONCURRENCY]")
-    p.add_argument("--queue-size", type=int, default=int(env("FROND_QUEUE_SIZE", 16)), help="requests allowed to wait in the queue (default 16) [FROND_QUEUE_SIZE]")
-    p.add_argument("--examples-dir", type=Path, default=Path(env("FROND_EXAMPLES_DIR", ROOT / "examples")), help="folder of example portraits and speech (default ./examples) [FROND_EXAMPLES_DIR]")
+    add = p.add_argument
+    add("--share", action="store_true", help="also open a temporary public *.gradio.live link")
+    add("--host", default=env("FROND_HOST"),
+        help="address to listen on, e.g. 0.0.0.0 for all (default 127.0.0.1) [FROND_HOST]")
+    add("--port", type=int, default=_env_int("FROND_PORT"), help="port to listen on (default 7860) [FROND_PORT]")
+    add("--weights", default=env("FROND_WEIGHTS") or None,
+        help="learned weights: Hub repo id, 'id@revision', or a local folder; unset = training-free prior [FROND_WEIGHTS]")
+    add("--device", default=env("FROND_DEVICE", "auto"), help="auto | cpu | cuda (default auto) [FROND_DEVICE]")
+    add("--max-audio-seconds", type=float, default=float(env("FROND_MAX_AUDIO_SECONDS", 60)),
+        help="refuse longer speech (default 60) [FROND_MAX_AUDIO_SECONDS]")
+    add("--max-image-side", type=int, default=int(env("FROND_MAX_IMAGE_SIDE", Limits().max_image_side)),
+        help="downscale larger portraits to this side in pixels (default %(default)s) [FROND_MAX_IMAGE_SIDE]")
+    add("--max-upload", default=env("FROND_MAX_UPLOAD", "50mb"),
+        help="largest upload accepted, e.g. 50mb (default 50mb) [FROND_MAX_UPLOAD]")
+    add("--concurrency", type=int, default=int(env("FROND_CONCURRENCY", 1)),
+        help="generations running at once (default 1) [FROND_CONCURRENCY]")
+    add("--queue-size", type=int, default=int(env("FROND_QUEUE_SIZE", 16)),
+        help="requests allowed to wait in the queue (default 16) [FROND_QUEUE_SIZE]")
+    add("--examples-dir", type=Path, default=Path(env("FROND_EXAMPLES_DIR", ROOT / "examples")),
+        help="folder of example portraits and speech (default ./examples) [FROND_EXAMPLES_DIR]")
     a = p.parse_args(argv)
     if a.max_audio_seconds <= 0 or a.max_image_side < 64 or a.concurrency < 1 or a.queue_size < 1:
         p.error("--max-audio-seconds must be > 0, --max-image-side >= 64, --concurrency and --queue-size >= 1")
@@ -122,6 +136,47 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
 def _env_int(name: str) -> int | None:
     value = os.environ.get(name)
     return int(value) if value else None
+
+
+# --------------------------------------------------------------------------- offline start-up
+
+TRUE = {"1", "true", "yes", "on"}
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Can we open a TCP connection to the Hub (or the HTTPS proxy) within `timeout` seconds?"""
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    url = urllib.parse.urlparse(proxy or os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
+    if not host:
+        return False
+    answer: list[bool] = []
+
+    def probe() -> None:  # in a thread: name resolution has no timeout of its own
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answer and answer[0])
+
+
+def go_offline_if_hub_unreachable(weights: str | None) -> str | None:
+    """Weights named by Hub id while offline: use the local cache only, so start-up never waits
+    on network retries. Returns a notice when it switched, else None."""
+    if not weights or os.environ.get("HF_HUB_OFFLINE", "").lower() in TRUE:
+        return None
+    if Path(weights.split("@", 1)[0]).expanduser().is_dir() or hub_reachable():
+        return None
+    import huggingface_hub.constants
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    huggingface_hub.constants.HF_HUB_OFFLINE = True  # read at import time; gradio has imported it already
+    return "The Hugging Face Hub cannot be reached: looking for the weights in the local cache only."
 
 
 # --------------------------------------------------------------------------- the pipeline, once
@@ -139,6 +194,32 @@ def get_pipeline(config: AppConfig) -> FrondPipeline:
             _PIPELINE = FrondPipeline(limits=config.limits, weights=config.weights, device=config.device)
             log.info("pipeline ready in %.1f s: %s", time.perf_counter() - t0, describe_modes(_PIPELINE.modes))
         return _PIPELINE
+
+
+_WARM = threading.Event()  # set once the pipeline's models are loaded
+
+
+def warm_up_in_background(pipeline: FrondPipeline) -> None:
+    """Load the pipeline's models (landmarks, phone recogniser) while the page is already served.
+
+    Uses `FrondPipeline.warm_up()` when the pipeline has one; the first request waits for it.
+    """
+    warm = getattr(pipeline, "warm_up", None)
+    if warm is None:
+        _WARM.set()
+        return
+
+    def run() -> None:
+        t0 = time.perf_counter()
+        try:
+            warm()
+            log.info("models loaded in %.1f s", time.perf_counter() - t0)
+        except Exception:  # the first request will load (and report) whatever failed here
+            log.warning("warm-up failed", exc_info=True)
+        finally:
+            _WARM.set()
+
+    threading.Thread(target=run, name="frond-warm-up", daemon=True).start()
 
 
 def _generate_on_device(
@@ -201,10 +282,18 @@ def friendly_image_errors(component: gr.Image) -> gr.Image:
 
 
 class OutputDirs:
-    """Per-request working folders under one temporary root, removed when they age and at exit."""
+    """Per-request working folders under one temporary root, removed when they age and at exit.
+
+    Gradio copies each result into its own cache (which `delete_cache` cleans), so a request's
+    folder is only needed until the response is sent. Roots left by apps that died are removed
+    at start-up.
+    """
+
+    PREFIX = "frond-app-"
 
     def __init__(self, max_age_seconds: float) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="frond-app-"))
+        self._remove_orphans()
+        self.root = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-"))
         self.max_age = max_age_seconds
         atexit.register(shutil.rmtree, self.root, True)
 
@@ -213,7 +302,6 @@ class OutputDirs:
         return Path(tempfile.mkdtemp(dir=self.root, prefix="req-"))
 
     def sweep(self) -> None:
-        """Gradio copies results into its own cache (cleaned by delete_cache), so old folders can go."""
         now = time.time()
         for path in self.root.iterdir():
             try:
@@ -221,6 +309,23 @@ class OutputDirs:
                     shutil.rmtree(path, ignore_errors=True)
             except FileNotFoundError:
                 pass
+
+    @classmethod
+    def _remove_orphans(cls) -> None:
+        for path in Path(tempfile.gettempdir()).glob(f"{cls.PREFIX}*-*"):
+            pid = path.name[len(cls.PREFIX):].split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def describe_modes(modes: dict[str, str]) -> str:
@@ -254,7 +359,7 @@ def _settings_from_widgets(
         raise gr.Error(f"Invalid setting: {exc}.", title="Check the settings", print_exception=False) from None
 
 
-def make_generate(config: AppConfig, dirs: OutputDirs):
+def make_generate(dirs: OutputDirs):
     def generate(
         portrait: str | None,
         speech: str | None,
@@ -281,7 +386,10 @@ def make_generate(config: AppConfig, dirs: OutputDirs):
             raise gr.Error("Add speech first: upload an audio file or record one with the microphone.",
                            title="No speech", print_exception=False)
         settings = _settings_from_widgets(size, fps, smoothing, lip_scale, head_motion, blink_rate, framing, seed)
-        progress(0.0, desc="Starting")
+        if not _WARM.is_set():
+            progress(0.0, desc="loading the models (first request only)")
+            _WARM.wait()
+        progress(0.0, desc="starting")
         t0 = time.perf_counter()
         try:
             result = _generate_on_device(portrait, speech, settings, str(dirs.new()), progress)
@@ -364,14 +472,15 @@ HELP = {
 }
 
 
-def build_demo(config: AppConfig, pipeline: FrondPipeline) -> gr.Blocks:
+def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | None = None) -> gr.Blocks:
     dirs = OutputDirs(max_age_seconds=min(config.cache_seconds, 900))
     examples, example_labels = find_examples(config.examples_dir)
     d = DEFAULT_SETTINGS
 
     startup = f"**Path:** {describe_modes(pipeline.modes)}"
-    if pipeline.notices:
-        startup += "  \n" + "  \n".join(f"ⓘ {n}" for n in pipeline.notices)
+    notices = list(pipeline.notices) if notices is None else notices
+    if notices:
+        startup += "  \n" + "  \n".join(f"ⓘ {n}" for n in notices)
 
     with gr.Blocks(title="FROND talking faces", fill_width=True, delete_cache=(600, config.cache_seconds)) as demo:
         gr.Markdown(
@@ -407,36 +516,49 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline) -> gr.Blocks:
                 with gr.Accordion("Settings", open=True):
                     with gr.Row():
                         with gr.Column(min_width=180):
-                            smoothing = gr.Slider(0, 1, value=d.smoothing, step=0.05, label="Motion smoothing", info=HELP["smoothing"])
-                            lip_scale = gr.Slider(0, 2, value=d.lip_scale, step=0.05, label="Lip motion scale", info=HELP["lip_scale"])
-                            head_motion = gr.Slider(0, 2, value=d.head_motion, step=0.05, label="Head motion", info=HELP["head_motion"])
-                            blink_rate = gr.Slider(0, 3, value=d.blink_rate, step=0.1, label="Blink rate", info=HELP["blink_rate"])
+                            smoothing = gr.Slider(0, 1, value=d.smoothing, step=0.05, label="Motion smoothing",
+                                                  info=HELP["smoothing"])
+                            lip_scale = gr.Slider(0, 2, value=d.lip_scale, step=0.05, label="Lip motion scale",
+                                                  info=HELP["lip_scale"])
+                            head_motion = gr.Slider(0, 2, value=d.head_motion, step=0.05, label="Head motion",
+                                                    info=HELP["head_motion"])
+                            blink_rate = gr.Slider(0, 3, value=d.blink_rate, step=0.1, label="Blink rate",
+                                                   info=HELP["blink_rate"])
                         with gr.Column(min_width=180):
                             size = gr.Radio([256, 512], value=d.size, label="Output size", info=HELP["size"])
                             framing = gr.Radio([("Face crop", "crop"), ("Full frame", "full")],
                                                value="full" if d.full_frame else "crop", label="Framing", info=HELP["framing"])
                             fps = gr.Slider(10, 60, value=d.fps, step=1, label="Frames per second", info=HELP["fps"])
-                            seed = gr.Number(value=d.seed, precision=0, minimum=0, label="Seed", info=HELP["seed"])
+                            seed = gr.Number(value=d.seed, precision=0, minimum=0, label="Seed", info=HELP["seed"],
+                                             elem_id="seed")
                     reset_btn = gr.Button("Reset to defaults", size="sm", elem_id="reset-btn")
 
+        # The four panels. Labels name the API outputs; the headers above them are what people read.
         with gr.Row(equal_height=True):
-            aligned_out = gr.Image(label="1 · Aligned input + keypoints", type="filepath", format="png",
-                                   interactive=False, elem_id="aligned-out", elem_classes="frond-panel", scale=1)
-            plot_out = gr.Image(label="2 · Keypoint trajectories + audio envelope", type="filepath", format="png",
-                                interactive=False, elem_id="trajectories-out", elem_classes="frond-panel", scale=2)
-            field_out = gr.Video(label="3 · Dense motion field (colour = direction, arrows = motion)",
-                                 interactive=False, autoplay=True, loop=True, elem_id="field-out",
-                                 elem_classes="frond-panel", scale=1)
-            video_out = gr.Video(label="4 · Output video (with sound)", interactive=False,
-                                 elem_id="output-video", elem_classes="frond-panel", scale=1)
+            with gr.Column(scale=1, min_width=240, elem_classes="frond-panel"):
+                gr.Markdown("**1 · Aligned input**: the detected keypoints")
+                aligned_out = gr.Image(label="aligned", show_label=False, type="filepath", format="png",
+                                       interactive=False, height=PANEL_HEIGHT, elem_id="aligned-out")
+            with gr.Column(scale=2, min_width=360, elem_classes="frond-panel"):
+                gr.Markdown("**2 · Keypoint trajectories**: mouth opening, lip width, head pose, with the audio envelope")
+                plot_out = gr.Image(label="trajectories", show_label=False, type="filepath", format="png",
+                                    interactive=False, height=PANEL_HEIGHT, elem_id="trajectories-out")
+            with gr.Column(scale=1, min_width=240, elem_classes="frond-panel"):
+                gr.Markdown("**3 · Dense motion field**: colour = direction, arrows = motion")
+                field_out = gr.Video(label="motion_field", show_label=False, interactive=False, autoplay=True,
+                                     loop=True, height=PANEL_HEIGHT, elem_id="field-out")
+            with gr.Column(scale=1, min_width=240, elem_classes="frond-panel"):
+                gr.Markdown("**4 · Output**: the talking face, with sound")
+                video_out = gr.Video(label="output_video", show_label=False, interactive=False,
+                                     height=PANEL_HEIGHT, elem_id="output-video")
         with gr.Row():
             combined_out = gr.File(label="Download: input | motion field | output, side by side (MP4)",
                                    interactive=False, height=90, elem_id="combined-out", scale=1)
-            info_out = gr.Markdown(label="Run info", elem_id="run-info")
+            info_out = gr.Markdown(label="run_info", elem_id="run-info")
 
         settings = [smoothing, lip_scale, head_motion, blink_rate, size, fps, framing, seed]
         generate_btn.click(
-            make_generate(config, dirs),
+            make_generate(dirs),
             inputs=[portrait, speech, *settings],
             outputs=[aligned_out, plot_out, field_out, video_out, combined_out, info_out],
             api_name="generate",
@@ -449,14 +571,28 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline) -> gr.Blocks:
     return demo
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (docker stop, a Space restart) shuts down like Ctrl+C, so temporary files are removed."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
+    _stop_on_sigterm()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    offline = go_offline_if_hub_unreachable(config.weights)
     pipeline = get_pipeline(config)  # before serving: the page answers only once the pipeline is ready
-    for notice in pipeline.notices:
+    notices = ([offline] if offline else []) + list(pipeline.notices)
+    for notice in notices:
         print(f"[frond] {notice}", file=sys.stderr)
     print(f"[frond] path: {describe_modes(pipeline.modes)}", file=sys.stderr)
-    demo = build_demo(config, pipeline)
+    warm_up_in_background(pipeline)
+    demo = build_demo(config, pipeline, notices)
     demo.queue(default_concurrency_limit=config.concurrency, max_size=config.queue_size)
     allowed = [str(config.examples_dir)] if config.examples_dir.is_dir() else []
     demo.launch(

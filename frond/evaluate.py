@@ -39,6 +39,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("audio_mouth_corr", "AV r", "{:.3f}"),
     ("audio_mouth_lag", "lag", "{:+.0f}"),
     ("lmd_mouth", "LMD mouth", "{:.4f}"),
+    ("lmd_mouth_shape", "LMD m-shape", "{:.4f}"),
     ("lmd_face", "LMD face", "{:.4f}"),
     ("psnr", "PSNR", "{:.2f}"),
     ("ssim", "SSIM", "{:.3f}"),
@@ -49,8 +50,9 @@ COLUMNS: list[tuple[str, str, str]] = [
 MARKDOWN_HEADERS = {
     "mouth_corr": "mouth-opening r ↑",
     "amplitude_ratio": "amplitude ratio (→1)",
-    "audio_mouth_corr": "audio-mouth r ↑",
+    "audio_mouth_corr": "audio-mouth r (→real)",
     "lmd_mouth": "LMD mouth ↓",
+    "lmd_mouth_shape": "LMD mouth shape ↓",
     "lmd_face": "LMD face ↓",
     "psnr": "PSNR (dB) ↑",
     "ssim": "SSIM ↑",
@@ -156,7 +158,7 @@ def evaluate_folder(
     backend_name = resolve_backend(backend)
 
     started = time.perf_counter()
-    pipe = FrondPipeline(weights=weights)
+    pipe = FrondPipeline(weights=weights, landmarks=backend_name)
     report: dict[str, Any] = {
         "clips_dir": str(clips_dir),
         "size": size,
@@ -164,7 +166,8 @@ def evaluate_folder(
         "landmarks": backend_name,
         "baselines": baselines,
         "max_seconds": max_seconds,
-        "modes": {},
+        "modes": dict(pipe.modes),
+        "notices": list(pipe.notices),
         "clips": [],
         "skipped": [],
         "failed": [],
@@ -407,6 +410,8 @@ def format_table(report: dict[str, Any]) -> str:
     modes = report.get("modes") or {}
     if modes:
         text.append("stages: " + ", ".join(f"{k}: {v}" for k, v in modes.items()))
+    for notice in report.get("notices", []):
+        text.append(f"note: {notice}")
     for skip in report.get("skipped", []):
         text.append(f"skipped {skip['clip']}: {skip['reason']}")
     for fail in report.get("failed", []):
@@ -448,8 +453,10 @@ def results_markdown(report: dict[str, Any]) -> str:
     audio_real = mean.get(GENERATED, {}).get("audio_mouth_corr_real")
     notes = ["", "mouth-opening r: Pearson correlation of the re-detected inner-lip gap with the real video's; "
              "amplitude ratio: its std over the real one's; audio-mouth r: best correlation with the speech-band "
-             "envelope within ±2 frames" + (f" (the real clips: {_fmt(_maybe(audio_real), '{:.3f}')})" if audio_real is not None else "")
-             + "; LMD: landmark distance in inter-ocular distances; sharpness: relative to the portrait; "
+             "envelope within ±2 frames, to be read against the real clips'" + (f" ({_fmt(_maybe(audio_real), '{:.3f}')})" if audio_real is not None else "")
+             + ": far above it means a mouth that follows loudness more closely than real mouths do"
+             + "; LMD: landmark distance in inter-ocular distances (mouth shape: mouth points centred first, "
+             "so head motion does not count); sharpness: relative to the portrait; "
              "jitter: mean second difference of the non-mouth landmarks."]
     return "\n".join(lines + notes) + "\n"
 

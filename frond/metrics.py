@@ -66,19 +66,25 @@ def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
 
 
 def landmark_distance(
-    landmarks: np.ndarray, reference: np.ndarray, indices: np.ndarray = ALL
+    landmarks: np.ndarray, reference: np.ndarray, indices: np.ndarray = ALL, centred: bool = False
 ) -> float:
     """Landmark distance (LMD): mean Euclidean distance between corresponding points,
     per frame divided by the reference's inter-ocular distance, averaged over points
     and frames (frames missing in either sequence are skipped).
 
     landmarks, reference: (T, 68, 2) in the same coordinates. Identical sequences give 0.
+    centred: first subtract, per frame, the centroid of the chosen points from each
+    sequence, so that only their shape counts, not where the head has moved them.
     """
     a, b = _as_sequence(landmarks), _as_sequence(reference)
     if a.shape != b.shape:
         raise ValueError(f"landmark sequences differ in shape: {a.shape} vs {b.shape}")
     idx = np.asarray(indices)
-    dist = np.linalg.norm(a[:, idx] - b[:, idx], axis=-1).mean(axis=1)  # (T,)
+    pa, pb = a[:, idx], b[:, idx]
+    if centred:
+        pa = pa - pa.mean(axis=1, keepdims=True)
+        pb = pb - pb.mean(axis=1, keepdims=True)
+    dist = np.linalg.norm(pa - pb, axis=-1).mean(axis=1)  # (T,)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_frame = dist / interocular_distance(b)
     return _nanmean(per_frame)
@@ -267,7 +273,8 @@ def compare(
     envelope: (T,) speech-band energy at the frame times; frames, real_frames:
     (T, S, S, 3) uint8 aligned crops; portrait: (S, S, 3) the aligned portrait.
     Keys: mouth_corr, amplitude_ratio, audio_mouth_corr, audio_mouth_lag,
-    audio_mouth_corr_real, audio_mouth_lag_real, lmd_mouth, lmd_face, psnr, ssim,
+    audio_mouth_corr_real, audio_mouth_lag_real, lmd_mouth, lmd_mouth_shape (mouth
+    points centred on their centroid: shape only), lmd_face, psnr, ssim,
     sharpness, jitter, jitter_real, face_rate (share of frames with a face found).
     """
     lms, real = _as_sequence(landmarks), _as_sequence(real_landmarks)
@@ -278,6 +285,7 @@ def compare(
         "mouth_corr": pearson(open_gen, open_real),
         "amplitude_ratio": amplitude_ratio(open_gen, open_real),
         "lmd_mouth": landmark_distance(lms, real, MOUTH),
+        "lmd_mouth_shape": landmark_distance(lms, real, MOUTH, centred=True),
         "lmd_face": landmark_distance(lms, real, ALL),
         "jitter": temporal_jitter(lms),
         "jitter_real": temporal_jitter(real),

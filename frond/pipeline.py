@@ -15,6 +15,7 @@ from typing import Callable
 
 import cv2
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .config import DEFAULT_LIMITS, GenerationSettings, Limits
 from .errors import FrondInputError
@@ -101,18 +102,20 @@ class FrondPipeline:
                                   "px is needed). Use a closer or larger photo.")
         return align_face(portrait, face, settings.size)
 
-    def output_space(self, face: AlignedFace, settings: GenerationSettings) -> tuple[OutputSpace, tuple[int, int] | None, np.ndarray]:
+    def output_space(self, face: AlignedFace, settings: GenerationSettings
+                     ) -> tuple[OutputSpace, tuple[int, int] | None, np.ndarray, np.ndarray | None]:
         """Crop mode: the aligned crop. Full frame: the crop's footprint inside the portrait.
 
         Returns the space, the (x, y) offset of the region in the full frame (None for
-        crop mode) and the background the region is pasted into.
+        crop mode), the background the region is pasted into, and the paste-back alpha
+        (H, W, 1): 1 inside, falling to 0 at the crop's edge, so that no seam shows.
         """
         size = settings.size
         n2p = _norm_to_px_affine(size)
         p2n = invert_affine(n2p)
         if not settings.full_frame:
             space = OutputSpace(size, size, out_to_norm=p2n, source=face.image, norm_to_source=n2p)
-            return space, None, face.image
+            return space, None, face.image, None
         portrait, matrix = face.portrait, face.crop_from_image
         side = max(portrait.shape[:2])
         if side > self.limits.max_full_frame_side:
@@ -133,7 +136,13 @@ class FrondPipeline:
         out_to_norm = _compose(p2n, _compose(matrix, offset))
         space = OutputSpace(int(y1 - y0), int(x1 - x0), out_to_norm=out_to_norm, source=portrait,
                             norm_to_source=_compose(image_from_crop, n2p))
-        return space, (int(x0), int(y0)), portrait
+        feather = np.zeros((size, size), np.float32)
+        margin = max(2, size // 16)
+        ramp = np.clip(np.minimum(np.arange(size), np.arange(size)[::-1]) / margin, 0, 1).astype(np.float32)
+        feather[:] = np.minimum(ramp[None, :], ramp[:, None])
+        crop_from_out = _compose(matrix, offset)
+        alpha = cv2.warpAffine(feather, crop_from_out, (space.width, space.height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        return space, (int(x0), int(y0)), portrait, alpha[..., None]
 
     def generate(self, portrait, audio, out_path: str | os.PathLike, settings: GenerationSettings = GenerationSettings(),
                  intermediates_dir: str | os.PathLike | None = None, progress: Progress | None = None) -> GenerationResult:
@@ -170,7 +179,7 @@ class FrondPipeline:
         motion = self.stages["motion"].estimate(clip, keypoints, global_code, times, settings)
         timed("motion", t)
 
-        space, offset, background = self.output_space(face, settings)
+        space, offset, background, alpha = self.output_space(face, settings)
         field, decoder = self.stages["field"], self.stages["decoder"]
         field.prepare(face, keypoints, space)
         decoder.prepare(face, keypoints, space)
@@ -182,6 +191,7 @@ class FrondPipeline:
         inter = Path(intermediates_dir) if intermediates_dir else None
         files: dict[str, Path] = {}
         with contextlib.ExitStack() as stack:
+            stack.enter_context(threadpool_limits(1, user_api="blas"))  # small solves: threads only cost
             writer = stack.enter_context(VideoWriter(out_path, width, height, settings.fps, audio_path=clip.path))
             extra: dict[str, VideoWriter] = {}
             if inter is not None:
@@ -207,7 +217,8 @@ class FrondPipeline:
                 if offset is not None:
                     frame = background.copy()
                     x0, y0 = offset
-                    frame[y0:y0 + space.height, x0:x0 + space.width] = rendered
+                    region = frame[y0:y0 + space.height, x0:x0 + space.width]
+                    region[:] = (rendered * alpha + region * (1.0 - alpha)).astype(np.uint8)
                 else:
                     frame = rendered
                 timed("decoder", t)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 import wave
 from pathlib import Path
 
@@ -185,10 +186,32 @@ def test_missing_input_gives_a_message(client, inputs):
 def test_app_keeps_serving_after_errors_without_reloading(app, client, inputs):
     with pytest.raises(AppError):
         client.predict(handle_file(str(inputs["not_image"])), handle_file(str(inputs["speech"])), api_name="/generate")
-    *_, video, _combined, _info = client.predict(
-        handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])),
-        api_name="/generate", fps=10,
+    job = client.submit(
+        handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])), api_name="/generate", fps=10
     )
+    stages: set[str] = set()
+    while not job.done():  # progress arrives with stage names
+        stages.update(p.desc for p in (job.status().progress_data or []) if p.desc)
+        time.sleep(0.05)
+    *_, video, _combined, _info = job.result(timeout=300)
     assert Path(video).is_file()
+    assert stages, "no progress with stage names was reported"
     assert app.proc.poll() is None
     assert app.log().count("pipeline ready in") == 1, "the pipeline was built more than once"
+
+
+def test_unreachable_weights_start_fast_on_the_prior_with_a_notice(tmp_path):
+    """FROND_WEIGHTS names a Hub repo but the Hub is unreachable: no waiting on retries at start-up."""
+    env = {
+        "FROND_WEIGHTS": "nobody/frond-weights-test@main",
+        "HF_ENDPOINT": "http://127.0.0.1:9",  # nothing listens there: the Hub is "offline"
+        "HF_HUB_OFFLINE": "",
+        "HF_HOME": str(tmp_path / "hf"),
+        "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+    }
+    with AppServer(args=["--examples-dir", str(tmp_path)], env=env) as server:
+        seconds = server.wait_ready(timeout=120)
+        log = server.log()
+    assert seconds < 30, f"start-up took {seconds:.1f} s"
+    assert "path: training-free motion prior" in log
+    assert "[frond]" in log.split("path:")[0], "no notice about the weights"

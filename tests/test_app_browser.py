@@ -6,6 +6,10 @@ clicks the example, presses Generate and checks that all four panels render. A
 screenshot goes to test-artifacts/. Skips when /usr/bin/chromium or playwright is absent.
 
     .venv/bin/python -m pytest tests/test_app_browser.py -q
+
+Run as a script it takes the README screenshot from the project's own examples:
+
+    .venv/bin/python tests/test_app_browser.py docs/app.png "astronaut + speech_1"
 """
 from __future__ import annotations
 
@@ -142,6 +146,16 @@ def test_example_generate_shows_four_panels(page):
     page.screenshot(path=str(ARTIFACTS / "app_browser.png"), full_page=True)
 
 
+def test_reset_to_defaults(page):
+    seed = page.locator("#seed input")
+    seed.fill("7")
+    seed.press("Tab")
+    page.get_by_label("Full frame").check()
+    page.click("#reset-btn")
+    page.wait_for_function("() => document.querySelector('#seed input').value === '0'", timeout=10_000)
+    assert page.get_by_label("Face crop").is_checked()
+
+
 def test_non_image_upload_shows_message_and_app_keeps_serving(page, tmp_path):
     bad = tmp_path / "notes.png"
     bad.write_text("this is not an image")
@@ -157,3 +171,29 @@ def test_non_image_upload_shows_message_and_app_keeps_serving(page, tmp_path):
     # the app still serves: a fresh page loads and the queue answers
     page.reload()
     page.wait_for_selector("#generate-btn", timeout=60_000)
+
+
+def screenshot(out: str, example: str | None = None, at_seconds: float = 2.0) -> None:
+    """Start the app with ./examples, generate from `example`, save a full-page screenshot."""
+    from frond.bench_app import AppServer
+
+    with AppServer(env={"HF_HUB_OFFLINE": "1", "FROND_WEIGHTS": ""}) as app:
+        app.wait_ready(timeout=180)
+        with sync_api.sync_playwright() as p:
+            b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            pg = b.new_page(viewport={"width": 1440, "height": 900})
+            pg.goto(app.url)
+            pg.wait_for_selector("#generate-btn", timeout=60_000)
+            generate_from_example(pg, example)
+            assert_four_panels(pg)
+            pg.evaluate(f"() => document.querySelectorAll('video').forEach(v => {{ v.pause(); v.currentTime = {at_seconds}; }})")
+            pg.wait_for_timeout(1000)
+            pg.screenshot(path=out, full_page=True)
+            b.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    screenshot(sys.argv[1] if len(sys.argv) > 1 else str(ARTIFACTS / "app.png"), sys.argv[2] if len(sys.argv) > 2 else None)

@@ -58,6 +58,8 @@ def test_lmd_is_normalised_by_interocular_distance() -> None:
     moved[:, metrics.MOUTH] += [3.0, 4.0]  # every mouth point moves 5 px = 5/60 IOD
     assert metrics.landmark_distance(moved, seq, metrics.MOUTH) == pytest.approx(5.0 / 60.0)
     assert metrics.landmark_distance(moved, seq, metrics.ALL) == pytest.approx(5.0 / 60.0 * 20 / 68)
+    # centred: a mouth that only moved along with the head has the same shape
+    assert metrics.landmark_distance(moved, seq, metrics.MOUTH, centred=True) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_shift_by_two_frames_is_found_at_lag_two() -> None:

@@ -48,6 +48,27 @@ def inner_mouth_mask(keypoints_px: np.ndarray, height: int, width: int, feather:
     return mask
 
 
+def merge_close(controls: np.ndarray, values: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Merge control points closer than `radius` (e.g. closed lips): one point, the mean value.
+
+    Coinciding controls with different values would make the spline singular (it would
+    fold); merged, the lips meet and the map compresses what lay between them.
+    controls (N, 2), values (N, 2) -> (M, 2), (M, 2).
+    """
+    d2 = ((controls[:, None] - controls[None]) ** 2).sum(-1)
+    close = np.argwhere(np.triu(d2 < radius * radius, k=1))
+    if close.size == 0:
+        return controls, values
+    keep = np.ones(len(controls), bool)
+    controls, values = controls.copy(), values.copy()
+    for i, j in close:
+        if keep[i] and keep[j]:
+            controls[i] = (controls[i] + controls[j]) / 2
+            values[i] = (values[i] + values[j]) / 2
+            keep[j] = False
+    return controls[keep], values[keep]
+
+
 class PriorDenseField:
     """Stage 3, training-free: see the module docstring."""
 
@@ -76,9 +97,14 @@ class PriorDenseField:
         self.neck_points = neck
         self.head_depth = self.geometry.depth(hair) * 0.6
         side = np.linspace(-1.0, 1.0, self.border_points)
-        ring = np.concatenate([np.stack([side, np.full_like(side, v)], 1) for v in (-1.0, 1.0)]
-                              + [np.stack([np.full_like(side[1:-1], v), side[1:-1]], 1) for v in (-1.0, 1.0)])
-        self.anchors = ring * 1.02
+        border = np.concatenate([np.stack([side, np.full_like(side, v)], 1) for v in (-1.0, 1.0)]
+                                + [np.stack([np.full_like(side[1:-1], v), side[1:-1]], 1) for v in (-1.0, 1.0)]) * 1.02
+        # a static ring around head and neck: the background beyond it stays put
+        theta = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+        ring_centre = np.array([kp[:, 0].mean(), kp[:, 1].mean() - 0.3 * iod])
+        ring = ring_centre + np.stack([np.cos(theta) * half_width * 1.9, np.sin(theta) * iod * 2.9], axis=1)
+        ring = ring[np.abs(ring).max(axis=1) < 0.97]
+        self.anchors = np.concatenate([border, ring])
         # the coarse evaluation grid, in output pixels and in normalised crop space
         gh = max(8, int(round(self.coarse * space.height / max(space.height, space.width))))
         gw = max(8, int(round(self.coarse * space.width / max(space.height, space.width))))
@@ -101,7 +127,8 @@ class PriorDenseField:
         neck = self.geometry.rotate(self.neck_points, neck_pose)
         controls = np.concatenate([drv, head, neck, self.anchors])
         values = np.concatenate([self.source, self.head_points, self.neck_points, self.anchors])
-        spline = ThinPlateSpline(controls, values, regularisation=1e-7)
+        controls, values = merge_close(controls, values, 0.004)
+        spline = ThinPlateSpline(controls, values, regularisation=1e-6)
         coarse = spline(self.grid_norm).reshape(*self.grid_shape, 2).astype(np.float32)
         height, width = self.space.height, self.space.width
         grid = cv2.remap(coarse, self.up_x, self.up_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

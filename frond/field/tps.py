@@ -6,8 +6,9 @@ import numpy as np
 
 def _kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a (N, 2), b (M, 2) -> (N, M) U(r) = r^2 log r^2 (the TPS radial basis)."""
-    d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
-    return d2 * np.log(np.maximum(d2, 1e-12))
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    d2 = np.maximum(d2, 1e-12)
+    return d2 * np.log(d2)
 
 
 class ThinPlateSpline:
@@ -29,4 +30,6 @@ class ThinPlateSpline:
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """points (P, 2) -> f(points) (P, 2)."""
-        return _kernel(points, self.controls) @ self.weights + self.affine[0] + points @ self.affine[1:]
+        pts = points.astype(np.float32)
+        kernel = _kernel(pts, self.controls.astype(np.float32))
+        return kernel @ self.weights.astype(np.float32) + self.affine[0] + pts @ self.affine[1:].astype(np.float32)

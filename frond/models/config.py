@@ -91,6 +91,16 @@ class FrondConfig:
         return asdict(self)
 
     @classmethod
+    def small(cls, image_size: int = 128) -> "FrondConfig":
+        """A CPU-friendly model: narrower field, decoder without the local ensemble."""
+        return cls(
+            field=FieldConfig(channels=16, depth=3),
+            decoder=DecoderConfig(channels=32, latent=32, res_blocks=2, mlp_hidden=48, mlp_layers=2,
+                                  local_ensemble=False),
+            image_size=image_size,
+        )
+
+    @classmethod
     def tiny(cls, image_size: int = 64) -> "FrondConfig":
         """A very small model for tests and CPU smoke runs."""
         return cls(

@@ -7,6 +7,7 @@ motion moves the 68 keypoints and the field's virtual head points.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -67,4 +68,6 @@ def pose_process(times: np.ndarray, activity: np.ndarray, emphasis: np.ndarray, 
     gain = 0.45 + 0.55 * activity  # idle motion in silences
     pose *= gain[:, None]
     pose[:, 1] += 1.8 * emphasis - 0.08 * pitch  # nod down on emphasis, chin up on high pitch
+    if t.size > 2:  # head motion is slow: no frame-to-frame jitter from the audio features
+        pose = gaussian_filter1d(pose, sigma=0.2 / max(float(np.median(np.diff(t))), 1e-3), axis=0, mode="nearest")
     return (amount * pose).astype(np.float32)

@@ -59,6 +59,8 @@ def energy_targets(audio: AudioClip, grid: np.ndarray, env: np.ndarray) -> tuple
 
 def emphasis_curve(env: np.ndarray, hz: float) -> np.ndarray:
     """(N,) envelope -> (N,) emphasis in [0, 1]: strong syllable onsets, smoothed."""
+    if env.size < 3:
+        return np.zeros_like(env)
     rise = np.maximum(np.gradient(gaussian_filter1d(env, 0.08 * hz)), 0.0)
     scale = np.percentile(rise, 98) if rise.any() else 1.0
     return np.clip(gaussian_filter1d(np.clip(rise / max(scale, 1e-9) - 0.3, 0, 1), 0.15 * hz) * 1.6, 0, 1)
@@ -113,7 +115,9 @@ class PriorMotionEstimator:
 
         _, iod = face_frame(source_keypoints)
         rest_gap = float(mouth_opening(source_keypoints))  # a parted-lips portrait closes too
-        open_eff = open_ - rest_gap / MAX_GAP
+        rest = rest_gap / MAX_GAP  # the portrait's own opening, in units of `open`
+        open_eff = np.maximum(open_ - rest, 0.0)
+        close = np.clip(1.0 - open_ / max(rest, 1e-6), 0.0, 1.0) * rest_gap if rest > 0.02 else np.zeros_like(open_)
 
         env = speech_envelope(audio.samples, audio.sample_rate, times)
         activity = voice_activity(audio.samples, audio.sample_rate, times)
@@ -124,7 +128,7 @@ class PriorMotionEstimator:
         pose = pose_process(times, activity, emphasis, pitch, settings.head_motion, rng)
         brow = 0.8 * emphasis * min(1.0, settings.head_motion)
 
-        local = deform(source_keypoints, {"open": open_eff, "width": width, "round": round_, "blink": blink, "brow": brow})
+        local = deform(source_keypoints, {"open": open_eff, "close": close, "width": width, "round": round_, "blink": blink, "brow": brow})
         geometry = HeadGeometry(source_keypoints)
         depth = keypoint_depth(geometry, source_keypoints)
         keypoints = np.stack([geometry.rotate(k, p, depth) for k, p in zip(local, pose)]).astype(np.float32)

@@ -27,6 +27,14 @@ OPEN = _basis({
     48: (0.03, 0.12), 60: (0.03, 0.12), 54: (-0.03, 0.12), 64: (-0.03, 0.12),
     **{i: (0.0, w * 0.25) for i, w in {4: 0.15, 5: 0.35, 6: 0.62, 7: 0.88, 8: 1.0, 9: 0.88, 10: 0.62, 11: 0.35, 12: 0.15}.items()},
 })
+# close = 1: parted lips of the portrait meet; per unit of its inner-lip gap (in inter-ocular distances)
+CLOSE = _basis({
+    **{i: (0.0, w * 0.45) for i, w in {61: 0.8, 62: 1.0, 63: 0.8}.items()},
+    **{i: (0.0, -w * 0.55) for i, w in {65: 0.8, 66: 1.0, 67: 0.8}.items()},
+    **{i: (0.0, -w * 0.4) for i, w in {56: 0.8, 57: 1.0, 58: 0.8}.items()},
+    **{i: (0.0, w * 0.15) for i, w in {50: 0.8, 51: 1.0, 52: 0.8}.items()},
+    **{i: (0.0, -w * 0.2) for i, w in {7: 0.8, 8: 1.0, 9: 0.8}.items()},
+})
 # width = 1: a spread (smile-like) mouth; -1: narrow
 WIDTH = _basis({
     48: (-0.08, -0.01), 60: (-0.07, -0.01), 54: (0.08, -0.01), 64: (0.07, -0.01),
@@ -59,15 +67,15 @@ def face_frame(keypoints: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def deform(source: np.ndarray, channels: dict[str, np.ndarray]) -> np.ndarray:
-    """source (68, 2) + channels {open, width, round, blink, brow: (T,)} -> keypoints (T, 68, 2).
+    """source (68, 2) + channels {open, close, width, round, blink, brow: (T,)} -> keypoints (T, 68, 2).
 
-    A source with parted lips keeps them parted (its own opening is the rest pose);
-    `open` adds to it, and a closed source closes fully on bilabials (open = 0).
+    `open` opens from the portrait's own mouth; `close` (in units of the portrait's
+    inner-lip gap) brings parted lips together, for silences and bilabials.
     """
     axes, iod = face_frame(source)
     n = len(next(iter(channels.values())))
     offsets = np.zeros((n, K, 2))
-    for name, basis in (("open", OPEN), ("width", WIDTH), ("round", ROUND), ("brow", BROW)):
+    for name, basis in (("open", OPEN), ("close", CLOSE), ("width", WIDTH), ("round", ROUND), ("brow", BROW)):
         if name in channels:
             offsets += channels[name][:, None, None].astype(np.float64) * basis[None]
     out = source[None].astype(np.float64) + iod * offsets @ axes

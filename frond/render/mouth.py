@@ -39,7 +39,7 @@ def palette_from_source(image: np.ndarray, keypoints_px: np.ndarray) -> MouthPal
         if len(bright) and bright.mean() > 120 and bright.std(axis=0).mean() < 60:
             teeth = np.clip(0.5 * teeth + 0.5 * bright.mean(axis=0) * 1.05, 0, 255)
     skin_level = float(np.clip(np.mean(lips) / 140.0, 0.6, 1.1))  # darker portraits get darker teeth
-    cavity = np.clip(lips * np.array([0.22, 0.12, 0.13]) + 8.0, 0, 255)
+    cavity = np.clip(lips * np.array([0.38, 0.14, 0.14]) + 6.0, 0, 255)
     return MouthPalette(cavity=cavity.astype(np.float32), teeth=(teeth * skin_level).clip(0, 255).astype(np.float32),
                         lips=lips.astype(np.float32))
 
@@ -70,12 +70,34 @@ def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.nd
     openness = float(np.clip((keypoints_px[66, 1] - keypoints_px[62, 1]) / iod_px, 0, 1))
     tooth_h = (0.07 + 0.1 * min(openness, 0.3)) * iod_px
     shade = (1.0 - 0.55 * across ** 2)[..., None]  # teeth fall into shadow towards the corners
-    upper_teeth = np.clip((upper + tooth_h - gy) / 1.2, 0, 1) * (gy >= upper - 1)
+    span = np.clip((0.8 - across) / 0.25, 0, 1)  # no teeth in the corners of the mouth
+    upper_teeth = np.clip((upper + tooth_h - gy) / 1.2, 0, 1) * (gy >= upper - 1) * span
     colour = colour * (1 - upper_teeth[..., None]) + palette.teeth * shade * upper_teeth[..., None]
-    if openness > 0.12:
-        lower_h = 0.05 * iod_px * min(1.0, (openness - 0.12) / 0.15)
-        lower_teeth = np.clip((gy - (lower - lower_h)) / 1.2, 0, 1) * (gy <= lower + 1)
+    if openness > 0.2:
+        lower_h = 0.04 * iod_px * min(1.0, (openness - 0.2) / 0.15)
+        lower_teeth = np.clip((gy - (lower - lower_h)) / 1.2, 0, 1) * (gy <= lower + 1) * span
         colour = colour * (1 - lower_teeth[..., None]) + 0.75 * palette.teeth * shade * lower_teeth[..., None]
     colour = cv2.GaussianBlur(colour.astype(np.float32), (0, 0), max(0.5, 0.01 * iod_px))
+    roi = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
+
+
+def paint_closed_lips(frame: np.ndarray, cover: np.ndarray, keypoints_px: np.ndarray, palette: MouthPalette,
+                      iod_px: float) -> None:
+    """Cover, in place, where the output samples the portrait's own mouth interior but the lips are closed.
+
+    cover (H, W) in [0, 1]: the lips meet there, so lip colour is painted, darker along
+    the line where they touch.
+    """
+    ys, xs = np.nonzero(cover > 0.02)
+    if ys.size == 0:
+        return
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    upper = _lip_curve(keypoints_px[[60, 61, 62, 63, 64]], gx[0])[None, :]
+    lower = _lip_curve(keypoints_px[[60, 67, 66, 65, 64]], gx[0])[None, :]
+    line = np.exp(-(((gy - (upper + lower) / 2) / max(0.02 * iod_px, 0.7)) ** 2))
+    colour = palette.lips[None, None] * (1.0 - 0.45 * line[..., None])
+    alpha = cv2.GaussianBlur(np.clip(cover[y0:y1, x0:x1] * 1.5, 0, 1), (0, 0), max(0.5, 0.015 * iod_px))[..., None]
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)

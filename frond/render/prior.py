@@ -13,7 +13,8 @@ import numpy as np
 from ..face.align import apply_affine, invert_affine
 from ..face.landmarks import inter_ocular
 from ..types import AlignedFace, FieldFrame, OutputSpace
-from .mouth import paint_interior, palette_from_source
+from ..field.prior import inner_mouth_mask
+from .mouth import paint_closed_lips, paint_interior, palette_from_source
 
 
 class PriorDecoder:
@@ -25,13 +26,24 @@ class PriorDecoder:
         self.space = space
         self.to_source = space.norm_to_source.astype(np.float32)
         self.norm_to_out = invert_affine(space.out_to_norm)
-        self.palette = palette_from_source(space.source, apply_affine(space.norm_to_source, source_keypoints))
+        source_px = apply_affine(space.norm_to_source, source_keypoints.astype(np.float64))
+        self.palette = palette_from_source(space.source, source_px)
+        # where the portrait shows its own mouth interior (parted lips, teeth): hidden when the lips close
+        h, w = space.source.shape[:2]
+        interior = inner_mouth_mask(source_px, h, w, feather=0.0)
+        grow = max(3, int(round(0.03 * float(inter_ocular(source_px))))) | 1  # cover the teeth's edges too
+        self.source_interior = cv2.dilate(interior, np.ones((grow, grow), np.uint8))
+        self.has_interior = bool(self.source_interior.sum() > 4.0)
 
     def render(self, field: FieldFrame, driving_keypoints: np.ndarray) -> np.ndarray:
         """field over (H, W), driving_keypoints (68, 2) -> (H, W, 3) uint8 RGB."""
         maps = cv2.transform(field.grid, self.to_source)  # normalised -> source pixels, (H, W, 2)
         frame = cv2.remap(self.space.source, maps, None, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        kp_px = apply_affine(self.norm_to_out, driving_keypoints.astype(np.float64))
+        iod = float(inter_ocular(kp_px))
+        if self.has_interior:
+            sampled = cv2.remap(self.source_interior, maps, None, interpolation=cv2.INTER_LINEAR, borderValue=0)
+            paint_closed_lips(frame, np.clip(sampled * (1.0 - field.occlusion), 0, 1), kp_px, self.palette, iod)
         if field.occlusion.max() > 0.01:
-            kp_px = apply_affine(self.norm_to_out, driving_keypoints.astype(np.float64))
-            paint_interior(frame, field.occlusion, kp_px, self.palette, float(inter_ocular(kp_px)))
+            paint_interior(frame, field.occlusion, kp_px, self.palette, iod)
         return frame

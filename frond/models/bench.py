@@ -1,0 +1,101 @@
+"""Speed of the learned model: training steps/s and inference frames/s (field + decoder).
+
+`benchmark("cuda")` runs batched bf16 autocast on a GPU; on CPU use a tiny batch (the
+test does). Inputs are random; what is timed is the work of one training step of the
+render stage and of rendering frames from a prepared source.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .config import FrondConfig
+from .frond_model import FrondModel
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _inputs(batch: int, size: int, device: str):
+    g = torch.Generator().manual_seed(0)
+    img = (torch.rand(batch, 3, size, size, generator=g) * 2 - 1).to(device)
+    kp = (torch.rand(batch, 68, 2, generator=g) * 1.2 - 0.6).to(device)
+    drv = kp + 0.02 * torch.randn(batch, 68, 2, generator=g).to(device)
+    pose = torch.zeros(batch, 3, device=device)
+    return img, kp, drv, pose
+
+
+def benchmark(device: str, sizes=(256, 512), batch: int = 32, config: FrondConfig | None = None,
+              warmup: int = 2, iters: int = 5) -> dict:
+    """-> {"device", "batch", "params": {...}, "sizes": {size: {"train_steps_per_s", "train_frames_per_s",
+    "infer_frames_per_s", "peak_memory_gb"}}}."""
+    from ..train.losses import render_losses
+
+    amp = device.startswith("cuda")
+    results: dict = {"device": device, "batch": batch, "bf16_autocast": amp, "sizes": {}}
+    for size in sizes:
+        cfg = config or FrondConfig(image_size=size)
+        model = FrondModel(cfg).to(device)
+        results["params"] = model.n_parameters()
+        img, kp, drv, pose = _inputs(batch, size, device)
+        opt = torch.optim.AdamW([p for n, p in model.named_parameters() if not n.startswith("motion.")], lr=1e-4)
+        if amp:
+            torch.cuda.reset_peak_memory_stats()
+
+        def train_step() -> None:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                out = model.reconstruct(img, kp, pose, drv, pose)
+            loss = render_losses(out["image"], img, {"l1": 1.0, "ssim": 0.5, "grad": 0.5})["total"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        model.train()
+        for _ in range(warmup):
+            train_step()
+        _sync(device)
+        t = time.perf_counter()
+        for _ in range(iters):
+            train_step()
+        _sync(device)
+        train_s = (time.perf_counter() - t) / iters
+
+        model.eval()
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            enc = model.encoder(img[:1], kp[:1], pose[:1])
+            feats = model.decoder.encode_source(img[:1]).expand(batch, -1, -1, -1)
+            src = img[:1].expand(batch, -1, -1, -1)
+            rep = lambda x: x.expand(batch, *x.shape[1:])  # noqa: E731
+
+            def render() -> torch.Tensor:
+                code = model.encoder.global_code(drv, pose)
+                fld = model.field(src, rep(kp[:1]), drv, rep(enc["kp_features"]), rep(enc["global_code"]), code, (size, size))
+                return model.decoder(src, fld["grid"], fld["occlusion"], source_features=feats)["image"]
+
+            for _ in range(warmup):
+                render()
+            _sync(device)
+            t = time.perf_counter()
+            for _ in range(iters):
+                render()
+            _sync(device)
+            infer_s = (time.perf_counter() - t) / iters
+        results["sizes"][size] = {
+            "train_steps_per_s": round(1.0 / train_s, 3),
+            "train_frames_per_s": round(batch / train_s, 2),
+            "infer_frames_per_s": round(batch / infer_s, 2),
+            "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2 ** 30, 2) if amp else None,
+        }
+        del model, opt
+    return results
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    dev = sys.argv[1] if len(sys.argv) > 1 else ("cuda" if torch.cuda.is_available() else "cpu")
+    print(json.dumps(benchmark(dev) if dev.startswith("cuda") else benchmark(dev, sizes=(128,), batch=2), indent=2))

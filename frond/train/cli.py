@@ -1,0 +1,83 @@
+"""The `prepare` and `train` subcommands of `python -m frond`."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import FrondInputError
+
+
+def register(subparsers) -> None:
+    """Add `prepare` and `train` to an argparse subparsers object (each sets `func`)."""
+    p = subparsers.add_parser(
+        "prepare", help="talking-face videos -> training clips (landmarks, stable 256 crops, 25 fps, 16 kHz audio)",
+        description="Prepare every video of VIDEOS_DIR (mp4 with audio) for `train`. Resumable; "
+                    "bad videos are skipped with a reason (OUT_DIR/prepare_report.json).")
+    p.add_argument("videos_dir", help="folder of talking-face videos with audio")
+    p.add_argument("out_dir", help="where the prepared clips go")
+    p.add_argument("--size", type=int, default=256, help="side of the face crop (default 256)")
+    p.add_argument("--fps", type=float, default=25.0, help="frames per second of the clips (default 25)")
+    p.add_argument("--landmarks", default="auto", choices=("auto", "mediapipe", "fan"),
+                   help="landmark backend (auto: face-alignment when its weights are cached, else MediaPipe)")
+    p.add_argument("--overwrite", action="store_true", help="redo clips that are already prepared")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_prepare)
+
+    t = subparsers.add_parser(
+        "train", help="train the learned FROND stages (render, then motion) on prepared clips",
+        description="Train one stage into --out (a folder FrondModel.from_pretrained loads). "
+                    "Multi-GPU: torchrun --nproc_per_node N -m frond train ...")
+    t.add_argument("--data", required=True, help="a `prepare` output folder")
+    t.add_argument("--stage", required=True, choices=("render", "motion"),
+                   help="render: encoder + dense field + decoder; motion: audio -> keypoint trajectories")
+    t.add_argument("--steps", type=int, default=2000, help="total optimiser steps for this stage (default 2000)")
+    t.add_argument("--batch", type=int, default=8, help="examples per step per process (default 8)")
+    t.add_argument("--out", default="runs/frond", help="model folder (default runs/frond)")
+    t.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:N")
+    t.add_argument("--lr", type=float, default=None, help="learning rate (default 2e-4 render, 1e-3 motion)")
+    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument("--image-size", type=int, default=None,
+                   help="render training resolution (default: the model's, 256 for a new model)")
+    t.add_argument("--model", dest="model_size", default="base", choices=("base", "small", "tiny"),
+                   help="size of a new model (small: CPU-friendly) (an existing --out keeps its own)")
+    t.add_argument("--holdout", type=float, default=0.2, help="last fraction of each clip held out (default 0.2)")
+    t.add_argument("--window", type=int, default=50, help="motion: frames per training window (default 50)")
+    t.add_argument("--log-every", type=int, default=10, help="steps between log lines")
+    t.add_argument("--sample-every", type=int, default=250, help="steps between sample images (0: never)")
+    t.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints")
+    t.add_argument("--eval-frames", type=int, default=16, help="held-out frames per clip to evaluate (0: skip)")
+    t.add_argument("--workers", type=int, default=0, help="data loader worker processes")
+    t.add_argument("--no-resume", dest="resume", action="store_false", help="ignore an existing checkpoint")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=run_train)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from .prepare import PrepareSettings, prepare_videos
+
+    if args.size < 64 or args.size % 16:
+        raise FrondInputError(f"--size must be a multiple of 16, >= 64, got {args.size}")
+    if not 1 <= args.fps <= 60:
+        raise FrondInputError(f"--fps must be within 1..60, got {args.fps}")
+    settings = PrepareSettings(size=args.size, fps=args.fps, backend=args.landmarks, overwrite=args.overwrite)
+    report = prepare_videos(args.videos_dir, args.out_dir, settings, progress=not args.quiet)
+    print(f"prepared {len(report['prepared'])}, already done {len(report['done_before'])}, "
+          f"skipped {len(report['skipped'])} -> {args.out_dir}")
+    for name, reason in report["skipped"].items():
+        print(f"  skipped {name}: {reason}")
+    return 0 if report["prepared"] or report["done_before"] else 1
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .trainer import TrainConfig, train
+
+    cfg = TrainConfig(
+        data=args.data, stage=args.stage, out=args.out, steps=args.steps, batch=args.batch, lr=args.lr,
+        device=args.device, seed=args.seed, image_size=args.image_size, model_size=args.model_size,
+        holdout=args.holdout, window=args.window, log_every=args.log_every, sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every, eval_frames=args.eval_frames, workers=args.workers,
+        resume=args.resume, progress=not args.quiet,
+    )
+    summary = train(cfg)
+    print(json.dumps(summary, indent=2))
+    return 0

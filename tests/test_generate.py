@@ -1,0 +1,164 @@
+"""End to end: portrait + speech -> MP4, checked by re-detecting landmarks on the output."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from frond import FrondPipeline, GenerationSettings
+from frond.face.landmarks import detect_faces, mouth_opening
+from frond.media import load_audio, probe_video, read_video_frames
+
+from .conftest import run_cli
+
+
+def measured_opening(video: Path) -> np.ndarray:
+    """Mouth opening per frame of a video, NaN where no face is found."""
+    out = []
+    for frame in read_video_frames(video):
+        faces = detect_faces(frame, backend="mediapipe")
+        out.append(float(mouth_opening(faces[0].landmarks)) if faces else np.nan)
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> FrondPipeline:
+    return FrondPipeline(landmarks="mediapipe")
+
+
+@pytest.fixture(scope="module")
+def paused_run(pipeline, portrait, speech_with_pauses, tmp_path_factory):
+    audio, span = speech_with_pauses
+    out = tmp_path_factory.mktemp("gen") / "paused.mp4"
+    result = pipeline.generate(portrait.parent / "grace_hopper.jpg", audio, out, GenerationSettings(size=256, seed=3))
+    return result, span, measured_opening(out)
+
+
+def test_streams_duration_and_format(paused_run, speech_with_pauses):
+    result, _, _ = paused_run
+    info = probe_video(result.video_path)
+    audio_seconds = load_audio(speech_with_pauses[0]).duration
+    assert info["video_codec"] == "h264" and info["audio_codec"] == "aac"
+    assert info["pix_fmt"] == "yuv420p" and info["width"] == 256 and info["height"] == 256
+    assert abs(info["frames"] / 25.0 - audio_seconds) <= 1 / 25
+    assert abs(info["audio_duration"] - audio_seconds) < 0.05
+
+
+def test_mouth_opens_in_speech_and_closes_in_silence(paused_run):
+    result, (start, end), opening = paused_run
+    t = result.motion.times
+    speaking = (t > start + 0.1) & (t < end - 0.1)
+    silent = (t < start - 0.3) | (t > end + 0.4)
+    assert np.isfinite(opening).mean() > 0.95, "the face must stay detectable in every frame"
+    assert np.nanmedian(opening[silent]) < 0.05, opening[silent]
+    assert np.nanpercentile(opening[speaking], 90) > 0.15
+    assert np.nanmean(opening[speaking]) > np.nanmean(opening[silent]) + 0.03
+    # and the lips move: several open-close cycles while speaking
+    moving = opening[speaking] - np.nanmedian(opening[speaking])
+    assert np.sum(np.diff(np.sign(moving[np.isfinite(moving)])) != 0) >= 6
+
+
+def test_parted_lips_close_in_silence(pipeline, portrait, speech_with_pauses):
+    """The astronaut smiles with parted lips (opening ~0.16): her keypoints close in pauses."""
+    audio, (start, end) = speech_with_pauses
+    clip = load_audio(audio)
+    times = (np.arange(int(clip.duration * 25)) + 0.5) / 25
+    face = pipeline.find_face(np.asarray(__import__("PIL.Image").Image.open(portrait).convert("RGB")), GenerationSettings())
+    assert mouth_opening(face.keypoints) > 0.12
+    motion = pipeline.stages["motion"].estimate(clip, face.keypoints, None, times, GenerationSettings())
+    silent = (times < start - 0.3) | (times > end + 0.4)
+    assert np.max(motion.channels["open"][silent]) < 0.03
+
+
+def test_crop_background_far_from_face_is_unchanged(paused_run):
+    result, _, _ = paused_run
+    source = result.aligned.image.astype(np.float32)
+    patch = 20
+    for frame in list(read_video_frames(result.video_path))[::10]:
+        diff = np.abs(frame.astype(np.float32) - source)
+        corners = [diff[:patch, :patch], diff[:patch, -patch:], diff[-patch:, :patch], diff[-patch:, -patch:]]
+        assert max(float(c.mean()) for c in corners) < 4.0  # H.264 noise only
+
+
+def test_same_seed_same_video_and_other_seed_differs(pipeline, portrait, speech, tmp_path):
+    settings = GenerationSettings(size=256, seed=7)
+    a = pipeline.generate(portrait, speech, tmp_path / "a.mp4", settings)
+    b = pipeline.generate(portrait, speech, tmp_path / "b.mp4", settings)
+    c = pipeline.generate(portrait, speech, tmp_path / "c.mp4", settings.updated(seed=8))
+    np.testing.assert_array_equal(a.motion.keypoints, b.motion.keypoints)
+    for fa, fb in zip(read_video_frames(a.video_path), read_video_frames(b.video_path)):
+        np.testing.assert_array_equal(fa, fb)
+    assert np.abs(a.motion.head_pose - c.motion.head_pose).max() > 0.2
+
+
+def test_settings_change_the_motion(pipeline, portrait, speech):
+    clip = load_audio(speech)
+    times = (np.arange(100) + 0.5) / 25
+    face = pipeline.find_face(np.asarray(__import__("PIL.Image").Image.open(portrait).convert("RGB")), GenerationSettings())
+    motion = pipeline.stages["motion"]
+
+    def run(**kw):
+        return motion.estimate(clip, face.keypoints, None, times, GenerationSettings(**kw))
+
+    base, big, still = run(), run(lip_scale=2.0), run(lip_scale=0.0, head_motion=0.0, blink_rate=0.0)
+    assert np.std(big.channels["open"]) > 1.5 * np.std(base.channels["open"])
+    assert np.std(still.channels["open"]) < 1e-3 and np.abs(still.head_pose).max() < 1e-6
+    smooth, sharp = run(smoothing=1.0), run(smoothing=0.0)
+    roughness = lambda m: float(np.mean(np.diff(m.channels["viseme_open"], 2) ** 2))  # noqa: E731
+    assert roughness(smooth) < 0.5 * roughness(sharp)
+
+
+def test_cli_full_frame_with_intermediates(portrait, tmp_path):
+    out = tmp_path / "full.mp4"
+    inter = tmp_path / "inter"
+    done = run_cli("generate", "--portrait", str(portrait.parent / "grace_hopper.jpg"), "--audio",
+                   str(portrait.parent / "speech_2.wav"), "--out", str(out), "--full-frame", "--fps", "20",
+                   "--save-intermediates", str(inter), "--quiet")
+    assert done.returncode == 0, done.stderr
+    info = probe_video(out)
+    assert (info["width"], info["height"]) == (512, 600)  # the whole portrait, even dimensions
+    assert abs(info["frames"] / 20 - load_audio(portrait.parent / "speech_2.wav").duration) <= 1 / 20
+    for name in ("keypoints.npz", "trajectories.png", "motion_field.mp4", "overlay.mp4", "aligned.png", "side_by_side.mp4"):
+        assert (inter / name).stat().st_size > 1000, name
+    data = np.load(inter / "keypoints.npz")
+    assert data["keypoints"].shape == (info["frames"], 68, 2) and data["head_pose"].shape == (info["frames"], 3)
+    assert data["times"].shape == (info["frames"],)
+
+
+def test_full_frame_has_no_seam(pipeline, portrait, speech, tmp_path):
+    """The face pasted back into a larger picture: outside the crop's footprint nothing changes,
+    and just inside its border the frame still equals the portrait (no visible edge)."""
+    import cv2
+    from PIL import Image
+
+    face = np.asarray(Image.open(portrait.parent / "grace_hopper.jpg").convert("RGB"))
+    rng = np.random.default_rng(0)
+    canvas = cv2.GaussianBlur(rng.integers(0, 255, (900, 1100, 3), dtype=np.uint8), (0, 0), 6)
+    canvas[150:150 + 600, 300:300 + 512] = face
+    result = pipeline.generate(canvas, speech, tmp_path / "full.mp4", GenerationSettings(full_frame=True, seed=1))
+    assert (result.width, result.height) == (1100, 900)
+    footprint = np.zeros((900, 1100), np.uint8)
+    inverse = cv2.invertAffineTransform(result.aligned.crop_from_image)
+    cv2.warpAffine(np.ones((256, 256), np.uint8), inverse, (1100, 900), dst=footprint, flags=cv2.INTER_NEAREST)
+    inside = cv2.erode(footprint, np.ones((9, 9), np.uint8))
+    band = inside - cv2.erode(inside, np.ones((9, 9), np.uint8))
+    outside = 1 - cv2.dilate(footprint, np.ones((9, 9), np.uint8))
+    frames = list(read_video_frames(result.video_path))
+    assert len(frames) == result.n_frames
+    moved = 0.0
+    for frame in frames[::10]:
+        diff = np.abs(frame.astype(np.float32) - canvas.astype(np.float32)).mean(-1)
+        noise = diff[outside > 0].mean()  # what H.264 alone changes
+        assert noise < 2.5
+        assert diff[band > 0].mean() < noise + 1.5
+        moved = max(moved, float(diff[inside > 0].max()))
+    assert moved > 30  # and the face itself does move
+
+
+def test_cli_help_explains_every_option():
+    done = run_cli("generate", "--help")
+    assert done.returncode == 0
+    for option in ("--portrait", "--audio", "--out", "--size", "--fps", "--smoothing", "--lip-scale", "--head-motion",
+                   "--blink-rate", "--full-frame", "--seed", "--save-intermediates"):
+        assert option in done.stdout

@@ -1,0 +1,170 @@
+"""The learned FROND networks: shapes, trajectories, save/load, stage adapters, bench."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from frond.config import GenerationSettings
+from frond.errors import FrondInputError
+from frond.models import FrondConfig, FrondModel, load_learned_stages
+from frond.models.geometry import head_pose_from_keypoints, mouth_open
+from frond.models.trajectory import BSplineTrajectory, stiffness_from_smoothing
+from frond.train.synthetic import astronaut_face, face_keypoints
+from frond.types import AlignedFace, AudioClip, FaceDetection, FieldFrame, MotionSequence
+
+torch.set_num_threads(1)
+
+
+def _model(seed: int = 0, stages=("render", "motion")) -> FrondModel:
+    torch.manual_seed(seed)
+    model = FrondModel(FrondConfig.tiny(64))
+    with torch.no_grad():  # move off the zero-initialised heads so outputs depend on every module
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    model.config.trained_stages = list(stages)
+    return model.eval()
+
+
+def _inputs(b: int = 2, size: int = 64):
+    g = torch.Generator().manual_seed(1)
+    img = torch.rand(b, 3, size, size, generator=g) * 2 - 1
+    kp = torch.from_numpy(face_keypoints(0.1))[None].repeat(b, 1, 1)
+    drv = torch.from_numpy(face_keypoints(0.3))[None].repeat(b, 1, 1) + 0.02
+    pose = torch.from_numpy(head_pose_from_keypoints(kp.numpy()))
+    return img, kp, drv, pose
+
+
+def test_reconstruct_named_outputs_and_any_resolution():
+    model = _model()
+    img, kp, drv, pose = _inputs()
+    out = model.reconstruct(img, kp, pose, drv, pose)
+    assert out["image"].shape == (2, 3, 64, 64)
+    assert out["grid"].shape == (2, 64, 64, 2) and out["occlusion"].shape == (2, 64, 64)
+    assert out["global_code"].shape == (2, model.config.encoder.global_dim)
+    assert out["weights"].shape[1] == 68 + 2
+    big = model.reconstruct(img, kp, pose, drv, pose, out_hw=(96, 80))  # implicit: other resolutions
+    assert big["image"].shape == (2, 3, 96, 80)
+    assert torch.isfinite(big["image"]).all()
+
+
+def test_identity_motion_is_close_to_the_source_at_init():
+    model = FrondModel(FrondConfig.tiny(64)).eval()
+    img, kp, _, pose = _inputs()
+    out = model.reconstruct(img, kp, pose, kp, pose)
+    assert (out["image"] - img).abs().mean() < 0.1
+
+
+def test_predict_motion_shapes_and_any_fps():
+    model = _model()
+    _, kp, _, pose = _inputs()
+    mel = torch.randn(2, model.config.motion.n_mels, 201)  # 2 s
+    out25 = model.predict_motion(mel, kp, pose, torch.arange(50) / 25.0)
+    out30 = model.predict_motion(mel, kp, pose, torch.arange(60) / 30.0)
+    assert out25["keypoints"].shape == (2, 50, 68, 2) and out25["head_pose"].shape == (2, 50, 3)
+    assert out25["global_code"].shape == (2, 50, model.config.encoder.global_dim)
+    # the same continuous trajectory, sampled at two rates: equal at the shared instants (t = 0, 0.2, 0.4 ...)
+    assert torch.allclose(out25["keypoints"][:, ::5], out30["keypoints"][:, ::6], atol=1e-5)
+
+
+def test_bspline_partition_of_unity_and_stiffness():
+    traj = BSplineTrajectory(25.0)
+    n = traj.n_control(2.0)
+    basis = traj.basis(torch.linspace(0, 2.0, 101), n)
+    assert torch.allclose(basis.sum(1), torch.ones(101), atol=1e-5)
+    coeffs = torch.randn(1, n, 3)
+    rough = (coeffs[:, 2:] - 2 * coeffs[:, 1:-1] + coeffs[:, :-2]).abs().mean()
+    smooth = traj.stiffen(coeffs, 10.0)
+    assert (smooth[:, 2:] - 2 * smooth[:, 1:-1] + smooth[:, :-2]).abs().mean() < 0.3 * rough
+    assert torch.equal(traj.stiffen(coeffs, 0.0), coeffs)
+    assert stiffness_from_smoothing(0.0, 1.0) == 0.0 and stiffness_from_smoothing(0.5, 1.0) == pytest.approx(1.0)
+
+
+def test_save_pretrained_from_pretrained_identical(tmp_path):
+    model = _model(seed=3, stages=("render",))
+    model.save_pretrained(tmp_path)
+    assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in tmp_path.iterdir()}
+    assert not list(tmp_path.glob("*.bin")) and not list(tmp_path.glob("*.pt"))
+    assert json.loads((tmp_path / "config.json").read_text())["trained_stages"] == ["render"]
+    assert "not the paper authors' weights" in (tmp_path / "README.md").read_text()
+    loaded = FrondModel.from_pretrained(tmp_path)
+    assert loaded.config == model.config
+    img, kp, drv, pose = _inputs()
+    with torch.no_grad():
+        a, b = model.reconstruct(img, kp, pose, drv, pose), loaded.reconstruct(img, kp, pose, drv, pose)
+        mel = torch.randn(2, model.config.motion.n_mels, 101)
+        ma = model.predict_motion(mel, kp, pose, torch.arange(20) / 25.0)
+        mb = loaded.predict_motion(mel, kp, pose, torch.arange(20) / 25.0)
+    assert torch.equal(a["image"], b["image"]) and torch.equal(a["grid"], b["grid"])
+    assert torch.equal(ma["keypoints"], mb["keypoints"])
+
+
+def _face(size: int = 64) -> AlignedFace:
+    image = astronaut_face(size)
+    kp = face_keypoints(0.05)
+    det = FaceDetection(landmarks=(kp + 1) * size / 2, box=(0, 0, size, size), backend="synthetic")
+    return AlignedFace(image=image, keypoints=kp, crop_from_image=np.eye(2, 3), portrait=image, detection=det)
+
+
+def test_learned_stages_follow_the_protocols(tmp_path):
+    _model().save_pretrained(tmp_path)
+    stages = load_learned_stages(str(tmp_path))
+    assert set(stages) == {"encoder", "motion", "field", "decoder"}
+    assert all(s.name == f"learned: {tmp_path}" for s in stages.values())
+    face = _face()
+    kp, code = stages["encoder"].encode(face)
+    assert kp.shape == (68, 2) and code.ndim == 1
+    t = np.arange(0, 1.0, 1 / 25)
+    sr = 16000
+    samples = (0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr) * (np.arange(sr) % 4000 < 2000)).astype(np.float32)
+    motion = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, code, t,
+                                       GenerationSettings())
+    assert isinstance(motion, MotionSequence)
+    assert motion.keypoints.shape == (25, 68, 2) and motion.head_pose.shape == (25, 3)
+    assert np.allclose(motion.channels["open"], mouth_open(motion.keypoints), atol=1e-6)
+    still = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, code, t,
+                                      GenerationSettings(lip_scale=0.0, head_motion=0.0))
+    assert np.allclose(still.keypoints[:, 48:68], kp[None, 48:68], atol=1e-5)
+    stages["field"].prepare(face, kp, (80, 80))
+    fld = stages["field"].frame(motion.keypoints[3], motion.head_pose[3])
+    assert isinstance(fld, FieldFrame) and fld.grid.shape == (80, 80, 2) and fld.occlusion.shape == (80, 80)
+    stages["decoder"].prepare(face, kp, (80, 80))
+    frame = stages["decoder"].render(fld, motion.keypoints[3])
+    assert frame.shape == (80, 80, 3) and frame.dtype == np.uint8
+    # the decoder also takes a field made elsewhere (e.g. the prior's), at another resolution
+    ys, xs = np.meshgrid(np.linspace(-1, 1, 40), np.linspace(-1, 1, 40), indexing="ij")
+    other = FieldFrame(grid=np.stack([xs, ys], -1).astype(np.float32), occlusion=np.zeros((40, 40), np.float32))
+    assert stages["decoder"].render(other, kp).shape == (80, 80, 3)
+
+
+def test_only_trained_stages_are_returned(tmp_path):
+    _model(stages=("motion",)).save_pretrained(tmp_path)
+    assert set(load_learned_stages(str(tmp_path))) == {"motion"}
+
+
+def test_load_errors_are_one_line_input_errors(tmp_path, monkeypatch):
+    with pytest.raises(FrondInputError, match="lacks"):
+        load_learned_stages(str(tmp_path))  # empty folder
+    _model(stages=()).save_pretrained(tmp_path / "untrained")
+    with pytest.raises(FrondInputError, match="no trained stage"):
+        load_learned_stages(str(tmp_path / "untrained"))
+    with pytest.raises(FrondInputError, match="neither a local folder"):
+        load_learned_stages("no/such/folder/here")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(FrondInputError, match="Hugging Face Hub") as info:
+        load_learned_stages("frond-test/does-not-exist@v1")
+    assert "\n" not in str(info.value)
+
+
+def test_benchmark_runs_on_cpu():
+    from frond.models.bench import benchmark
+
+    result = benchmark("cpu", sizes=(64,), batch=1, config=FrondConfig.tiny(64), warmup=0, iters=1)
+    row = result["sizes"][64]
+    assert row["train_steps_per_s"] > 0 and row["infer_frames_per_s"] > 0
+    assert set(result["params"]) == {"encoder", "motion", "field", "decoder"}
