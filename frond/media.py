@@ -6,6 +6,8 @@ Everything that touches a file format lives here. Bad input raises
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -148,11 +150,14 @@ class VideoWriter:
     Frames go to a hidden temporary file beside `path`, which replaces `path` only
     when `close()` succeeds; on an exception inside the `with` block it is removed.
     Memory does not grow with the number of frames: audio is encoded up front
-    (a few MB for minutes of AAC) and interleaved as frames arrive.
+    (a few MB for minutes of AAC) and interleaved as frames arrive. With
+    `threaded=True` frames are encoded on a background thread (PyAV and x264 release
+    the GIL), through a short queue, so rendering and encoding overlap.
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float,
-                 audio_path: str | os.PathLike | None = None, crf: int = 20, preset: str = "veryfast") -> None:
+                 audio_path: str | os.PathLike | None = None, crf: int = 20, preset: str = "veryfast",
+                 threaded: bool = False) -> None:
         if width % 2 or height % 2:
             raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
         self.path = Path(path)
@@ -175,6 +180,32 @@ class VideoWriter:
         except BaseException:
             self._abort()
             raise
+        self._queue: queue.Queue | None = None
+        self._error: BaseException | None = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=6)
+            self._thread = threading.Thread(target=self._drain, name=f"encode-{self.path.name}", daemon=True)
+            self._thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                return
+            if self._error is None:
+                try:
+                    self._encode(frame)
+                except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+                    self._error = exc
+
+    def _stop_thread(self) -> None:
+        if self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._queue = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
     def _prepare_audio(self, audio_path: Path) -> None:
         probe = _open_audio(audio_path)
@@ -206,6 +237,14 @@ class VideoWriter:
         """frame: (H, W, 3) uint8 RGB."""
         if frame.shape != (self.height, self.width, 3):
             raise ValueError(f"expected a ({self.height}, {self.width}, 3) frame, got {frame.shape}")
+        if self._queue is None:
+            self._encode(frame)
+            return
+        if self._error is not None:
+            self._stop_thread()
+        self._queue.put(frame)
+
+    def _encode(self, frame: np.ndarray) -> None:
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         video_frame.pts = self.frames
         self._container.mux(self._video.encode(video_frame))
@@ -214,6 +253,11 @@ class VideoWriter:
 
     def close(self) -> Path:
         """Flush, finish the file and move it into place."""
+        try:
+            self._stop_thread()
+        except BaseException:
+            self._abort()
+            raise
         self._container.mux(self._video.encode(None))
         self._mux_audio_until(None)
         self._container.close()
@@ -221,6 +265,10 @@ class VideoWriter:
         return self.path
 
     def _abort(self) -> None:
+        try:
+            self._stop_thread()
+        except BaseException:  # noqa: BLE001 - already failing
+            pass
         try:
             self._container.close()
         except Exception:  # noqa: BLE001 - cleanup must not hide the original error

@@ -7,6 +7,8 @@ when weights provide it, else the training-free prior; `modes` says which ran.
 from __future__ import annotations
 
 import contextlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 import logging
 import os
 import time
@@ -85,6 +87,14 @@ class FrondPipeline:
     def modes(self) -> dict[str, str]:
         """Stage -> "training-free prior" or "learned: <weights id>"."""
         return {name: getattr(stage, "name", PRIOR) for name, stage in self.stages.items()}
+
+    @staticmethod
+    def render_workers(field: object, decoder: object) -> int:
+        """Frames rendered in parallel: the priors (numpy/OpenCV, which release the GIL) use
+        every core; learned modules batch on their device instead, one at a time."""
+        if getattr(field, "name", PRIOR) == PRIOR and getattr(decoder, "name", PRIOR) == PRIOR:
+            return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+        return 1
 
     # -- the stages in order -------------------------------------------------------------
 
@@ -192,7 +202,7 @@ class FrondPipeline:
         files: dict[str, Path] = {}
         with contextlib.ExitStack() as stack:
             stack.enter_context(threadpool_limits(1, user_api="blas"))  # small solves: threads only cost
-            writer = stack.enter_context(VideoWriter(out_path, width, height, settings.fps, audio_path=clip.path))
+            writer = stack.enter_context(VideoWriter(out_path, width, height, settings.fps, audio_path=clip.path, threaded=True))
             extra: dict[str, VideoWriter] = {}
             if inter is not None:
                 inter.mkdir(parents=True, exist_ok=True)
@@ -200,19 +210,19 @@ class FrondPipeline:
                 cv2.imwrite(str(inter / "aligned.png"), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
                 files["aligned.png"] = inter / "aligned.png"
                 panel_w = space.width // 2 * 2
-                extra["motion_field.mp4"] = stack.enter_context(VideoWriter(inter / "motion_field.mp4", panel_w, space.height // 2 * 2, settings.fps))
-                extra["overlay.mp4"] = stack.enter_context(VideoWriter(inter / "overlay.mp4", width, height, settings.fps, audio_path=clip.path))
+                extra["motion_field.mp4"] = stack.enter_context(VideoWriter(inter / "motion_field.mp4", panel_w, space.height // 2 * 2, settings.fps, threaded=True))
+                extra["overlay.mp4"] = stack.enter_context(VideoWriter(inter / "overlay.mp4", width, height, settings.fps, audio_path=clip.path, threaded=True))
                 sbs_h = settings.size
                 sbs_w = side_by_side([still, np.zeros((space.height, space.width, 3), np.uint8),
                                       np.zeros((height, width, 3), np.uint8)], sbs_h).shape[1]
-                extra["side_by_side.mp4"] = stack.enter_context(VideoWriter(inter / "side_by_side.mp4", sbs_w, sbs_h, settings.fps, audio_path=clip.path))
+                extra["side_by_side.mp4"] = stack.enter_context(VideoWriter(inter / "side_by_side.mp4", sbs_w, sbs_h, settings.fps, audio_path=clip.path, threaded=True))
             report(0.12, "rendering frames")
-            out_grid = None
-            for i in range(n_frames):
-                t = time.perf_counter()
+
+            def render(i: int):
+                """Frame i: field, decoder, paste-back. Thread-safe: stages only read their prepared state."""
+                t0 = time.perf_counter()
                 frame_field = field.frame(motion.keypoints[i], motion.head_pose[i])
-                timed("field", t)
-                t = time.perf_counter()
+                t1 = time.perf_counter()
                 rendered = decoder.render(frame_field, motion.keypoints[i])
                 if offset is not None:
                     frame = background.copy()
@@ -221,26 +231,39 @@ class FrondPipeline:
                     region[:] = (rendered * alpha + region * (1.0 - alpha)).astype(np.uint8)
                 else:
                     frame = rendered
-                timed("decoder", t)
-                t = time.perf_counter()
-                writer.write(frame)
-                timed("encode", t)
-                if extra:
+                return frame_field, frame, t1 - t0, time.perf_counter() - t1
+
+            workers = self.render_workers(field, decoder)
+            out_grid = None
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
+                pending: deque = deque()
+                submitted = 0
+                for i in range(n_frames):
+                    while submitted < n_frames and submitted <= i + 2 * workers:  # a short window: memory stays flat
+                        pending.append(pool.submit(render, submitted))
+                        submitted += 1
+                    frame_field, frame, field_s, decoder_s = pending.popleft().result()
+                    timings["field"] = timings.get("field", 0.0) + field_s
+                    timings["decoder"] = timings.get("decoder", 0.0) + decoder_s
                     t = time.perf_counter()
-                    if out_grid is None:
-                        gy, gx = np.mgrid[0:space.height, 0:space.width].astype(np.float32)
-                        out_grid = np.stack([gx, gy], axis=-1)
-                    flow = cv2.transform(frame_field.grid, norm_to_out.astype(np.float32)) - out_grid
-                    flow_rgb = flow_to_colour(flow, frame_field.occlusion, max_flow=0.05 * px_per_norm)
-                    extra["motion_field.mp4"].write(np.ascontiguousarray(flow_rgb[: space.height // 2 * 2, : space.width // 2 * 2]))
-                    kp_px = apply_affine(norm_to_out, motion.keypoints[i].astype(np.float64))
-                    if offset is not None:
-                        kp_px = kp_px + np.array(offset)
-                    extra["overlay.mp4"].write(draw_keypoints(frame, kp_px))
-                    extra["side_by_side.mp4"].write(side_by_side([still, flow_rgb, frame], settings.size))
-                    timed("intermediates", t)
-                if i % 10 == 0 or i == n_frames - 1:
-                    report(0.12 + 0.86 * (i + 1) / n_frames, f"rendering frames ({i + 1}/{n_frames})")
+                    writer.write(frame)
+                    timed("encode", t)
+                    if extra:
+                        t = time.perf_counter()
+                        if out_grid is None:
+                            gy, gx = np.mgrid[0:space.height, 0:space.width].astype(np.float32)
+                            out_grid = np.stack([gx, gy], axis=-1)
+                        flow = cv2.transform(frame_field.dense(), norm_to_out.astype(np.float32)) - out_grid
+                        flow_rgb = flow_to_colour(flow, frame_field.occlusion, max_flow=0.05 * px_per_norm)
+                        extra["motion_field.mp4"].write(np.ascontiguousarray(flow_rgb[: space.height // 2 * 2, : space.width // 2 * 2]))
+                        kp_px = apply_affine(norm_to_out, motion.keypoints[i].astype(np.float64))
+                        if offset is not None:
+                            kp_px = kp_px + np.array(offset)
+                        extra["overlay.mp4"].write(draw_keypoints(frame, kp_px))
+                        extra["side_by_side.mp4"].write(side_by_side([still, flow_rgb, frame], settings.size))
+                        timed("intermediates", t)
+                    if i % 10 == 0 or i == n_frames - 1:
+                        report(0.12 + 0.86 * (i + 1) / n_frames, f"rendering frames ({i + 1}/{n_frames})")
             files.update({name: w.path for name, w in extra.items()})
             t = time.perf_counter()
         timed("encode", t)  # leaving the `with` finished every file (or removed them all on error)

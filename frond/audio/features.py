@@ -80,7 +80,11 @@ def pitch_contour(samples: np.ndarray, sample_rate: int, times: np.ndarray) -> n
     if samples.size < 2048:
         return np.zeros(times.shape, np.float32)
     hop = int(round(HOP_SECONDS * sample_rate))
-    f0 = librosa.yin(samples, fmin=70.0, fmax=400.0, sr=sample_rate, frame_length=1024, hop_length=hop)
+    chunk = hop * 1000  # 10 s at a time: yin's frame matrix stays small for long clips
+    f0 = np.concatenate([
+        librosa.yin(np.pad(samples[i: i + chunk], (0, max(0, 2048 - len(samples[i: i + chunk])))), fmin=70.0, fmax=400.0,
+                    sr=sample_rate, frame_length=1024, hop_length=hop)[: -(-min(chunk, len(samples) - i) // hop) or None]
+        for i in range(0, len(samples), chunk)])
     env = speech_envelope(samples, sample_rate, np.arange(f0.shape[0]) * hop / sample_rate)
     voiced = env > 0.5
     if voiced.sum() < 5:

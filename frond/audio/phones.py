@@ -29,7 +29,7 @@ def _decoder():
     return Decoder(
         hmm=os.path.join(model, "en-us", "en-us"),
         allphone=os.path.join(model, "en-us", "en-us-phone.lm.bin"),
-        lw=2.0, pip=0.3, beam=1e-20, pbeam=1e-20, samprate=16000, frate=100, loglevel="FATAL",
+        lw=2.0, pip=0.3, beam=1e-10, pbeam=1e-10, samprate=16000, frate=100, loglevel="FATAL",
     )
 
 

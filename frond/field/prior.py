@@ -21,7 +21,7 @@ from scipy.interpolate import CubicSpline
 from ..face.align import apply_affine, invert_affine
 from ..motion.head import HeadGeometry, keypoint_depth
 from ..types import AlignedFace, FieldFrame, OutputSpace
-from .tps import ThinPlateSpline
+from .tps import ThinPlateSpline, _kernel
 
 INNER_LIPS = list(range(60, 68))
 
@@ -42,9 +42,15 @@ def inner_mouth_mask(keypoints_px: np.ndarray, height: int, width: int, feather:
     polygon = smooth_polygon(keypoints_px[INNER_LIPS].astype(np.float64))
     if cv2.contourArea(polygon.astype(np.float32)) < 1.0:
         return mask
-    cv2.fillPoly(mask, [np.round(polygon * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+    pad = int(np.ceil(3 * feather)) + 2  # work in the mouth's box only
+    x0, y0 = np.maximum(np.floor(polygon.min(0)).astype(int) - pad, 0)
+    x1, y1 = np.minimum(np.ceil(polygon.max(0)).astype(int) + pad + 1, (width, height))
+    if x1 <= x0 or y1 <= y0:
+        return mask
+    roi = mask[y0:y1, x0:x1]
+    cv2.fillPoly(roi, [np.round((polygon - (x0, y0)) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
     if feather > 0:
-        mask = cv2.GaussianBlur(mask, (0, 0), feather)
+        roi[:] = cv2.GaussianBlur(roi, (0, 0), feather)
     return mask
 
 
@@ -74,8 +80,8 @@ class PriorDenseField:
 
     name = "training-free prior"
 
-    def __init__(self, coarse: int = 64, border_points: int = 9) -> None:
-        self.coarse = coarse  # the spline is evaluated on a coarse x coarse grid, then upsampled
+    def __init__(self, spacing: float = 10.0, border_points: int = 9) -> None:
+        self.spacing = spacing  # output pixels between the coarse samples of the spline (then bilinear)
         self.border_points = border_points  # static anchors per crop side
 
     def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, space: OutputSpace) -> None:
@@ -106,8 +112,10 @@ class PriorDenseField:
         ring = ring[np.abs(ring).max(axis=1) < 0.97]
         self.anchors = np.concatenate([border, ring])
         # the coarse evaluation grid, in output pixels and in normalised crop space
-        gh = max(8, int(round(self.coarse * space.height / max(space.height, space.width))))
-        gw = max(8, int(round(self.coarse * space.width / max(space.height, space.width))))
+        scale = float(np.sqrt(abs(np.linalg.det(invert_affine(space.out_to_norm)[:, :2]))))  # output px per norm unit
+        spacing = self.spacing * max(1.0, scale / 256.0) ** -0.2  # a little finer for big crops
+        gh = int(np.clip(round(space.height / spacing) + 1, 16, 96))
+        gw = int(np.clip(round(space.width / spacing) + 1, 16, 96))
         ys = np.linspace(-0.5, space.height - 0.5, gh)
         xs = np.linspace(-0.5, space.width - 0.5, gw)
         gx, gy = np.meshgrid(xs, ys)
@@ -118,6 +126,11 @@ class PriorDenseField:
         up_y = ((np.arange(space.height) + 0.5) / space.height * (gh - 1)).astype(np.float32)
         self.up_x, self.up_y = np.meshgrid(up_x, up_y)
         self.norm_to_out = invert_affine(space.out_to_norm)
+        # motion support: the displacement fades to exactly 0 just beyond the static ring (background stays put)
+        rel = (self.grid_norm - ring_centre) / np.array([half_width * 1.9, iod * 2.9])
+        radius = np.sqrt((rel ** 2).sum(1))
+        self.support = np.clip((1.12 - radius) / 0.17, 0.0, 1.0).astype(np.float32).reshape(gh, gw, 1)
+        self.static_kernel = _kernel(self.grid_norm.astype(np.float32), self.anchors.astype(np.float32))  # (P, A), fixed
         self.out_scale = float(np.sqrt(abs(np.linalg.det(self.norm_to_out[:, :2]))))  # output px per norm unit
 
     def frame(self, driving_keypoints: np.ndarray, head_pose: np.ndarray) -> FieldFrame:
@@ -125,13 +138,14 @@ class PriorDenseField:
         head = self.geometry.rotate(self.head_points, head_pose, self.head_depth)
         neck_pose = np.asarray(head_pose) * 0.3
         neck = self.geometry.rotate(self.neck_points, neck_pose)
-        controls = np.concatenate([drv, head, neck, self.anchors])
-        values = np.concatenate([self.source, self.head_points, self.neck_points, self.anchors])
-        controls, values = merge_close(controls, values, 0.004)
-        spline = ThinPlateSpline(controls, values, regularisation=1e-6)
-        coarse = spline(self.grid_norm).reshape(*self.grid_shape, 2).astype(np.float32)
-        height, width = self.space.height, self.space.width
-        grid = cv2.remap(coarse, self.up_x, self.up_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        moving, values = merge_close(np.concatenate([drv, head, neck]),
+                                     np.concatenate([self.source, self.head_points, self.neck_points]), 0.004)
+        spline = ThinPlateSpline(np.concatenate([moving, self.anchors]), np.concatenate([values, self.anchors]),
+                                 regularisation=1e-6)
+        kernel = np.concatenate([_kernel(self.grid_norm.astype(np.float32), moving.astype(np.float32)), self.static_kernel], 1)
+        coarse = spline.evaluate_with_kernel(self.grid_norm, kernel).reshape(*self.grid_shape, 2)
+        identity = self.grid_norm.reshape(*self.grid_shape, 2)
+        coarse = (identity + (coarse - identity) * self.support).astype(np.float32)
         feather = max(0.6, 0.004 * self.out_scale)
-        occlusion = inner_mouth_mask(apply_affine(self.norm_to_out, drv), height, width, feather)
-        return FieldFrame(grid=grid, occlusion=occlusion)
+        occlusion = inner_mouth_mask(apply_affine(self.norm_to_out, drv), self.space.height, self.space.width, feather)
+        return FieldFrame(grid=None, occlusion=occlusion, coarse=coarse, upsample=(self.up_x, self.up_y))

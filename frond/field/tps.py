@@ -31,5 +31,9 @@ class ThinPlateSpline:
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """points (P, 2) -> f(points) (P, 2)."""
         pts = points.astype(np.float32)
-        kernel = _kernel(pts, self.controls.astype(np.float32))
+        return self.evaluate_with_kernel(pts, _kernel(pts, self.controls.astype(np.float32)))
+
+    def evaluate_with_kernel(self, points: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        """points (P, 2) and their kernel against the controls (P, N), e.g. partly precomputed -> (P, 2)."""
+        pts = points.astype(np.float32)
         return kernel @ self.weights.astype(np.float32) + self.affine[0] + pts @ self.affine[1:].astype(np.float32)

@@ -17,7 +17,7 @@ import torch
 
 from ..config import GenerationSettings
 from ..errors import FrondInputError
-from ..types import AlignedFace, AudioClip, FieldFrame, MotionSequence
+from ..types import AlignedFace, AudioClip, FieldFrame, MotionSequence, OutputSpace
 from .audio_features import log_mel
 from .decoder import resample_grid
 from .frond_model import FrondModel
@@ -101,9 +101,10 @@ def _envelope(mel: np.ndarray, times: np.ndarray) -> np.ndarray:
 class LearnedDenseField(_Learned):
     """Stage 3: the dense field network, evaluated at the output resolution."""
 
-    def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, out_hw: tuple[int, int]) -> None:
+    def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, space: OutputSpace) -> None:
         with torch.inference_mode():
-            self.out_hw = (int(out_hw[0]), int(out_hw[1]))
+            self.out_hw = (face.size, face.size)  # the network's field lives on the crop ...
+            self.query = _output_query(space, face.size, self.device)  # ... and is resampled onto the output space
             self.source = _image_tensor(face.image, self.device)
             self.source_kp = _vec(source_keypoints, self.device)
             self.source_pose = head_pose_from_keypoints(np.asarray(source_keypoints, dtype=np.float32))
@@ -120,7 +121,10 @@ class LearnedDenseField(_Learned):
         rep = lambda x: x.expand(t, *x.shape[1:])  # noqa: E731
         out = self.model.field(rep(self.source), rep(self.source_kp), kp, rep(self.kp_features),
                                rep(self.source_code), code, self.out_hw)
-        grid, occ = out["grid"].float().cpu().numpy(), out["occlusion"].float().cpu().numpy()
+        grid, occ = out["grid"].float(), out["occlusion"].float()
+        if self.query is not None:  # a continuous field: sample it at the output pixels' crop coordinates
+            grid, occ = _resample_field(grid, occ, self.query)
+        grid, occ = grid.cpu().numpy(), occ.cpu().numpy()
         return [FieldFrame(grid=grid[i], occlusion=occ[i]) for i in range(t)]
 
     def frame(self, driving_keypoints: np.ndarray, head_pose: np.ndarray) -> FieldFrame:
@@ -131,16 +135,16 @@ class LearnedDenseField(_Learned):
 class LearnedDecoder(_Learned):
     """Stage 4: the implicit decoder, queried at the output's pixel centres (any resolution)."""
 
-    def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, out_hw: tuple[int, int]) -> None:
+    def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, space: OutputSpace) -> None:
         with torch.inference_mode():
-            self.out_hw = (int(out_hw[0]), int(out_hw[1]))
+            self.out_hw = (space.height, space.width)
             self.source = _image_tensor(face.image, self.device)
             self.features = self.model.decoder.encode_source(self.source)
 
     @torch.inference_mode()
     def render_batch(self, fields: list[FieldFrame]) -> np.ndarray:
         """T fields -> (T, H, W, 3) uint8."""
-        grid = torch.stack([torch.as_tensor(f.grid, dtype=torch.float32) for f in fields]).to(self.device)
+        grid = torch.stack([torch.as_tensor(f.dense(), dtype=torch.float32) for f in fields]).to(self.device)
         occ = torch.stack([torch.as_tensor(f.occlusion, dtype=torch.float32) for f in fields]).to(self.device)
         if tuple(grid.shape[1:3]) != self.out_hw:
             grid = resample_grid(grid, self.out_hw)
@@ -155,6 +159,26 @@ class LearnedDecoder(_Learned):
     def render(self, field: FieldFrame, driving_keypoints: np.ndarray) -> np.ndarray:
         """-> (H, W, 3) uint8 RGB at out_hw."""
         return self.render_batch([field])[0]
+
+
+def _output_query(space: OutputSpace, size: int, device: str) -> torch.Tensor | None:
+    """Normalised crop coordinates of every output pixel (1, H, W, 2), or None when the output is the crop itself."""
+    crop = np.array([[2.0 / size, 0.0, 1.0 / size - 1.0], [0.0, 2.0 / size, 1.0 / size - 1.0]])
+    if (space.height, space.width) == (size, size) and np.allclose(space.out_to_norm, crop, atol=1e-9):
+        return None
+    ys, xs = np.mgrid[0:space.height, 0:space.width].astype(np.float64)
+    pts = np.stack([xs, ys], -1) @ space.out_to_norm[:, :2].T + space.out_to_norm[:, 2]
+    return torch.as_tensor(pts[None].astype(np.float32), device=device)
+
+
+def _resample_field(grid: torch.Tensor, occ: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """grid (T, S, S, 2), occ (T, S, S) on the crop -> the same at query (1, H, W, 2); identity outside the crop."""
+    t = grid.shape[0]
+    q = query.expand(t, -1, -1, -1)
+    g = torch.nn.functional.grid_sample(grid.permute(0, 3, 1, 2), q, padding_mode="border", align_corners=False)
+    o = torch.nn.functional.grid_sample(occ[:, None], q, padding_mode="zeros", align_corners=False)[:, 0]
+    inside = (q.abs() <= 1).all(-1, keepdim=True)
+    return torch.where(inside, g.permute(0, 2, 3, 1), q), o
 
 
 def _split_revision(weights: str) -> tuple[str, str | None]:

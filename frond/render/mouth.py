@@ -50,13 +50,22 @@ def _lip_curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:
     return np.interp(xs, points[order, 0], points[order, 1])
 
 
+def mouth_box(keypoints_px: np.ndarray, iod_px: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The box (y0, y1, x0, x1) around the lips with a margin, clipped to the frame."""
+    pad = 0.25 * iod_px + 3
+    lo = np.floor(keypoints_px[48:68].min(0) - pad).astype(int)
+    hi = np.ceil(keypoints_px[48:68].max(0) + pad).astype(int)
+    return max(lo[1], 0), min(hi[1], shape[0]), max(lo[0], 0), min(hi[0], shape[1])
+
+
 def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.ndarray,
                    palette: MouthPalette, iod_px: float) -> None:
     """Blend a synthesised interior into frame (H, W, 3) uint8 where occlusion (H, W) > 0, in place."""
-    ys, xs = np.nonzero(occlusion > 0.01)
+    by0, by1, bx0, bx1 = mouth_box(keypoints_px, iod_px, frame.shape)
+    ys, xs = np.nonzero(occlusion[by0:by1, bx0:bx1] > 0.01)
     if ys.size == 0:
         return
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    y0, y1, x0, x1 = by0 + ys.min(), by0 + ys.max() + 1, bx0 + xs.min(), bx0 + xs.max() + 1
     alpha = occlusion[y0:y1, x0:x1, None]
     gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
     upper = _lip_curve(keypoints_px[[60, 61, 62, 63, 64]], gx[0])[None, :]  # (1, w)
@@ -82,22 +91,23 @@ def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.nd
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
 
 
-def paint_closed_lips(frame: np.ndarray, cover: np.ndarray, keypoints_px: np.ndarray, palette: MouthPalette,
-                      iod_px: float) -> None:
+def paint_closed_lips(frame: np.ndarray, cover: np.ndarray, box: tuple[int, int, int, int], keypoints_px: np.ndarray,
+                      palette: MouthPalette, iod_px: float) -> None:
     """Cover, in place, where the output samples the portrait's own mouth interior but the lips are closed.
 
-    cover (H, W) in [0, 1]: the lips meet there, so lip colour is painted, darker along
-    the line where they touch.
+    cover (h, w) in [0, 1] over the frame's `box` (y0, y1, x0, x1): the lips meet there,
+    so lip colour is painted, darker along the line where they touch.
     """
     ys, xs = np.nonzero(cover > 0.02)
     if ys.size == 0:
         return
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    cover = cover[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    y0, y1, x0, x1 = box[0] + ys.min(), box[0] + ys.max() + 1, box[2] + xs.min(), box[2] + xs.max() + 1
     gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
     upper = _lip_curve(keypoints_px[[60, 61, 62, 63, 64]], gx[0])[None, :]
     lower = _lip_curve(keypoints_px[[60, 67, 66, 65, 64]], gx[0])[None, :]
     line = np.exp(-(((gy - (upper + lower) / 2) / max(0.02 * iod_px, 0.7)) ** 2))
     colour = palette.lips[None, None] * (1.0 - 0.45 * line[..., None])
-    alpha = cv2.GaussianBlur(np.clip(cover[y0:y1, x0:x1] * 1.5, 0, 1), (0, 0), max(0.5, 0.015 * iod_px))[..., None]
+    alpha = cv2.GaussianBlur(np.clip(cover * 1.5, 0, 1), (0, 0), max(0.5, 0.015 * iod_px))[..., None]
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)

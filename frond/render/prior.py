@@ -14,7 +14,7 @@ from ..face.align import apply_affine, invert_affine
 from ..face.landmarks import inter_ocular
 from ..types import AlignedFace, FieldFrame, OutputSpace
 from ..field.prior import inner_mouth_mask
-from .mouth import paint_closed_lips, paint_interior, palette_from_source
+from .mouth import mouth_box, paint_closed_lips, paint_interior, palette_from_source
 
 
 class PriorDecoder:
@@ -37,13 +37,22 @@ class PriorDecoder:
 
     def render(self, field: FieldFrame, driving_keypoints: np.ndarray) -> np.ndarray:
         """field over (H, W), driving_keypoints (68, 2) -> (H, W, 3) uint8 RGB."""
-        maps = cv2.transform(field.grid, self.to_source)  # normalised -> source pixels, (H, W, 2)
+        if field.coarse is not None:  # affine before the (linear) upsampling: same map, far fewer points
+            coarse = cv2.transform(field.coarse, self.to_source)
+            maps = cv2.remap(coarse, field.upsample[0], field.upsample[1], interpolation=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
+        else:
+            maps = cv2.transform(field.grid, self.to_source)  # normalised -> source pixels, (H, W, 2)
         frame = cv2.remap(self.space.source, maps, None, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         kp_px = apply_affine(self.norm_to_out, driving_keypoints.astype(np.float64))
         iod = float(inter_ocular(kp_px))
-        if self.has_interior:
-            sampled = cv2.remap(self.source_interior, maps, None, interpolation=cv2.INTER_LINEAR, borderValue=0)
-            paint_closed_lips(frame, np.clip(sampled * (1.0 - field.occlusion), 0, 1), kp_px, self.palette, iod)
+        if self.has_interior:  # only around the mouth: where the output samples the portrait's own interior
+            box = mouth_box(kp_px, iod, frame.shape)
+            y0, y1, x0, x1 = box
+            sampled = cv2.remap(self.source_interior, maps[y0:y1, x0:x1], None, interpolation=cv2.INTER_LINEAR, borderValue=0)
+            cover = np.clip(sampled * (1.0 - field.occlusion[y0:y1, x0:x1]), 0, 1)
+            paint_closed_lips(frame, cover, box, kp_px, self.palette, iod)
         if field.occlusion.max() > 0.01:
             paint_interior(frame, field.occlusion, kp_px, self.palette, iod)
         return frame
+
