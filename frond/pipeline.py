@@ -46,6 +46,15 @@ def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (np.vstack([a, [0, 0, 1]]) @ np.vstack([b, [0, 0, 1]]))[:2]
 
 
+def resolve_device(device: str) -> str:
+    """"auto" -> "cuda" when a GPU is usable, else "cpu"; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 class FrondPipeline:
     """Portrait + speech -> talking-face video. Build once, call `generate` many times."""
 
@@ -71,7 +80,7 @@ class FrondPipeline:
         try:
             from .models.stages import load_learned_stages
 
-            learned = load_learned_stages(weights, device=device)
+            learned = load_learned_stages(weights, device=resolve_device(device))
         except FrondInputError as exc:
             self.notices.append(f"{exc} Using the training-free prior.")
             return
@@ -87,6 +96,56 @@ class FrondPipeline:
     def modes(self) -> dict[str, str]:
         """Stage -> "training-free prior" or "learned: <weights id>"."""
         return {name: getattr(stage, "name", PRIOR) for name, stage in self.stages.items()}
+
+    def warm_up(self) -> None:
+        """Load the landmark model, the phone recogniser and librosa's compiled kernels now, so that
+        the first request does not pay for them (the app calls this in the background)."""
+        from .audio.features import pitch_contour, speech_envelope
+        from .audio.phones import recognise_phones
+
+        noise = (0.05 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
+        recognise_phones(noise, 16000)
+        times = np.linspace(0, 1, 25)
+        speech_envelope(noise, 16000, times)
+        pitch_contour(noise, 16000, times)
+        detect_faces(np.zeros((64, 64, 3), np.uint8), backend=self.landmarks)
+
+    def _frames(self, field, decoder, motion, n_frames: int, paste: Callable[[np.ndarray], np.ndarray]):
+        """Yield (field, frame, field seconds, decoder seconds) for every frame, in order.
+
+        Learned stages with batch methods run in batches on their device; other stages run
+        frame by frame on a small thread pool (the priors' numpy/OpenCV work releases the GIL),
+        through a short window, so memory stays flat however long the audio is.
+        """
+        if hasattr(field, "frames") and hasattr(decoder, "render_batch"):
+            batch = 16
+            for start in range(0, n_frames, batch):
+                stop = min(start + batch, n_frames)
+                t0 = time.perf_counter()
+                fields = field.frames(motion.keypoints[start:stop], motion.head_pose[start:stop])
+                t1 = time.perf_counter()
+                images = decoder.render_batch(fields)
+                share = (time.perf_counter() - t1) / (stop - start), (t1 - t0) / (stop - start)
+                for frame_field, image in zip(fields, images):
+                    yield frame_field, paste(image), share[1], share[0]
+            return
+
+        def render(i: int):
+            t0 = time.perf_counter()
+            frame_field = field.frame(motion.keypoints[i], motion.head_pose[i])
+            t1 = time.perf_counter()
+            frame = paste(decoder.render(frame_field, motion.keypoints[i]))
+            return frame_field, frame, t1 - t0, time.perf_counter() - t1
+
+        workers = self.render_workers(field, decoder)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
+            pending: deque = deque()
+            submitted = 0
+            for i in range(n_frames):
+                while submitted < n_frames and submitted <= i + 2 * workers:
+                    pending.append(pool.submit(render, submitted))
+                    submitted += 1
+                yield pending.popleft().result()
 
     @staticmethod
     def render_workers(field: object, decoder: object) -> int:
@@ -218,52 +277,39 @@ class FrondPipeline:
                 extra["side_by_side.mp4"] = stack.enter_context(VideoWriter(inter / "side_by_side.mp4", sbs_w, sbs_h, settings.fps, audio_path=clip.path, threaded=True))
             report(0.12, "rendering frames")
 
-            def render(i: int):
-                """Frame i: field, decoder, paste-back. Thread-safe: stages only read their prepared state."""
-                t0 = time.perf_counter()
-                frame_field = field.frame(motion.keypoints[i], motion.head_pose[i])
-                t1 = time.perf_counter()
-                rendered = decoder.render(frame_field, motion.keypoints[i])
-                if offset is not None:
-                    frame = background.copy()
-                    x0, y0 = offset
-                    region = frame[y0:y0 + space.height, x0:x0 + space.width]
-                    region[:] = (rendered * alpha + region * (1.0 - alpha)).astype(np.uint8)
-                else:
-                    frame = rendered
-                return frame_field, frame, t1 - t0, time.perf_counter() - t1
+            def paste(rendered: np.ndarray) -> np.ndarray:
+                if offset is None:
+                    return rendered
+                frame = background.copy()
+                x0, y0 = offset
+                region = frame[y0:y0 + space.height, x0:x0 + space.width]
+                region[:] = (rendered * alpha + region * (1.0 - alpha)).astype(np.uint8)
+                return frame
 
-            workers = self.render_workers(field, decoder)
             out_grid = None
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
-                pending: deque = deque()
-                submitted = 0
-                for i in range(n_frames):
-                    while submitted < n_frames and submitted <= i + 2 * workers:  # a short window: memory stays flat
-                        pending.append(pool.submit(render, submitted))
-                        submitted += 1
-                    frame_field, frame, field_s, decoder_s = pending.popleft().result()
-                    timings["field"] = timings.get("field", 0.0) + field_s
-                    timings["decoder"] = timings.get("decoder", 0.0) + decoder_s
+            for i, (frame_field, frame, field_s, decoder_s) in enumerate(
+                    self._frames(field, decoder, motion, n_frames, paste)):
+                timings["field"] = timings.get("field", 0.0) + field_s
+                timings["decoder"] = timings.get("decoder", 0.0) + decoder_s
+                t = time.perf_counter()
+                writer.write(frame)
+                timed("encode", t)
+                if extra:
                     t = time.perf_counter()
-                    writer.write(frame)
-                    timed("encode", t)
-                    if extra:
-                        t = time.perf_counter()
-                        if out_grid is None:
-                            gy, gx = np.mgrid[0:space.height, 0:space.width].astype(np.float32)
-                            out_grid = np.stack([gx, gy], axis=-1)
-                        flow = cv2.transform(frame_field.dense(), norm_to_out.astype(np.float32)) - out_grid
-                        flow_rgb = flow_to_colour(flow, frame_field.occlusion, max_flow=0.05 * px_per_norm)
-                        extra["motion_field.mp4"].write(np.ascontiguousarray(flow_rgb[: space.height // 2 * 2, : space.width // 2 * 2]))
-                        kp_px = apply_affine(norm_to_out, motion.keypoints[i].astype(np.float64))
-                        if offset is not None:
-                            kp_px = kp_px + np.array(offset)
-                        extra["overlay.mp4"].write(draw_keypoints(frame, kp_px))
-                        extra["side_by_side.mp4"].write(side_by_side([still, flow_rgb, frame], settings.size))
-                        timed("intermediates", t)
-                    if i % 10 == 0 or i == n_frames - 1:
-                        report(0.12 + 0.86 * (i + 1) / n_frames, f"rendering frames ({i + 1}/{n_frames})")
+                    if out_grid is None:
+                        gy, gx = np.mgrid[0:space.height, 0:space.width].astype(np.float32)
+                        out_grid = np.stack([gx, gy], axis=-1)
+                    flow = cv2.transform(frame_field.dense(), norm_to_out.astype(np.float32)) - out_grid
+                    flow_rgb = flow_to_colour(flow, frame_field.occlusion, max_flow=0.05 * px_per_norm)
+                    extra["motion_field.mp4"].write(np.ascontiguousarray(flow_rgb[: space.height // 2 * 2, : space.width // 2 * 2]))
+                    kp_px = apply_affine(norm_to_out, motion.keypoints[i].astype(np.float64))
+                    if offset is not None:
+                        kp_px = kp_px + np.array(offset)
+                    extra["overlay.mp4"].write(draw_keypoints(frame, kp_px))
+                    extra["side_by_side.mp4"].write(side_by_side([still, flow_rgb, frame], settings.size))
+                    timed("intermediates", t)
+                if i % 10 == 0 or i == n_frames - 1:
+                    report(0.12 + 0.86 * (i + 1) / n_frames, f"rendering frames ({i + 1}/{n_frames})")
             files.update({name: w.path for name, w in extra.items()})
             t = time.perf_counter()
         timed("encode", t)  # leaving the `with` finished every file (or removed them all on error)

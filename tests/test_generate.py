@@ -52,7 +52,7 @@ def test_mouth_opens_in_speech_and_closes_in_silence(paused_run):
     silent = (t < start - 0.3) | (t > end + 0.4)
     assert np.isfinite(opening).mean() > 0.95, "the face must stay detectable in every frame"
     assert np.nanmedian(opening[silent]) < 0.05, opening[silent]
-    assert np.nanpercentile(opening[speaking], 90) > 0.15
+    assert np.nanpercentile(opening[speaking], 90) > 0.1  # clearly open on loud syllables
     assert np.nanmean(opening[speaking]) > np.nanmean(opening[silent]) + 0.03
     # and the lips move: several open-close cycles while speaking
     moving = opening[speaking] - np.nanmedian(opening[speaking])

@@ -13,7 +13,7 @@ from frond.models import FrondConfig, FrondModel, load_learned_stages
 from frond.models.geometry import head_pose_from_keypoints, mouth_open
 from frond.models.trajectory import BSplineTrajectory, stiffness_from_smoothing
 from frond.train.synthetic import astronaut_face, face_keypoints
-from frond.types import AlignedFace, AudioClip, FaceDetection, FieldFrame, MotionSequence
+from frond.types import OutputSpace, AlignedFace, AudioClip, FaceDetection, FieldFrame, MotionSequence
 
 torch.set_num_threads(1)
 
@@ -127,16 +127,30 @@ def test_learned_stages_follow_the_protocols(tmp_path):
     still = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, code, t,
                                       GenerationSettings(lip_scale=0.0, head_motion=0.0))
     assert np.allclose(still.keypoints[:, 48:68], kp[None, 48:68], atol=1e-5)
-    stages["field"].prepare(face, kp, (80, 80))
+    size = face.size
+    crop = np.array([[2.0 / size, 0.0, 1.0 / size - 1.0], [0.0, 2.0 / size, 1.0 / size - 1.0]])
+    space = OutputSpace(size, size, out_to_norm=crop, source=face.image, norm_to_source=np.linalg.inv(
+        np.vstack([crop, [0, 0, 1]]))[:2])
+    stages["field"].prepare(face, kp, space)
     fld = stages["field"].frame(motion.keypoints[3], motion.head_pose[3])
-    assert isinstance(fld, FieldFrame) and fld.grid.shape == (80, 80, 2) and fld.occlusion.shape == (80, 80)
-    stages["decoder"].prepare(face, kp, (80, 80))
+    assert isinstance(fld, FieldFrame) and fld.grid.shape == (size, size, 2) and fld.occlusion.shape == (size, size)
+    stages["decoder"].prepare(face, kp, space)
     frame = stages["decoder"].render(fld, motion.keypoints[3])
-    assert frame.shape == (80, 80, 3) and frame.dtype == np.uint8
+    assert frame.shape == (size, size, 3) and frame.dtype == np.uint8
+    # a larger output space (full frame): the continuous field is resampled there, identity outside the crop
+    wide = OutputSpace(size + 20, size + 40, out_to_norm=crop @ np.array([[1.0, 0, -20], [0, 1.0, -10], [0, 0, 1]]),
+                       source=face.image, norm_to_source=space.norm_to_source)
+    stages["field"].prepare(face, kp, wide)
+    big = stages["field"].frame(motion.keypoints[3], motion.head_pose[3])
+    assert big.grid.shape == (size + 20, size + 40, 2)
+    assert np.allclose(big.grid[0, 0], wide.out_to_norm[:, 2], atol=1e-5)  # outside the crop: the identity
+    stages["decoder"].prepare(face, kp, wide)
+    assert stages["decoder"].render(big, motion.keypoints[3]).shape == (size + 20, size + 40, 3)
+    stages["decoder"].prepare(face, kp, space)
     # the decoder also takes a field made elsewhere (e.g. the prior's), at another resolution
     ys, xs = np.meshgrid(np.linspace(-1, 1, 40), np.linspace(-1, 1, 40), indexing="ij")
     other = FieldFrame(grid=np.stack([xs, ys], -1).astype(np.float32), occlusion=np.zeros((40, 40), np.float32))
-    assert stages["decoder"].render(other, kp).shape == (80, 80, 3)
+    assert stages["decoder"].render(other, kp).shape == (size, size, 3)
 
 
 def test_only_trained_stages_are_returned(tmp_path):

@@ -17,6 +17,7 @@ import torch
 
 from ..config import GenerationSettings
 from ..errors import FrondInputError
+from ..hub import TRUE, go_offline_if_hub_unreachable
 from ..types import AlignedFace, AudioClip, FieldFrame, MotionSequence, OutputSpace
 from .audio_features import log_mel
 from .decoder import resample_grid
@@ -206,16 +207,21 @@ def load_model(weights: str, device: str = "cpu") -> FrondModel:
             return FrondModel.from_pretrained(repo, map_location=device)
         except Exception as exc:  # noqa: BLE001 - corrupt or mismatched files
             raise FrondInputError(f"could not load FROND weights from {repo}: {type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''}.") from exc
     if repo.count("/") != 1 or repo.startswith(("/", ".")):
         raise FrondInputError(f"weights {weights!r} are neither a local folder nor a Hub repo id "
                               "of the form owner/name[@revision]")
+    offline = go_offline_if_hub_unreachable(weights) is not None or os.environ.get("HF_HUB_OFFLINE", "") in TRUE
     try:
         return FrondModel.from_pretrained(repo, revision=revision, map_location=device)
     except Exception as exc:  # noqa: BLE001 - offline, not found, gated: all mean "use the prior"
-        first = str(exc).splitlines()[0] if str(exc) else ""
+        if offline:
+            raise FrondInputError(f"FROND weights {weights!r}: the Hugging Face Hub cannot be reached and they are "
+                                  "not in the local cache.") from exc
+        first = (str(exc).splitlines() or [""])[0]
+        first = first if len(first) <= 160 else first[:157].rsplit(" ", 1)[0] + "..."
         raise FrondInputError(f"could not get FROND weights {weights!r} from the Hugging Face Hub "
-                              f"({type(exc).__name__}: {first[:160]})") from exc
+                              f"({type(exc).__name__}: {first}).") from exc
 
 
 def load_learned_stages(weights: str, device: str = "cpu") -> dict[str, object]:
