@@ -457,13 +457,14 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
 
         with gr.Row():
             with gr.Column(scale=2, min_width=260):
+                default = examples[0] if examples else (None, None)  # open ready to go: press Generate
                 portrait = friendly_image_errors(gr.Image(
-                    label="Portrait", type="filepath", image_mode=None,
+                    value=default[0], label="Portrait", type="filepath", image_mode=None,
                     sources=["upload", "clipboard", "webcam"], height=320, elem_id="portrait",
                 ))
             with gr.Column(scale=2, min_width=260):
                 speech = gr.Audio(
-                    label="Speech", type="filepath", sources=["upload", "microphone"], elem_id="speech",
+                    value=default[1], label="Speech", type="filepath", sources=["upload", "microphone"], elem_id="speech",
                 )
                 gr.Markdown(
                     f"Any common audio format (WAV, MP3, FLAC, OGG, M4A) up to "

@@ -30,6 +30,8 @@ from .trajectory import Trajectory, stiffness
 log = logging.getLogger(__name__)
 GRID_HZ = 100.0  # targets are laid on this grid before fitting the continuous trajectory
 MAX_GAP = 0.32  # inner-lip gap at open = 1, in inter-ocular distances
+LOUDNESS = 0.45  # how much loudness scales the opening (0 = phones alone)
+GATE_THRESHOLD = 0.2  # envelope level (0..1 over 40 dB) below which the mouth closes: a pause (tuned on real clips)
 
 
 def viseme_targets(phones: list[Phone], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,13 +90,13 @@ class PriorMotionEstimator:
         """The mouth's continuous trajectory (channels open, width, round, closure) + the 100 Hz envelope."""
         grid = np.arange(0.0, audio.duration + 1.0 / GRID_HZ, 1.0 / GRID_HZ)
         env = speech_envelope(audio.samples, audio.sample_rate, grid)
-        gate = voice_activity(audio.samples, audio.sample_rate, grid)
+        gate = voice_activity(audio.samples, audio.sample_rate, grid, threshold=GATE_THRESHOLD)
         phones, how = self.phones(audio)
         if phones:
             targets, weights, closure = viseme_targets(phones, grid)
         else:
             (targets, weights), closure = energy_targets(audio, grid, env), np.zeros(grid.size)
-        targets[:, 0] *= (0.55 + 0.45 * env) * gate  # loud syllables open more; pauses close
+        targets[:, 0] *= (1.0 - LOUDNESS + LOUDNESS * env) * gate  # loud syllables open more; pauses close
         targets[:, 1:] *= gate[:, None]
         weights = np.where(gate < 0.5, np.maximum(weights, 3.0), weights)
         values = np.concatenate([targets, closure[:, None]], axis=1)

@@ -16,9 +16,11 @@ from scipy.interpolate import BSpline, make_interp_spline, make_smoothing_spline
 def stiffness(smoothing: float) -> float:
     """The user's smoothing in [0, 1] -> the spline penalty (time in seconds).
 
-    0 follows phones closely (~25 ms), 0.5 is natural speech (~60 ms), 1 is very smooth (~150 ms).
+    0 follows phones closely (~30 ms), 0.5 is natural speech (~85 ms), 1 is very smooth (~240 ms).
+    On real talking clips smoother trajectories correlate better with the real mouth opening
+    (0.28 at 0.3, 0.30 at 0.5, 0.32 at 0.7), but blur fast closures (p, b, m): 0.5 is the default.
     """
-    tau = 0.025 * (6.0 ** float(np.clip(smoothing, 0.0, 1.0)))  # time constant, seconds
+    tau = 0.03 * (8.0 ** float(np.clip(smoothing, 0.0, 1.0)))  # time constant, seconds
     return tau ** 4
 
 

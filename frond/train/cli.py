@@ -51,6 +51,16 @@ def register(subparsers) -> None:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=run_train)
 
+    h = subparsers.add_parser(
+        "push", help="publish a trained model folder to the Hugging Face Hub",
+        description="Upload a `train --out` folder (safetensors + config + model card) to a Hub model repo. "
+                    "Needs a token (`huggingface-cli login` or HF_TOKEN) and network access.")
+    h.add_argument("folder", help="a `train --out` folder")
+    h.add_argument("repo_id", help="owner/name of the Hub model repo (created when missing)")
+    h.add_argument("--private", action="store_true", help="create the repo as private")
+    h.add_argument("--message", default="Upload FROND weights", help="commit message")
+    h.set_defaults(func=run_push)
+
 
 def run_prepare(args: argparse.Namespace) -> int:
     from .prepare import PrepareSettings, prepare_videos
@@ -80,4 +90,18 @@ def run_train(args: argparse.Namespace) -> int:
     )
     summary = train(cfg)
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def run_push(args: argparse.Namespace) -> int:
+    from ..models.stages import load_model
+
+    model = load_model(args.folder)  # validates the folder (safetensors + config) before any upload
+    if not model.config.trained_stages:
+        raise FrondInputError(f"{args.folder} holds no trained stage; train one before publishing")
+    try:
+        url = model.push_to_hub(args.repo_id, private=args.private, commit_message=args.message)
+    except Exception as exc:  # noqa: BLE001 - offline, no token, no permission: say which
+        raise FrondInputError(f"could not push to {args.repo_id}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    print(f"pushed {args.folder} -> {url}")
     return 0
