@@ -81,21 +81,22 @@ class FieldFrame:
     """The dense motion field for one output frame.
 
     A field is continuous: a stage may give it densely (`grid`) or as samples on a coarse
-    lattice of cell centres (`coarse`) that bilinear resizing to the output size turns into
-    the dense grid; `dense()` gives the (H, W, 2) grid either way.
+    lattice with the maps that upsample them bilinearly (`coarse`, `upsample`); `dense()`
+    gives the (H, W, 2) grid either way.
     """
 
     grid: np.ndarray | None  # (H, W, 2) float32 backward map: for each output pixel, where to sample the source (normalised crop space)
     occlusion: np.ndarray  # (H, W) float32 in [0, 1]: 1 where the source has no content (new mouth interior)
-    coarse: np.ndarray | None = None  # (h, w, 2) float32 the same map at the centres of an h x w lattice of cells
+    coarse: np.ndarray | None = None  # (h, w, 2) float32 the same map on a coarse lattice
+    upsample: tuple[np.ndarray, np.ndarray] | None = None  # (H, W) float32 x and y lattice coordinates of each output pixel
 
     def dense(self) -> np.ndarray:
         """-> (H, W, 2) float32 grid in normalised crop space."""
         if self.grid is None:
             import cv2
 
-            height, width = self.occlusion.shape
-            self.grid = cv2.resize(self.coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+            self.grid = cv2.remap(self.coarse, self.upsample[0], self.upsample[1], interpolation=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE)
         return self.grid
 
 

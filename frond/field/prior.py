@@ -8,9 +8,8 @@ by a thin-plate spline through three kinds of control points:
   (the neck by part of it): the global motion;
 - static anchors on the crop border: the background stays put.
 
-The spline is evaluated on a coarse lattice (about one sample per 10 output pixels)
-and resized bilinearly (it is smooth, so this is exact to a fraction of a pixel), so
-the field is defined at any resolution.
+The spline is evaluated on a coarse grid and upsampled bilinearly (it is smooth, so
+this is exact to a fraction of a pixel), so the field is defined at any resolution.
 The occlusion map marks the driving inner-lip area: content the source lacks.
 """
 from __future__ import annotations
@@ -117,11 +116,15 @@ class PriorDenseField:
         spacing = self.spacing * max(1.0, scale / 256.0) ** -0.2  # a little finer for big crops
         gh = int(np.clip(round(space.height / spacing) + 1, 16, 96))
         gw = int(np.clip(round(space.width / spacing) + 1, 16, 96))
-        ys = (np.arange(gh) + 0.5) * space.height / gh - 0.5  # cell centres: cv2.resize's bilinear convention
-        xs = (np.arange(gw) + 0.5) * space.width / gw - 0.5
+        ys = np.linspace(-0.5, space.height - 0.5, gh)
+        xs = np.linspace(-0.5, space.width - 0.5, gw)
         gx, gy = np.meshgrid(xs, ys)
         self.grid_shape = (gh, gw)
         self.grid_norm = apply_affine(space.out_to_norm, np.stack([gx.ravel(), gy.ravel()], 1))
+        # bilinear upsampling map: output pixel centre x -> coarse index (x + 0.5) / W * (gw - 1)
+        up_x = ((np.arange(space.width) + 0.5) / space.width * (gw - 1)).astype(np.float32)
+        up_y = ((np.arange(space.height) + 0.5) / space.height * (gh - 1)).astype(np.float32)
+        self.up_x, self.up_y = np.meshgrid(up_x, up_y)
         self.norm_to_out = invert_affine(space.out_to_norm)
         # motion support: the displacement fades to exactly 0 just beyond the static ring (background stays put)
         rel = (self.grid_norm - ring_centre) / np.array([half_width * 1.9, iod * 2.9])
@@ -145,4 +148,4 @@ class PriorDenseField:
         coarse = (identity + (coarse - identity) * self.support).astype(np.float32)
         feather = max(0.6, 0.004 * self.out_scale)
         occlusion = inner_mouth_mask(apply_affine(self.norm_to_out, drv), self.space.height, self.space.width, feather)
-        return FieldFrame(grid=None, occlusion=occlusion, coarse=coarse)
+        return FieldFrame(grid=None, occlusion=occlusion, coarse=coarse, upsample=(self.up_x, self.up_y))

@@ -39,7 +39,8 @@ class PriorDecoder:
         """field over (H, W), driving_keypoints (68, 2) -> (H, W, 3) uint8 RGB."""
         if field.coarse is not None:  # affine before the (linear) upsampling: same map, far fewer points
             coarse = cv2.transform(field.coarse, self.to_source)
-            maps = cv2.resize(coarse, (self.space.width, self.space.height), interpolation=cv2.INTER_LINEAR)
+            maps = cv2.remap(coarse, field.upsample[0], field.upsample[1], interpolation=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
         else:
             maps = cv2.transform(field.grid, self.to_source)  # normalised -> source pixels, (H, W, 2)
         frame = cv2.remap(self.space.source, maps, None, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
