@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -21,8 +20,9 @@ class Phone:
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
 def _decoder():
+    """A new decoder for every clip (~0.1 s): a reused one carries adaptation state from the
+    previous clip, so the same audio would give different phones after other audio."""
     from pocketsphinx import Decoder, get_model_path
 
     model = get_model_path()
@@ -30,6 +30,7 @@ def _decoder():
         hmm=os.path.join(model, "en-us", "en-us"),
         allphone=os.path.join(model, "en-us", "en-us-phone.lm.bin"),
         lw=2.0, pip=0.3, beam=1e-10, pbeam=1e-10, samprate=16000, frate=100, loglevel="FATAL",
+        cmn="batch",
     )
 
 
@@ -43,8 +44,8 @@ def recognise_phones(samples: np.ndarray, sample_rate: int) -> list[Phone]:
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
     gain = 0.7 / peak if peak > 1e-4 else 1.0  # level-normalise: quiet recordings still decode
     pcm = np.clip(samples * gain * 32767.0, -32768, 32767).astype(np.int16).tobytes()
+    decoder = _decoder()
     with _lock:
-        decoder = _decoder()
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()

@@ -1,0 +1,82 @@
+"""Unit tests of the prior's pieces: phones, trajectories, visemes, the TPS field, the writer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from frond.audio.phones import Phone, recognise_phones
+from frond.config import GenerationSettings
+from frond.field.tps import ThinPlateSpline
+from frond.media import VideoWriter, load_audio
+from frond.motion.prior import viseme_targets
+from frond.motion.trajectory import Trajectory, stiffness
+
+from .conftest import EXAMPLES, voiced
+
+
+def test_phones_do_not_depend_on_what_was_decoded_before():
+    speech = load_audio(EXAMPLES / "speech_2.wav").samples
+    first = recognise_phones(speech, 16000)
+    recognise_phones(voiced(3.0, seed=5), 16000)  # something else in between
+    assert recognise_phones(speech, 16000) == first
+    assert len(first) > 20 and {p.label for p in first} & {"B", "P", "M"}
+
+
+def test_trajectory_is_continuous_and_any_fps_agrees():
+    t = np.linspace(0, 2, 201)
+    values = np.stack([np.sin(2 * np.pi * 1.5 * t), (t > 1).astype(float)], 1)
+    traj = Trajectory.smooth(t, values, ("a", "b"), lam=stiffness(0.5))
+    t25, t50 = (np.arange(50) + 0.5) / 25, (np.arange(100) + 0.5) / 50
+    at25, at50 = traj(t25), traj(t50)
+    np.testing.assert_allclose(at25[:, 0], np.interp(t25, t50, at50[:, 0]), atol=0.01)  # one motion, any frame rate
+    fine = traj(np.linspace(0, 2, 4001))
+    assert np.abs(np.diff(fine, axis=0)).max() < 0.01  # no jumps, even across the step
+    assert traj.coefficients.shape[1] == 2
+
+
+def test_stiffer_smoothing_is_smoother():
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 3, 301)
+    noisy = rng.standard_normal(t.size)
+    rough = lambda s: np.mean(np.diff(Trajectory.smooth(t, noisy, ("x",), lam=stiffness(s))(t)[:, 0], 2) ** 2)  # noqa: E731
+    assert rough(1.0) < rough(0.5) < rough(0.0)
+
+
+def test_bilabials_close_the_mouth_and_vowels_open_it():
+    grid = np.arange(0, 1, 0.01)
+    phones = [Phone("SIL", 0, 0.2), Phone("AA", 0.2, 0.45), Phone("M", 0.45, 0.6), Phone("AA", 0.6, 0.85), Phone("SIL", 0.85, 1)]
+    targets, weights, closure = viseme_targets(phones, grid)
+    assert targets[30, 0] > 0.8 and targets[52, 0] == 0.0 and targets[5, 0] == 0.0
+    assert closure[52] == 1.0 and closure[30] == 0.0
+    assert weights[52] > weights[30]  # bilabials dominate their neighbours
+
+
+def test_tps_interpolates_its_controls_and_is_smooth():
+    rng = np.random.default_rng(1)
+    controls = rng.uniform(-1, 1, (30, 2))
+    values = controls + 0.05 * rng.standard_normal((30, 2))
+    spline = ThinPlateSpline(controls, values, regularisation=0.0)
+    np.testing.assert_allclose(spline(controls), values, atol=1e-4)
+    identity = ThinPlateSpline(controls, controls, regularisation=0.0)
+    pts = rng.uniform(-1, 1, (100, 2))
+    np.testing.assert_allclose(identity(pts), pts, atol=1e-4)  # no motion -> the identity map
+
+
+def test_writer_leaves_nothing_behind_on_error(tmp_path):
+    out = tmp_path / "x.mp4"
+    with pytest.raises(RuntimeError):
+        with VideoWriter(out, 64, 64, 25, threaded=True) as writer:
+            for _ in range(5):
+                writer.write(np.zeros((64, 64, 3), np.uint8))
+            raise RuntimeError("boom")
+    assert not out.exists() and not list(tmp_path.iterdir())
+    with pytest.raises(ValueError):
+        VideoWriter(out, 63, 64, 25)
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError):
+        GenerationSettings(size=300)
+    with pytest.raises(ValueError):
+        GenerationSettings(lip_scale=-1)
+    assert GenerationSettings().updated(seed=4, unknown=1).seed == 4
