@@ -39,17 +39,20 @@ class PriorDecoder:
         """field over (H, W), driving_keypoints (68, 2) -> (H, W, 3) uint8 RGB."""
         if field.coarse is not None:  # affine before the (linear) upsampling: same map, far fewer points
             coarse = cv2.transform(field.coarse, self.to_source)
-            maps = cv2.remap(coarse, field.upsample[0], field.upsample[1], interpolation=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE)
+            map_x, map_y = (cv2.remap(np.ascontiguousarray(coarse[..., c]), field.upsample[0], field.upsample[1],
+                                      interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for c in (0, 1))
         else:
             maps = cv2.transform(field.grid, self.to_source)  # normalised -> source pixels, (H, W, 2)
-        frame = cv2.remap(self.space.source, maps, None, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+            map_x, map_y = np.ascontiguousarray(maps[..., 0]), np.ascontiguousarray(maps[..., 1])
+        # separate x and y maps: OpenCV's bicubic remap is ~30 % faster than with one 2-channel map
+        frame = cv2.remap(self.space.source, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         kp_px = apply_affine(self.norm_to_out, driving_keypoints.astype(np.float64))
         iod = float(inter_ocular(kp_px))
         if self.has_interior:  # only around the mouth: where the output samples the portrait's own interior
             box = mouth_box(kp_px, iod, frame.shape)
             y0, y1, x0, x1 = box
-            sampled = cv2.remap(self.source_interior, maps[y0:y1, x0:x1], None, interpolation=cv2.INTER_LINEAR, borderValue=0)
+            sampled = cv2.remap(self.source_interior, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1],
+                                interpolation=cv2.INTER_LINEAR, borderValue=0)
             cover = np.clip(sampled * (1.0 - field.occlusion[y0:y1, x0:x1]), 0, 1)
             paint_closed_lips(frame, cover, box, kp_px, self.palette, iod)
         if field.occlusion.max() > 0.01:
