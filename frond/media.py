@@ -129,7 +129,7 @@ def load_audio(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Audi
     duration = samples.shape[0] / ANALYSIS_RATE
     if duration > limits.max_audio_seconds:
         raise FrondInputError(
-            f"The audio is longer than the limit of {limits.max_audio_seconds:.0f} s. Trim it, or raise the limit (--max-audio-seconds)."
+            f"The audio is longer than the limit of {limits.max_audio_seconds:.0f} s. Trim it, or raise the limit (CLI: --max-audio-seconds; app: FROND_MAX_AUDIO_SECONDS)."
         )
     if duration < limits.min_audio_seconds:
         raise FrondInputError(

@@ -146,6 +146,14 @@ def test_example_generate_shows_four_panels(page):
     page.screenshot(path=str(ARTIFACTS / "app_browser.png"), full_page=True)
 
 
+def test_page_opens_ready_with_an_example(page):
+    """The embedded default: a portrait and a speech clip are loaded, Generate works at once."""
+    page.wait_for_selector("#portrait img", timeout=30_000)
+    page.wait_for_selector("#speech audio, #speech [data-testid='waveform-Speech']", state="attached", timeout=30_000)
+    page.click("#generate-btn")
+    page.wait_for_selector("#output-video video[src]", timeout=GENERATE_TIMEOUT_MS)
+
+
 def test_reset_to_defaults(page):
     seed = page.locator("#seed input")
     seed.fill("7")
@@ -159,6 +167,10 @@ def test_reset_to_defaults(page):
 def test_non_image_upload_shows_message_and_app_keeps_serving(page, tmp_path):
     bad = tmp_path / "notes.png"
     bad.write_text("this is not an image")
+    for component in ("#portrait", "#speech"):  # the page opens with an example loaded: clear it first
+        clear = page.locator(f"{component} button[aria-label='Clear'], {component} button[title='Clear']")
+        if clear.count():
+            clear.first.click()
     page.locator("#portrait input[type=file]").set_input_files(str(bad))
     page.locator("#speech input[type=file]").set_input_files(str(_speech(tmp_path)))
     page.wait_for_selector("#speech audio, #speech [data-testid='waveform-Speech']", state="attached", timeout=30_000)
