@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 from ..face.align import apply_affine, invert_affine
 from ..motion.head import HeadGeometry, keypoint_depth
@@ -26,14 +25,20 @@ from .tps import ThinPlateSpline, _kernel
 INNER_LIPS = list(range(60, 68))
 
 
-def smooth_polygon(points: np.ndarray, samples: int = 48) -> np.ndarray:
-    """A closed polygon (N, 2) -> a periodic cubic spline through it, sampled (samples, 2)."""
-    closed = np.vstack([points, points[:1]])
-    t = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))])
-    if t[-1] < 1e-6 or np.any(np.diff(t) <= 1e-9):
-        return points
-    spline = CubicSpline(t, closed, bc_type="periodic")
-    return spline(np.linspace(0.0, t[-1], samples, endpoint=False))
+def _catmull_rom_basis(steps: int) -> np.ndarray:
+    """(steps, 4) weights of a uniform Catmull-Rom segment at `steps` positions in [0, 1)."""
+    u = np.arange(steps)[:, None] / steps
+    return 0.5 * np.hstack([-u ** 3 + 2 * u ** 2 - u, 3 * u ** 3 - 5 * u ** 2 + 2, -3 * u ** 3 + 4 * u ** 2 + u, u ** 3 - u ** 2])
+
+
+_CR6 = _catmull_rom_basis(6)
+
+
+def smooth_polygon(points: np.ndarray) -> np.ndarray:
+    """A closed polygon (N, 2) -> the closed Catmull-Rom curve through its vertices, (6N, 2)."""
+    n = len(points)
+    idx = (np.arange(n)[:, None] + np.arange(-1, 3)[None, :]) % n  # (N, 4): previous, this, next, after
+    return np.einsum("sk,nkd->nsd", _CR6, points[idx]).reshape(-1, 2)
 
 
 def inner_mouth_mask(keypoints_px: np.ndarray, height: int, width: int, feather: float) -> np.ndarray:
@@ -138,8 +143,9 @@ class PriorDenseField:
         head = self.geometry.rotate(self.head_points, head_pose, self.head_depth)
         neck_pose = np.asarray(head_pose) * 0.3
         neck = self.geometry.rotate(self.neck_points, neck_pose)
-        moving, values = merge_close(np.concatenate([drv, head, neck]),
-                                     np.concatenate([self.source, self.head_points, self.neck_points]), 0.004)
+        lips, lip_values = merge_close(drv[48:68], self.source[48:68], 0.004)  # only lips can meet
+        moving = np.concatenate([drv[:48], lips, head, neck])
+        values = np.concatenate([self.source[:48], lip_values, self.head_points, self.neck_points])
         spline = ThinPlateSpline(np.concatenate([moving, self.anchors]), np.concatenate([values, self.anchors]),
                                  regularisation=1e-6)
         kernel = np.concatenate([_kernel(self.grid_norm.astype(np.float32), moving.astype(np.float32)), self.static_kernel], 1)
