@@ -25,6 +25,7 @@ from .face.align import align_face, apply_affine, invert_affine, norm_to_px
 from .face.landmarks import detect_faces, inter_ocular
 from .field.prior import PriorDenseField
 from .media import VideoWriter, load_audio, load_image
+from .audio.phone_worker import PhoneWorker
 from .motion.prior import PriorKeypointEncoder, PriorMotionEstimator
 from .render.prior import PriorDecoder
 from .types import AlignedFace, GenerationResult, OutputSpace
@@ -64,7 +65,8 @@ class FrondPipeline:
         self.landmarks = landmarks
         self.notices: list[str] = []
         self.stages: dict[str, object] = {
-            "encoder": PriorKeypointEncoder(), "motion": PriorMotionEstimator(use_phones=use_phones),
+            "encoder": PriorKeypointEncoder(),
+            "motion": PriorMotionEstimator(use_phones=use_phones, worker=PhoneWorker() if use_phones else None),
             "field": PriorDenseField(), "decoder": PriorDecoder(),
         }
         self.weights = weights
@@ -105,6 +107,9 @@ class FrondPipeline:
 
         noise = (0.05 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
         recognise_phones(noise, 16000)
+        worker = getattr(self.stages["motion"], "worker", None)
+        if worker is not None:
+            worker.submit(noise).result(timeout=60)  # the helper process is up and has imported
         times = np.linspace(0, 1, 25)
         speech_envelope(noise, 16000, times)
         pitch_contour(noise, 16000, times)
@@ -235,19 +240,14 @@ class FrondPipeline:
             notices.append("The audio is silent: the video shows idle motion with the mouth closed.")
         timed("load", t)
 
+        motion_stage = self.stages["motion"]
+        if hasattr(motion_stage, "prefetch"):  # phones start in a helper process while we do the rest
+            motion_stage.prefetch(clip)
+
         report(0.03, "finding the face and its keypoints")
         t = time.perf_counter()
         face = self.find_face(image, settings)
         keypoints, global_code = self.stages["encoder"].encode(face)
-        timed("face", t)
-
-        report(0.08, "estimating motion from speech")
-        t = time.perf_counter()
-        n_frames = max(1, int(round(clip.duration * settings.fps)))
-        times = (np.arange(n_frames) + 0.5) / settings.fps
-        motion = self.stages["motion"].estimate(clip, keypoints, global_code, times, settings)
-        timed("motion", t)
-
         space, offset, background, alpha = self.output_space(face, settings)
         field, decoder = self.stages["field"], self.stages["decoder"]
         field.prepare(face, keypoints, space)
@@ -255,6 +255,9 @@ class FrondPipeline:
         height, width = background.shape[:2]
         norm_to_out = invert_affine(space.out_to_norm)
         px_per_norm = float(np.sqrt(abs(np.linalg.det(norm_to_out[:, :2]))))
+        n_frames = max(1, int(round(clip.duration * settings.fps)))
+        times = (np.arange(n_frames) + 0.5) / settings.fps
+        timed("face", t)
 
         out_path = Path(out_path)
         inter = Path(intermediates_dir) if intermediates_dir else None
@@ -275,6 +278,10 @@ class FrondPipeline:
                 sbs_w = side_by_side([still, np.zeros((space.height, space.width, 3), np.uint8),
                                       np.zeros((height, width, 3), np.uint8)], sbs_h).shape[1]
                 extra["side_by_side.mp4"] = stack.enter_context(VideoWriter(inter / "side_by_side.mp4", sbs_w, sbs_h, settings.fps, audio_path=clip.path, threaded=True))
+            report(0.08, "estimating motion from speech")
+            t = time.perf_counter()
+            motion = motion_stage.estimate(clip, keypoints, global_code, times, settings)
+            timed("motion", t)
             report(0.12, "rendering frames")
 
             def paste(rendered: np.ndarray) -> np.ndarray:

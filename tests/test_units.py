@@ -80,3 +80,29 @@ def test_settings_are_validated():
     with pytest.raises(ValueError):
         GenerationSettings(lip_scale=-1)
     assert GenerationSettings().updated(seed=4, unknown=1).seed == 4
+
+
+def test_phone_worker_gives_the_same_phones_and_falls_back(monkeypatch):
+    from frond.audio.phone_worker import PhoneWorker
+    from frond.motion.prior import PriorMotionEstimator
+    from frond.types import AudioClip
+
+    speech = load_audio(EXAMPLES / "speech_2.wav")
+    worker = PhoneWorker()
+    try:
+        assert worker.submit(speech.samples).result(timeout=120) == recognise_phones(speech.samples, 16000)
+        estimator = PriorMotionEstimator(worker=worker)
+        estimator.prefetch(speech)
+        phones, how = estimator.phones(speech)
+        assert phones and "pocketsphinx" in how
+        # a dead worker: the estimator decodes in-process instead, with the same result
+        worker._process.kill()
+        worker._process.wait()
+        monkeypatch.setattr(worker, "_ensure", lambda: (_ for _ in ()).throw(RuntimeError("no worker")))
+        clip = AudioClip(samples=speech.samples.copy(), sample_rate=16000, duration=speech.duration)
+        estimator.prefetch(clip)
+        again, how = estimator.phones(clip)
+        assert again == phones and "pocketsphinx" in how
+    finally:
+        monkeypatch.undo()
+        worker.close()

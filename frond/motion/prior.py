@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from ..audio.features import pitch_contour, spectral_shape, speech_envelope, voice_activity
+from ..audio.phone_worker import PhoneWorker
 from ..audio.phones import Phone, recognise_phones
 from ..audio.visemes import is_bilabial, viseme_for
 from ..config import GenerationSettings
@@ -73,13 +75,26 @@ class PriorMotionEstimator:
 
     name = "training-free prior"
 
-    def __init__(self, use_phones: bool = True) -> None:
+    def __init__(self, use_phones: bool = True, worker: "PhoneWorker | None" = None) -> None:
         self.use_phones = use_phones
+        self.worker = worker  # recognises phones in a helper process, beside the rest of the preparation
+        self._prefetched: dict[int, tuple[np.ndarray, Future]] = {}  # id(samples) -> (samples, phones)
+
+    def prefetch(self, audio: AudioClip) -> None:
+        """Start recognising the phones of `audio` now; `estimate` collects them."""
+        if self.use_phones and self.worker is not None and audio.sample_rate == 16000:
+            self._prefetched[id(audio.samples)] = (audio.samples, self.worker.submit(audio.samples))
 
     def phones(self, audio: AudioClip) -> tuple[list[Phone] | None, str]:
         """Timed phones, or None with the reason the energy fallback is used."""
         if not self.use_phones:
             return None, "energy/spectrum fallback (phones off)"
+        prefetched = self._prefetched.pop(id(audio.samples), None)
+        if prefetched is not None and prefetched[0] is audio.samples:
+            try:
+                return prefetched[1].result(timeout=600), "pocketsphinx phones -> visemes"
+            except Exception as exc:  # noqa: BLE001 - the worker failed: decode here instead
+                log.warning("phone worker failed (%s); recognising in-process", exc)
         try:
             return recognise_phones(audio.samples, audio.sample_rate), "pocketsphinx phones -> visemes"
         except Exception as exc:  # noqa: BLE001 - a recogniser failure must not stop generation
