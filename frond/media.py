@@ -175,8 +175,12 @@ class VideoWriter:
             self._video.options = {"crf": str(crf), "preset": preset}
             self._audio_packets: list[av.Packet] = []
             self._audio = None
-            if audio_path is not None:
-                self._prepare_audio(Path(audio_path))
+            self._audio_thread: threading.Thread | None = None
+            self._audio_error: BaseException | None = None
+            if audio_path is not None:  # encoded beside whatever the caller does next
+                self._audio_thread = threading.Thread(target=self._prepare_audio_safely, args=(Path(audio_path),),
+                                                      name=f"aac-{self.path.name}", daemon=True)
+                self._audio_thread.start()
         except BaseException:
             self._abort()
             raise
@@ -207,6 +211,20 @@ class VideoWriter:
             error, self._error = self._error, None
             raise error
 
+    def _prepare_audio_safely(self, audio_path: Path) -> None:
+        try:
+            self._prepare_audio(audio_path)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+            self._audio_error = exc
+
+    def _join_audio(self) -> None:
+        if self._audio_thread is not None:
+            self._audio_thread.join()
+            self._audio_thread = None
+        if self._audio_error is not None:
+            error, self._audio_error = self._audio_error, None
+            raise error
+
     def _prepare_audio(self, audio_path: Path) -> None:
         probe = _open_audio(audio_path)
         channels = min(2, probe.streams.audio[0].codec_context.channels or 1)
@@ -224,6 +242,7 @@ class VideoWriter:
         self._audio_cursor = 0
 
     def _mux_audio_until(self, seconds: float | None) -> None:
+        self._join_audio()
         if self._audio is None:
             return
         while self._audio_cursor < len(self._audio_packets):
@@ -245,6 +264,8 @@ class VideoWriter:
         self._queue.put(frame)
 
     def _encode(self, frame: np.ndarray) -> None:
+        if self.frames == 0:
+            self._join_audio()  # every stream must exist before the first packet writes the header
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         video_frame.pts = self.frames
         self._container.mux(self._video.encode(video_frame))
@@ -254,6 +275,7 @@ class VideoWriter:
     def close(self) -> Path:
         """Flush, finish the file and move it into place."""
         try:
+            self._join_audio()
             self._stop_thread()
         except BaseException:
             self._abort()
@@ -265,6 +287,10 @@ class VideoWriter:
         return self.path
 
     def _abort(self) -> None:
+        try:
+            self._join_audio()
+        except BaseException:  # noqa: BLE001 - already failing
+            pass
         try:
             self._stop_thread()
         except BaseException:  # noqa: BLE001 - already failing

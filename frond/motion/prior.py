@@ -123,6 +123,16 @@ class PriorMotionEstimator:
                  times: np.ndarray, settings: GenerationSettings) -> MotionSequence:
         """source_keypoints (68, 2), times (T,) -> MotionSequence at `times`."""
         rng = np.random.default_rng(settings.seed)
+        # what does not need the phones first: they may still be arriving from the helper process
+        env = speech_envelope(audio.samples, audio.sample_rate, times)
+        activity = voice_activity(audio.samples, audio.sample_rate, times)
+        fps = 1.0 / max(float(np.median(np.diff(times))) if times.size > 1 else 0.04, 1e-3)
+        emphasis = emphasis_curve(env, fps)
+        pitch = pitch_contour(audio.samples, audio.sample_rate, times)
+        blink = blink_curve(times, settings.blink_rate, rng)
+        pose = pose_process(times, activity, emphasis, pitch, settings.head_motion, rng)
+        brow = 0.8 * emphasis * min(1.0, settings.head_motion)
+
         trajectory, _, how = self.trajectory(audio, settings)
         sampled = trajectory(times)
         closure = np.clip(1.6 * sampled[:, 3], 0.0, 1.0)
@@ -135,15 +145,6 @@ class PriorMotionEstimator:
         rest = rest_gap / MAX_GAP  # the portrait's own opening, in units of `open`
         open_eff = np.maximum(open_ - rest, 0.0)
         close = np.clip(1.0 - open_ / max(rest, 1e-6), 0.0, 1.0) * rest_gap if rest > 0.02 else np.zeros_like(open_)
-
-        env = speech_envelope(audio.samples, audio.sample_rate, times)
-        activity = voice_activity(audio.samples, audio.sample_rate, times)
-        fps = 1.0 / max(float(np.median(np.diff(times))) if times.size > 1 else 0.04, 1e-3)
-        emphasis = emphasis_curve(env, fps)
-        pitch = pitch_contour(audio.samples, audio.sample_rate, times)
-        blink = blink_curve(times, settings.blink_rate, rng)
-        pose = pose_process(times, activity, emphasis, pitch, settings.head_motion, rng)
-        brow = 0.8 * emphasis * min(1.0, settings.head_motion)
 
         local = deform(source_keypoints, {"open": open_eff, "close": close, "width": width, "round": round_, "blink": blink, "brow": brow})
         geometry = HeadGeometry(source_keypoints)
