@@ -81,23 +81,30 @@ class FieldFrame:
     """The dense motion field for one output frame.
 
     A field is continuous: a stage may give it densely (`grid`) or as samples on a coarse
-    lattice with the maps that upsample them bilinearly (`coarse`, `upsample`); `dense()`
-    gives the (H, W, 2) grid either way.
+    lattice of cells (`coarse`, `lattice`): bilinear resizing by the cell size, then
+    cropping the padding, gives the dense grid. `dense()` gives the (H, W, 2) grid either way.
     """
 
     grid: np.ndarray | None  # (H, W, 2) float32 backward map: for each output pixel, where to sample the source (normalised crop space)
     occlusion: np.ndarray  # (H, W) float32 in [0, 1]: 1 where the source has no content (new mouth interior)
     coarse: np.ndarray | None = None  # (h, w, 2) float32 the same map on a coarse lattice
-    upsample: tuple[np.ndarray, np.ndarray] | None = None  # (H, W) float32 x and y lattice coordinates of each output pixel
+    lattice: tuple[int, int] | None = None  # (cell, pad) in output pixels: sample (i, j) sits at ((j + .5) cell - .5 - pad, (i + .5) cell - .5 - pad)
 
     def dense(self) -> np.ndarray:
         """-> (H, W, 2) float32 grid in normalised crop space."""
         if self.grid is None:
-            import cv2
-
-            self.grid = cv2.remap(self.coarse, self.upsample[0], self.upsample[1], interpolation=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)
+            self.grid = upsample_lattice(self.coarse, self.lattice, self.occlusion.shape)
         return self.grid
+
+
+def upsample_lattice(coarse: np.ndarray, lattice: tuple[int, int], shape: tuple[int, ...]) -> np.ndarray:
+    """(h, w, C) lattice samples -> (H, W, C) by exact bilinear resizing (cell centres) and cropping the pad."""
+    import cv2
+
+    cell, pad = lattice
+    h, w = coarse.shape[:2]
+    big = cv2.resize(coarse, (w * cell, h * cell), interpolation=cv2.INTER_LINEAR)
+    return big[pad:pad + shape[0], pad:pad + shape[1]]
 
 
 @dataclass

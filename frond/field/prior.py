@@ -118,18 +118,16 @@ class PriorDenseField:
         self.anchors = np.concatenate([border, ring])
         # the coarse evaluation grid, in output pixels and in normalised crop space
         scale = float(np.sqrt(abs(np.linalg.det(invert_affine(space.out_to_norm)[:, :2]))))  # output px per norm unit
-        spacing = self.spacing * max(1.0, scale / 256.0) ** -0.2  # a little finer for big crops
-        gh = int(np.clip(round(space.height / spacing) + 1, 16, 96))
-        gw = int(np.clip(round(space.width / spacing) + 1, 16, 96))
-        ys = np.linspace(-0.5, space.height - 0.5, gh)
-        xs = np.linspace(-0.5, space.width - 0.5, gw)
+        cell = max(4, int(round(self.spacing * max(1.0, scale / 256.0) ** -0.2)))  # a little finer for big crops
+        pad = cell  # one cell beyond every edge: resizing never clamps inside the frame
+        gh = int(np.ceil((space.height + 2 * pad) / cell))
+        gw = int(np.ceil((space.width + 2 * pad) / cell))
+        ys = (np.arange(gh) + 0.5) * cell - 0.5 - pad  # cell centres, cv2.resize's convention
+        xs = (np.arange(gw) + 0.5) * cell - 0.5 - pad
         gx, gy = np.meshgrid(xs, ys)
         self.grid_shape = (gh, gw)
+        self.lattice = (cell, pad)
         self.grid_norm = apply_affine(space.out_to_norm, np.stack([gx.ravel(), gy.ravel()], 1))
-        # bilinear upsampling map: output pixel centre x -> coarse index (x + 0.5) / W * (gw - 1)
-        up_x = ((np.arange(space.width) + 0.5) / space.width * (gw - 1)).astype(np.float32)
-        up_y = ((np.arange(space.height) + 0.5) / space.height * (gh - 1)).astype(np.float32)
-        self.up_x, self.up_y = np.meshgrid(up_x, up_y)
         self.norm_to_out = invert_affine(space.out_to_norm)
         # motion support: the displacement fades to exactly 0 just beyond the static ring (background stays put)
         rel = (self.grid_norm - ring_centre) / np.array([half_width * 1.9, iod * 2.9])
@@ -154,4 +152,4 @@ class PriorDenseField:
         coarse = (identity + (coarse - identity) * self.support).astype(np.float32)
         feather = max(0.6, 0.004 * self.out_scale)
         occlusion = inner_mouth_mask(apply_affine(self.norm_to_out, drv), self.space.height, self.space.width, feather)
-        return FieldFrame(grid=None, occlusion=occlusion, coarse=coarse, upsample=(self.up_x, self.up_y))
+        return FieldFrame(grid=None, occlusion=occlusion, coarse=coarse, lattice=self.lattice)

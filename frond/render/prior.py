@@ -12,7 +12,7 @@ import numpy as np
 
 from ..face.align import apply_affine, invert_affine
 from ..face.landmarks import inter_ocular
-from ..types import AlignedFace, FieldFrame, OutputSpace
+from ..types import AlignedFace, FieldFrame, OutputSpace, upsample_lattice
 from ..field.prior import inner_mouth_mask
 from .mouth import mouth_box, paint_closed_lips, paint_interior, palette_from_source
 
@@ -39,8 +39,9 @@ class PriorDecoder:
         """field over (H, W), driving_keypoints (68, 2) -> (H, W, 3) uint8 RGB."""
         if field.coarse is not None:  # affine before the (linear) upsampling: same map, far fewer points
             coarse = cv2.transform(field.coarse, self.to_source)
-            map_x, map_y = (cv2.remap(np.ascontiguousarray(coarse[..., c]), field.upsample[0], field.upsample[1],
-                                      interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for c in (0, 1))
+            shape = (self.space.height, self.space.width)
+            map_x, map_y = (np.ascontiguousarray(upsample_lattice(np.ascontiguousarray(coarse[..., c]), field.lattice, shape))
+                            for c in (0, 1))
         else:
             maps = cv2.transform(field.grid, self.to_source)  # normalised -> source pixels, (H, W, 2)
             map_x, map_y = np.ascontiguousarray(maps[..., 0]), np.ascontiguousarray(maps[..., 1])
