@@ -115,41 +115,45 @@ class FrondPipeline:
         pitch_contour(noise, 16000, times)
         detect_faces(np.zeros((64, 64, 3), np.uint8), backend=self.landmarks)
 
-    def _frames(self, field, decoder, motion, n_frames: int, paste: Callable[[np.ndarray], np.ndarray]):
+    def _frames(self, field, decoder, motion, n_frames: int, paste: Callable[[np.ndarray], np.ndarray], chunk: int = 16):
         """Yield (field, frame, field seconds, decoder seconds) for every frame, in order.
 
-        Learned stages with batch methods run in batches on their device; other stages run
-        frame by frame on a small thread pool (the priors' numpy/OpenCV work releases the GIL),
-        through a short window, so memory stays flat however long the audio is.
+        Fields come in chunks (`frames`: one batched solve for the prior, one network call for
+        the learned field). A decoder with `render_batch` (learned) renders each chunk at once;
+        otherwise frames render on a small thread pool (the prior's numpy/OpenCV work releases
+        the GIL) while the next chunk's fields are computed. The window is short, so memory
+        stays flat however long the audio is.
         """
-        if hasattr(field, "frames") and hasattr(decoder, "render_batch"):
-            batch = 16
-            for start in range(0, n_frames, batch):
-                stop = min(start + batch, n_frames)
-                t0 = time.perf_counter()
-                fields = field.frames(motion.keypoints[start:stop], motion.head_pose[start:stop])
-                t1 = time.perf_counter()
-                images = decoder.render_batch(fields)
-                share = (time.perf_counter() - t1) / (stop - start), (t1 - t0) / (stop - start)
-                for frame_field, image in zip(fields, images):
-                    yield frame_field, paste(image), share[1], share[0]
-            return
-
-        def render(i: int):
-            t0 = time.perf_counter()
-            frame_field = field.frame(motion.keypoints[i], motion.head_pose[i])
-            t1 = time.perf_counter()
-            frame = paste(decoder.render(frame_field, motion.keypoints[i]))
-            return frame_field, frame, t1 - t0, time.perf_counter() - t1
-
+        batched = hasattr(field, "frames")
         workers = self.render_workers(field, decoder)
+
+        def render(i: int, frame_field, field_s: float):
+            t0 = time.perf_counter()
+            frame = paste(decoder.render(frame_field, motion.keypoints[i]))
+            return frame_field, frame, field_s, time.perf_counter() - t0
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
             pending: deque = deque()
-            submitted = 0
-            for i in range(n_frames):
-                while submitted < n_frames and submitted <= i + 2 * workers:
-                    pending.append(pool.submit(render, submitted))
-                    submitted += 1
+            for start in range(0, n_frames, chunk):
+                stop = min(start + chunk, n_frames)
+                t0 = time.perf_counter()
+                if batched:
+                    fields = field.frames(motion.keypoints[start:stop], motion.head_pose[start:stop])
+                else:
+                    fields = [field.frame(motion.keypoints[i], motion.head_pose[i]) for i in range(start, stop)]
+                field_s = (time.perf_counter() - t0) / (stop - start)
+                if hasattr(decoder, "render_batch"):
+                    t1 = time.perf_counter()
+                    images = decoder.render_batch(fields)
+                    decoder_s = (time.perf_counter() - t1) / (stop - start)
+                    for frame_field, image in zip(fields, images):
+                        yield frame_field, paste(image), field_s, decoder_s
+                    continue
+                for k, frame_field in enumerate(fields):
+                    pending.append(pool.submit(render, start + k, frame_field, field_s))
+                while len(pending) > chunk:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
 
     @staticmethod

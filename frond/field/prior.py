@@ -20,7 +20,7 @@ import numpy as np
 from ..face.align import apply_affine, invert_affine
 from ..motion.head import HeadGeometry, keypoint_depth
 from ..types import AlignedFace, FieldFrame, OutputSpace
-from .tps import ThinPlateSpline, _kernel
+from .tps import batched_kernel, solve_batch
 
 INNER_LIPS = list(range(60, 68))
 
@@ -59,25 +59,23 @@ def inner_mouth_mask(keypoints_px: np.ndarray, height: int, width: int, feather:
     return mask
 
 
-def merge_close(controls: np.ndarray, values: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Merge control points closer than `radius` (e.g. closed lips): one point, the mean value.
+def meet_close(controls: np.ndarray, values: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Controls closer than `radius` (closed lips) meet at their midpoint, with their mean value.
 
     Coinciding controls with different values would make the spline singular (it would
-    fold); merged, the lips meet and the map compresses what lay between them.
-    controls (N, 2), values (N, 2) -> (M, 2), (M, 2).
+    fold); met, the lips close and the map compresses what lay between them. The number of
+    controls stays the same, so frames solve as one batch (regularisation keeps it regular).
+    controls (N, 2), values (N, 2) -> the same, adjusted.
     """
     d2 = ((controls[:, None] - controls[None]) ** 2).sum(-1)
     close = np.argwhere(np.triu(d2 < radius * radius, k=1))
     if close.size == 0:
         return controls, values
-    keep = np.ones(len(controls), bool)
     controls, values = controls.copy(), values.copy()
     for i, j in close:
-        if keep[i] and keep[j]:
-            controls[i] = (controls[i] + controls[j]) / 2
-            values[i] = (values[i] + values[j]) / 2
-            keep[j] = False
-    return controls[keep], values[keep]
+        controls[[i, j]] = (controls[i] + controls[j]) / 2
+        values[[i, j]] = (values[i] + values[j]) / 2
+    return controls, values
 
 
 class PriorDenseField:
@@ -133,23 +131,35 @@ class PriorDenseField:
         rel = (self.grid_norm - ring_centre) / np.array([half_width * 1.9, iod * 2.9])
         radius = np.sqrt((rel ** 2).sum(1))
         self.support = np.clip((1.12 - radius) / 0.17, 0.0, 1.0).astype(np.float32).reshape(gh, gw, 1)
-        self.static_kernel = _kernel(self.grid_norm.astype(np.float32), self.anchors.astype(np.float32))  # (P, A), fixed
+        self.static_kernel = batched_kernel(self.grid_norm.astype(np.float32), self.anchors.astype(np.float32))  # (P, A), fixed
         self.out_scale = float(np.sqrt(abs(np.linalg.det(self.norm_to_out[:, :2]))))  # output px per norm unit
 
-    def frame(self, driving_keypoints: np.ndarray, head_pose: np.ndarray) -> FieldFrame:
+    def frames(self, driving_keypoints: np.ndarray, head_poses: np.ndarray) -> list[FieldFrame]:
+        """Batched: driving_keypoints (T, 68, 2), head_poses (T, 3) -> T fields (one solve for all)."""
         drv = driving_keypoints.astype(np.float64)
-        head = self.geometry.rotate(self.head_points, head_pose, self.head_depth)
-        neck_pose = np.asarray(head_pose) * 0.3
-        neck = self.geometry.rotate(self.neck_points, neck_pose)
-        lips, lip_values = merge_close(drv[48:68], self.source[48:68], 0.004)  # only lips can meet
-        moving = np.concatenate([drv[:48], lips, head, neck])
-        values = np.concatenate([self.source[:48], lip_values, self.head_points, self.neck_points])
-        spline = ThinPlateSpline(np.concatenate([moving, self.anchors]), np.concatenate([values, self.anchors]),
-                                 regularisation=1e-6)
-        kernel = np.concatenate([_kernel(self.grid_norm.astype(np.float32), moving.astype(np.float32)), self.static_kernel], 1)
-        coarse = spline.evaluate_with_kernel(self.grid_norm, kernel).reshape(*self.grid_shape, 2)
-        identity = self.grid_norm.reshape(*self.grid_shape, 2)
-        coarse = (identity + (coarse - identity) * self.support).astype(np.float32)
+        moving, values = [], []
+        for kp, pose in zip(drv, head_poses):
+            lips, lip_values = meet_close(kp[48:68], self.source[48:68], 0.004)  # only lips can meet
+            head = self.geometry.rotate(self.head_points, pose, self.head_depth)
+            neck = self.geometry.rotate(self.neck_points, np.asarray(pose) * 0.3)
+            moving.append(np.concatenate([kp[:48], lips, head, neck]))
+            values.append(np.concatenate([self.source[:48], lip_values, self.head_points, self.neck_points]))
+        moving, values = np.stack(moving), np.stack(values)
+        t, m = moving.shape[:2]
+        anchors = np.broadcast_to(self.anchors, (t, *self.anchors.shape))
+        weights, affine = solve_batch(np.concatenate([moving, anchors], 1), np.concatenate([values, anchors], 1))
+        grid = self.grid_norm.astype(np.float32)
+        coarse = (batched_kernel(grid[None], moving.astype(np.float32)) @ weights[:, :m].astype(np.float32)
+                  + self.static_kernel @ weights[:, m:].astype(np.float32)
+                  + affine[:, :1].astype(np.float32) + grid[None] @ affine[:, 1:].astype(np.float32))
+        identity = grid.reshape(*self.grid_shape, 2)
+        coarse = identity + (coarse.reshape(t, *self.grid_shape, 2) - identity) * self.support
         feather = max(0.6, 0.004 * self.out_scale)
-        occlusion = inner_mouth_mask(apply_affine(self.norm_to_out, drv), self.space.height, self.space.width, feather)
-        return FieldFrame(grid=None, occlusion=occlusion, coarse=coarse, lattice=self.lattice)
+        return [FieldFrame(grid=None, coarse=np.ascontiguousarray(c, dtype=np.float32), lattice=self.lattice,
+                           occlusion=inner_mouth_mask(apply_affine(self.norm_to_out, kp), self.space.height,
+                                                      self.space.width, feather))
+                for c, kp in zip(coarse, drv)]
+
+    def frame(self, driving_keypoints: np.ndarray, head_pose: np.ndarray) -> FieldFrame:
+        """driving_keypoints (68, 2), head_pose (3,) -> the field over the output space."""
+        return self.frames(np.asarray(driving_keypoints)[None], np.asarray(head_pose)[None])[0]
