@@ -79,7 +79,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="length of the timed clip (default %(default)s)")
     p.add_argument("--long-seconds", type=float, default=60.0, help="length of the long clip for the memory check (default %(default)s)")
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="crop sizes to time (default 256 512)")
-    p.add_argument("--repeats", type=int, default=2, help="timed runs per size; the best is reported (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per size; the best is reported (default %(default)s)")
     p.add_argument("--skip-memory", action="store_true", help="skip the peak-memory runs")
     p.add_argument("--skip-app", action="store_true", help="skip the app cold-start measurement")
     p.set_defaults(func=lambda args: __import__("frond.bench", fromlist=["main"]).main(args))

@@ -60,7 +60,7 @@ def inner_mouth_mask(keypoints_px: np.ndarray, height: int, width: int, feather:
 
 
 def meet_close(controls: np.ndarray, values: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Controls closer than `radius` (closed lips) meet at their midpoint, with their mean value.
+    """Controls closer than `radius` (closed lips, closed eyelids) meet at their midpoint, with their mean value.
 
     Coinciding controls with different values would make the spline singular (it would
     fold); met, the lips close and the map compresses what lay between them. The number of
@@ -102,6 +102,8 @@ class PriorDenseField:
             for r, h in ((1.05, 1.1), (1.3, 1.7))
         ])
         neck = kp[[4, 6, 8, 10, 12]] + np.array([0.0, 0.7 * iod])
+        hair = hair[np.abs(hair).max(axis=1) < 0.8]  # too near the static border they would fold the field
+        neck = neck[np.abs(neck).max(axis=1) < 0.8]
         self.head_points = hair
         self.neck_points = neck
         self.head_depth = self.geometry.depth(hair) * 0.6
@@ -139,11 +141,11 @@ class PriorDenseField:
         drv = driving_keypoints.astype(np.float64)
         moving, values = [], []
         for kp, pose in zip(drv, head_poses):
-            lips, lip_values = meet_close(kp[48:68], self.source[48:68], 0.004)  # only lips can meet
+            face, face_values = meet_close(kp, self.source, 0.004)  # closed lips (and anything else that meets)
             head = self.geometry.rotate(self.head_points, pose, self.head_depth)
             neck = self.geometry.rotate(self.neck_points, np.asarray(pose) * 0.3)
-            moving.append(np.concatenate([kp[:48], lips, head, neck]))
-            values.append(np.concatenate([self.source[:48], lip_values, self.head_points, self.neck_points]))
+            moving.append(np.concatenate([face, head, neck]))
+            values.append(np.concatenate([face_values, self.head_points, self.neck_points]))
         moving, values = np.stack(moving), np.stack(values)
         t, m = moving.shape[:2]
         anchors = np.broadcast_to(self.anchors, (t, *self.anchors.shape))

@@ -54,6 +54,7 @@ ROUND = _basis({
 BROW = _basis({i: (0.0, -0.06 * w) for i, w in zip(range(17, 27), (0.6, 0.9, 1.0, 0.9, 0.7, 0.7, 0.9, 1.0, 0.9, 0.6))})
 
 UPPER_LIDS = ((37, 41), (38, 40), (43, 47), (44, 46))  # (upper lid point, lower lid point under it)
+LID_TRAVEL = 0.6  # how far the upper lid's keypoints travel towards the lower lid on a full blink
 
 
 def face_frame(keypoints: np.ndarray) -> tuple[np.ndarray, float]:
@@ -83,6 +84,6 @@ def deform(source: np.ndarray, channels: dict[str, np.ndarray]) -> np.ndarray:
         closure = channels["blink"][:, None].astype(np.float64)
         for upper, lower in UPPER_LIDS:
             gap = source[lower] - source[upper]
-            out[:, upper] += 0.85 * closure * gap
+            out[:, upper] += LID_TRAVEL * closure * gap  # the lids stop short: the decoder paints the closed lid
             out[:, lower] -= 0.1 * closure * gap
     return out.astype(np.float32)

@@ -14,7 +14,8 @@ from ..face.align import apply_affine, invert_affine
 from ..face.landmarks import inter_ocular
 from ..types import AlignedFace, FieldFrame, OutputSpace, upsample_lattice
 from ..field.prior import inner_mouth_mask
-from .mouth import mouth_box, paint_closed_lips, paint_interior, palette_from_source
+from ..motion.shape import LID_TRAVEL
+from .mouth import eye_openness, lid_colour, mouth_box, paint_closed_lids, paint_closed_lips, paint_interior, palette_from_source
 
 
 class PriorDecoder:
@@ -28,6 +29,8 @@ class PriorDecoder:
         self.norm_to_out = invert_affine(space.out_to_norm)
         source_px = apply_affine(space.norm_to_source, source_keypoints.astype(np.float64))
         self.palette = palette_from_source(space.source, source_px)
+        self.lids = lid_colour(space.source, source_px)
+        self.source_eyes = eye_openness(source_keypoints)  # lid gaps, normalised units
         # where the portrait shows its own mouth interior (parted lips, teeth): hidden when the lips close
         h, w = space.source.shape[:2]
         interior = inner_mouth_mask(source_px, h, w, feather=0.0)
@@ -58,5 +61,10 @@ class PriorDecoder:
             paint_closed_lips(frame, cover, box, kp_px, self.palette, iod)
         if field.occlusion.max() > 0.01:
             paint_interior(frame, field.occlusion, kp_px, self.palette, iod)
+        # a blink narrows the eye by LID_TRAVEL of its opening; painted lids cover the rest
+        narrowing = 1.0 - eye_openness(driving_keypoints) / np.maximum(self.source_eyes, 1e-6)
+        closure = np.clip((narrowing - 0.3 * LID_TRAVEL) / (0.7 * LID_TRAVEL), 0.0, 1.0)
+        if closure.max() > 0.01:
+            paint_closed_lids(frame, kp_px, closure, self.lids, iod)
         return frame
 
