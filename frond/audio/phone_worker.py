@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import subprocess
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -36,8 +38,10 @@ class PhoneWorker:
 
     def _ensure(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
+            root = str(Path(__file__).resolve().parents[2])  # where `frond` is importable from, wherever we run
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
             self._process = subprocess.Popen([sys.executable, "-m", "frond.audio.phone_worker"], stdin=subprocess.PIPE,
-                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         return self._process
 
     def _roundtrip(self, samples: np.ndarray) -> list[Phone]:
