@@ -50,14 +50,13 @@ def speech_envelope(samples: np.ndarray, sample_rate: int, times: np.ndarray) ->
     return _at(env, hop_s, times)
 
 
-def voice_activity(samples: np.ndarray, sample_rate: int, times: np.ndarray, threshold: float = 0.45) -> np.ndarray:
-    """samples (N,), times (T,) -> (T,) soft speech/silence gate in [0, 1].
+def voice_activity(envelope: np.ndarray, threshold: float = 0.45) -> np.ndarray:
+    """(T,) speech envelope (`speech_envelope`) -> (T,) soft speech/silence gate in [0, 1].
 
-    Speech where the envelope is above `threshold` (about 22 dB under loud speech),
+    Speech where the envelope is above `threshold` (0.45: about 22 dB under loud speech),
     with a soft ramp, so that the mouth closes in pauses.
     """
-    env = speech_envelope(samples, sample_rate, times)
-    return np.clip((env - threshold + 0.1) / 0.2, 0.0, 1.0).astype(np.float32)
+    return np.clip((envelope - threshold + 0.1) / 0.2, 0.0, 1.0).astype(np.float32)
 
 
 def spectral_shape(samples: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:

@@ -36,6 +36,12 @@ LOUDNESS = 0.45  # how much loudness scales the opening (0 = phones alone)
 GATE_THRESHOLD = 0.2  # envelope level (0..1 over 40 dB) below which the mouth closes: a pause (tuned on real clips)
 
 
+def envelope_grid(audio: AudioClip) -> tuple[np.ndarray, np.ndarray]:
+    """The clip's speech envelope on the GRID_HZ grid: (N,) times, (N,) envelope. Computed once per clip."""
+    grid = np.arange(0.0, audio.duration + 1.0 / GRID_HZ, 1.0 / GRID_HZ)
+    return grid, speech_envelope(audio.samples, audio.sample_rate, grid)
+
+
 def viseme_targets(phones: list[Phone], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """phones + grid (N,) -> targets (N, 3) open/width/round, weights (N,), bilabial core (N,)."""
     targets = np.zeros((grid.size, 3))
@@ -101,11 +107,14 @@ class PriorMotionEstimator:
             log.warning("phone recognition failed (%s); using the energy fallback", exc)
             return None, f"energy/spectrum fallback (phone recognition failed: {exc})"
 
-    def trajectory(self, audio: AudioClip, settings: GenerationSettings) -> tuple[Trajectory, np.ndarray, str]:
-        """The mouth's continuous trajectory (channels open, width, round, closure) + the 100 Hz envelope."""
-        grid = np.arange(0.0, audio.duration + 1.0 / GRID_HZ, 1.0 / GRID_HZ)
-        env = speech_envelope(audio.samples, audio.sample_rate, grid)
-        gate = voice_activity(audio.samples, audio.sample_rate, grid, threshold=GATE_THRESHOLD)
+    def trajectory(self, audio: AudioClip, settings: GenerationSettings,
+                   envelope: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Trajectory, np.ndarray, str]:
+        """The mouth's continuous trajectory (channels open, width, round, closure) + the 100 Hz envelope.
+
+        `envelope`: the clip's (grid, envelope) from `envelope_grid`, when the caller has it already.
+        """
+        grid, env = envelope if envelope is not None else envelope_grid(audio)
+        gate = voice_activity(env, threshold=GATE_THRESHOLD)
         phones, how = self.phones(audio)
         if phones:
             targets, weights, closure = viseme_targets(phones, grid)
@@ -124,8 +133,9 @@ class PriorMotionEstimator:
         """source_keypoints (68, 2), times (T,) -> MotionSequence at `times`."""
         rng = np.random.default_rng(settings.seed)
         # what does not need the phones first: they may still be arriving from the helper process
-        env = speech_envelope(audio.samples, audio.sample_rate, times)
-        activity = voice_activity(audio.samples, audio.sample_rate, times)
+        grid, grid_env = envelope_grid(audio)
+        env = np.interp(times, grid, grid_env).astype(np.float32)
+        activity = voice_activity(env)
         fps = 1.0 / max(float(np.median(np.diff(times))) if times.size > 1 else 0.04, 1e-3)
         emphasis = emphasis_curve(env, fps)
         pitch = pitch_contour(audio.samples, audio.sample_rate, times)
@@ -133,7 +143,7 @@ class PriorMotionEstimator:
         pose = pose_process(times, activity, emphasis, pitch, settings.head_motion, rng)
         brow = 0.8 * emphasis * min(1.0, settings.head_motion)
 
-        trajectory, _, how = self.trajectory(audio, settings)
+        trajectory, _, how = self.trajectory(audio, settings, (grid, grid_env))
         sampled = trajectory(times)
         closure = np.clip(1.6 * sampled[:, 3], 0.0, 1.0)
         open_ = np.clip(sampled[:, 0], 0.0, 1.1) * (1.0 - closure) * settings.lip_scale
