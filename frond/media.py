@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from concurrent.futures import Future
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -140,6 +141,14 @@ def load_audio(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Audi
     return AudioClip(samples=np.clip(samples, -1.0, 1.0), sample_rate=ANALYSIS_RATE, duration=float(duration), path=path)
 
 
+def _run_into(future: Future, fn, *args) -> None:
+    """Run fn(*args) on this thread and settle `future` with its result or its exception."""
+    try:
+        future.set_result(fn(*args))
+    except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+        future.set_exception(exc)
+
+
 def _fps_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
@@ -175,12 +184,11 @@ class VideoWriter:
             self._video.options = {"crf": str(crf), "preset": preset}
             self._audio_packets: list[av.Packet] = []
             self._audio = None
-            self._audio_thread: threading.Thread | None = None
-            self._audio_error: BaseException | None = None
+            self._audio_job: Future | None = None
             if audio_path is not None:  # encoded beside whatever the caller does next
-                self._audio_thread = threading.Thread(target=self._prepare_audio_safely, args=(Path(audio_path),),
-                                                      name=f"aac-{self.path.name}", daemon=True)
-                self._audio_thread.start()
+                self._audio_job = Future()
+                threading.Thread(target=_run_into, args=(self._audio_job, self._prepare_audio, Path(audio_path)),
+                                 name=f"aac-{self.path.name}", daemon=True).start()
         except BaseException:
             self._abort()
             raise
@@ -211,19 +219,11 @@ class VideoWriter:
             error, self._error = self._error, None
             raise error
 
-    def _prepare_audio_safely(self, audio_path: Path) -> None:
-        try:
-            self._prepare_audio(audio_path)
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
-            self._audio_error = exc
-
     def _join_audio(self) -> None:
-        if self._audio_thread is not None:
-            self._audio_thread.join()
-            self._audio_thread = None
-        if self._audio_error is not None:
-            error, self._audio_error = self._audio_error, None
-            raise error
+        """Wait for the soundtrack's encoding; its error, if any, is raised here."""
+        job, self._audio_job = self._audio_job, None
+        if job is not None:
+            job.result()
 
     def _prepare_audio(self, audio_path: Path) -> None:
         probe = _open_audio(audio_path)
