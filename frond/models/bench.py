@@ -19,6 +19,18 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _seconds_per_call(fn, device: str, warmup: int, iters: int) -> float:
+    """Mean seconds of fn() over `iters` calls after `warmup` untimed ones, device work included."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    _sync(device)
+    return (time.perf_counter() - start) / iters
+
+
 def _inputs(batch: int, size: int, device: str):
     g = torch.Generator().manual_seed(0)
     img = (torch.rand(batch, 3, size, size, generator=g) * 2 - 1).to(device)
@@ -54,14 +66,7 @@ def benchmark(device: str, sizes=(256, 512), batch: int = 32, config: FrondConfi
             opt.step()
 
         model.train()
-        for _ in range(warmup):
-            train_step()
-        _sync(device)
-        t = time.perf_counter()
-        for _ in range(iters):
-            train_step()
-        _sync(device)
-        train_s = (time.perf_counter() - t) / iters
+        train_s = _seconds_per_call(train_step, device, warmup, iters)
 
         model.eval()
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
@@ -75,14 +80,7 @@ def benchmark(device: str, sizes=(256, 512), batch: int = 32, config: FrondConfi
                 fld = model.field(src, rep(kp[:1]), drv, rep(enc["kp_features"]), rep(enc["global_code"]), code, (size, size))
                 return model.decoder(src, fld["grid"], fld["occlusion"], source_features=feats)["image"]
 
-            for _ in range(warmup):
-                render()
-            _sync(device)
-            t = time.perf_counter()
-            for _ in range(iters):
-                render()
-            _sync(device)
-            infer_s = (time.perf_counter() - t) / iters
+            infer_s = _seconds_per_call(render, device, warmup, iters)
         results["sizes"][size] = {
             "train_steps_per_s": round(1.0 / train_s, 3),
             "train_frames_per_s": round(batch / train_s, 2),
