@@ -34,12 +34,10 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +55,7 @@ from PIL import Image  # noqa: E402
 from frond import FrondPipeline  # noqa: E402
 from frond.config import DEFAULT_SETTINGS, GenerationSettings, Limits  # noqa: E402
 from frond.errors import FrondInputError  # noqa: E402
+from frond.hub import go_offline_if_hub_unreachable  # noqa: E402
 
 log = logging.getLogger("frond.app")
 
@@ -136,11 +135,6 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
 def _env_int(name: str) -> int | None:
     value = os.environ.get(name)
     return int(value) if value else None
-
-
-# --------------------------------------------------------------------------- offline start-up
-
-from frond.hub import TRUE, go_offline_if_hub_unreachable, hub_reachable  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------- the pipeline, once

@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from .config import DEFAULT_LIMITS, GenerationSettings, Limits
 from .errors import FrondInputError
-from .face.align import align_face, apply_affine, invert_affine, norm_to_px
+from .face.align import align_face, apply_affine, invert_affine, norm_to_px, norm_to_px_affine, px_to_norm_affine
 from .face.landmarks import detect_faces, inter_ocular
 from .field.prior import PriorDenseField
 from .media import VideoWriter, load_audio, load_image
@@ -35,11 +35,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 PRIOR = "training-free prior"
 STAGES = ("encoder", "motion", "field", "decoder")
-
-
-def _norm_to_px_affine(size: int) -> np.ndarray:
-    """(2, 3) affine: normalised crop space -> crop pixels."""
-    return np.array([[size / 2.0, 0.0, size / 2.0 - 0.5], [0.0, size / 2.0, size / 2.0 - 0.5]])
 
 
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -189,8 +184,7 @@ class FrondPipeline:
         (H, W, 1): 1 inside, falling to 0 at the crop's edge, so that no seam shows.
         """
         size = settings.size
-        n2p = _norm_to_px_affine(size)
-        p2n = invert_affine(n2p)
+        n2p, p2n = norm_to_px_affine(size), px_to_norm_affine(size)
         if not settings.full_frame:
             space = OutputSpace(size, size, out_to_norm=p2n, source=face.image, norm_to_source=n2p)
             return space, None, face.image, None

@@ -27,6 +27,16 @@ def norm_to_px(points: np.ndarray, size: int) -> np.ndarray:
     return (points + 1.0) * (size / 2.0) - 0.5
 
 
+def norm_to_px_affine(size: int) -> np.ndarray:
+    """`norm_to_px` as a (2, 3) affine."""
+    return np.array([[size / 2.0, 0.0, size / 2.0 - 0.5], [0.0, size / 2.0, size / 2.0 - 0.5]])
+
+
+def px_to_norm_affine(size: int) -> np.ndarray:
+    """`px_to_norm` as a (2, 3) affine."""
+    return np.array([[2.0 / size, 0.0, 1.0 / size - 1.0], [0.0, 2.0 / size, 1.0 / size - 1.0]])
+
+
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     """matrix (2, 3), points (..., 2) -> (..., 2)."""
     return points @ matrix[:, :2].T + matrix[:, 2]

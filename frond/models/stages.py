@@ -17,6 +17,7 @@ import torch
 
 from ..config import GenerationSettings
 from ..errors import FrondInputError
+from ..face.align import px_to_norm_affine
 from ..hub import TRUE, go_offline_if_hub_unreachable
 from ..types import AlignedFace, AudioClip, FieldFrame, MotionSequence, OutputSpace
 from .audio_features import log_mel
@@ -164,7 +165,7 @@ class LearnedDecoder(_Learned):
 
 def _output_query(space: OutputSpace, size: int, device: str) -> torch.Tensor | None:
     """Normalised crop coordinates of every output pixel (1, H, W, 2), or None when the output is the crop itself."""
-    crop = np.array([[2.0 / size, 0.0, 1.0 / size - 1.0], [0.0, 2.0 / size, 1.0 / size - 1.0]])
+    crop = px_to_norm_affine(size)
     if (space.height, space.width) == (size, size) and np.allclose(space.out_to_norm, crop, atol=1e-9):
         return None
     ys, xs = np.mgrid[0:space.height, 0:space.width].astype(np.float64)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..field.prior import smooth_polygon
 
 
 @dataclass
@@ -44,7 +43,7 @@ def palette_from_source(image: np.ndarray, keypoints_px: np.ndarray) -> MouthPal
                         lips=lips.astype(np.float32))
 
 
-def _lip_curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:
+def _lip_curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:  # also the lower eyelid
     """Piecewise-linear y(x) through points (N, 2) sorted by x, evaluated at xs."""
     order = np.argsort(points[:, 0])
     return np.interp(xs, points[order, 0], points[order, 1])
@@ -155,7 +154,7 @@ def paint_closed_lids(frame: np.ndarray, keypoints_px: np.ndarray, closure: np.n
         mask = np.zeros((y1 - y0, x1 - x0), np.float32)
         cv2.fillPoly(mask, [np.round((contour - (x0, y0)) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
         mask = cv2.GaussianBlur(cv2.dilate(mask, np.ones((3, 3), np.uint8)), (0, 0), max(0.6, 0.02 * iod_px))
-        lash_y = np.interp(np.arange(x0, x1), np.sort(contour[[0, 5, 4, 3], 0]), contour[[0, 5, 4, 3], 1][np.argsort(contour[[0, 5, 4, 3], 0])])
+        lash_y = _lip_curve(contour[[0, 5, 4, 3]], np.arange(x0, x1))  # the lower lid: where the lashes meet it
         gy = np.arange(y0, y1, dtype=np.float32)[:, None]
         lash = np.exp(-((gy - lash_y[None, :]) / max(0.025 * iod_px, 0.8)) ** 2)
         paint = colour[None, None] * (1.0 - 0.55 * lash[..., None])
