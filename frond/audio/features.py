@@ -73,8 +73,12 @@ def spectral_shape(samples: np.ndarray, sample_rate: int, times: np.ndarray) -> 
     return _at(scaled, hop / sample_rate, times)
 
 
-def pitch_contour(samples: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:
-    """samples (N,), times (T,) -> (T,) pitch in semitones relative to the clip's median, 0 where unvoiced."""
+def pitch_contour(samples: np.ndarray, sample_rate: int, times: np.ndarray,
+                  envelope: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """samples (N,), times (T,) -> (T,) pitch in semitones relative to the clip's median, 0 where unvoiced.
+
+    `envelope`: the clip's (grid, speech envelope) when the caller has it, so it is not computed again.
+    """
     times = np.asarray(times, dtype=np.float64)
     if samples.size < 2048:
         return np.zeros(times.shape, np.float32)
@@ -84,7 +88,8 @@ def pitch_contour(samples: np.ndarray, sample_rate: int, times: np.ndarray) -> n
         librosa.yin(np.pad(samples[i: i + chunk], (0, max(0, 2048 - len(samples[i: i + chunk])))), fmin=70.0, fmax=400.0,
                     sr=sample_rate, frame_length=1024, hop_length=hop)[: -(-min(chunk, len(samples) - i) // hop) or None]
         for i in range(0, len(samples), chunk)])
-    env = speech_envelope(samples, sample_rate, np.arange(f0.shape[0]) * hop / sample_rate)
+    f0_times = np.arange(f0.shape[0]) * hop / sample_rate
+    env = np.interp(f0_times, *envelope) if envelope is not None else speech_envelope(samples, sample_rate, f0_times)
     voiced = env > 0.5
     if voiced.sum() < 5:
         return np.zeros(times.shape, np.float32)

@@ -31,11 +31,6 @@ class PhoneWorker:
         self._lock = threading.Lock()
         atexit.register(self.close)
 
-    def start(self) -> None:
-        """Start the process now (it takes ~0.2 s to import), e.g. while the caller loads models."""
-        with self._lock:
-            self._ensure()
-
     def _ensure(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
             root = str(Path(__file__).resolve().parents[2])  # where `frond` is importable from, wherever we run

@@ -138,7 +138,7 @@ class PriorMotionEstimator:
         activity = voice_activity(env)
         fps = 1.0 / max(float(np.median(np.diff(times))) if times.size > 1 else 0.04, 1e-3)
         emphasis = emphasis_curve(env, fps)
-        pitch = pitch_contour(audio.samples, audio.sample_rate, times)
+        pitch = pitch_contour(audio.samples, audio.sample_rate, times, (grid, grid_env))
         blink = blink_curve(times, settings.blink_rate, rng)
         pose = pose_process(times, activity, emphasis, pitch, settings.head_motion, rng)
         brow = 0.8 * emphasis * min(1.0, settings.head_motion)
