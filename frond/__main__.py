@@ -30,6 +30,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--blink-rate", type=float, default=d.blink_rate, help="blink rate multiplier 0..3, 1 = about 17 per minute (default %(default)s)")
     p.add_argument("--full-frame", action="store_true", help="paste the animated face back into the whole original image (default: the aligned crop)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed for blinks and head motion: same seed, same video (default %(default)s)")
+    p.add_argument("--motion", choices=("learned", "prior"), default=d.motion, help="mouth motion: the trained network (default) or the training-free phone/viseme prior")
     p.add_argument("--face-index", type=int, default=d.face_index, help="which face when there are several: 0 = largest (default %(default)s)")
     p.add_argument("--save-intermediates", type=Path, metavar="DIR", help="also write keypoints.npz, trajectories.png, motion_field.mp4, overlay.mp4 (and aligned.png, side_by_side.mp4) to DIR")
     p.add_argument("--weights", help="learned FROND weights: a Hub repo id[@revision] or a local folder (default: training-free prior)")
@@ -47,7 +48,7 @@ def _generate(args: argparse.Namespace) -> int:
     try:
         settings = GenerationSettings(size=args.size, fps=args.fps, smoothing=args.smoothing, lip_scale=args.lip_scale,
                                       head_motion=args.head_motion, blink_rate=args.blink_rate, full_frame=args.full_frame,
-                                      seed=args.seed, face_index=args.face_index)
+                                      seed=args.seed, face_index=args.face_index, motion=args.motion)
     except ValueError as exc:
         raise FrondInputError(str(exc)) from None
     limits = Limits(max_audio_seconds=args.max_audio_seconds)

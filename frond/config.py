@@ -9,6 +9,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 
+MOTION_PATHS = ("learned", "prior")  # GenerationSettings.motion
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     """What one generation does. Defaults are the app's and the CLI's defaults."""
@@ -22,6 +25,7 @@ class GenerationSettings:
     full_frame: bool = False  # paste the animated face back into the whole original image
     seed: int = 0  # seeds blinks, head drift and idle motion: same seed, same video
     face_index: int = 0  # which face when several are found: 0 = the largest, 1 = the next, ...
+    motion: str = "learned"  # "learned": the trained audio -> mouth network; "prior": the training-free phone/viseme path
 
     def __post_init__(self) -> None:
         if self.size not in (256, 512):
@@ -34,6 +38,8 @@ class GenerationSettings:
             value = getattr(self, name)
             if not 0.0 <= value <= 3.0:
                 raise ValueError(f"{name} must be within 0..3, got {value}")
+        if self.motion not in MOTION_PATHS:
+            raise ValueError(f"motion must be one of {', '.join(MOTION_PATHS)}, got {self.motion!r}")
         if self.face_index < 0:
             raise ValueError(f"face_index must be >= 0, got {self.face_index}")
 

@@ -35,6 +35,8 @@ GENERATED, FLOOR, CEILING = "generated", "still portrait", "real video"
 # (key in the metrics dict, table header, format) in the order they are shown
 COLUMNS: list[tuple[str, str, str]] = [
     ("mouth_corr", "mouth r", "{:.3f}"),
+    ("mouth_corr_best", "best r", "{:.3f}"),
+    ("mouth_lag", "at lag", "{:+.1f}"),
     ("amplitude_ratio", "amp", "{:.2f}"),
     ("audio_mouth_corr", "AV r", "{:.3f}"),
     ("audio_mouth_lag", "lag", "{:+.0f}"),
@@ -48,7 +50,9 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("face_rate", "faces", "{:.2f}"),
 ]
 MARKDOWN_HEADERS = {
-    "mouth_corr": "mouth-opening r ↑",
+    "mouth_corr": "mouth-opening r at lag 0 ↑",
+    "mouth_corr_best": "r at best lag ↑",
+    "mouth_lag": "best lag (frames)",
     "amplitude_ratio": "amplitude ratio (→1)",
     "audio_mouth_corr": "audio-mouth r (→real)",
     "lmd_mouth": "LMD mouth ↓",
@@ -79,10 +83,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "correlation, amplitude, audio-mouth sync, landmark distance, PSNR/SSIM, sharpness, jitter)."
         ),
     )
-    parser.add_argument("--clips", type=Path, required=True, help="folder of talking-face videos with their own speech")
+    parser.add_argument("--clips", type=Path, help="folder of talking-face videos with their own speech")
     parser.add_argument("--out", type=Path, default=Path("report.json"), help="the JSON report; plots go beside it")
     parser.add_argument("--size", type=int, default=256, choices=(256, 512), help="side of the aligned face crop")
-    parser.add_argument("--weights", default=None, help="Hub id[@revision] or local folder of learned weights (default: training-free prior)")
+    parser.add_argument("--weights", default=None, help="Hub id[@revision] or local folder of learned weights (default: the bundled stages)")
+    parser.add_argument("--motion", default="learned", choices=("learned", "prior", "both"),
+                        help="motion path(s) to generate with (default learned; both: one row each)")
+    parser.add_argument("--folds", type=int, default=0, metavar="K",
+                        help="speaker-disjoint cross-validation of the motion stage: train on K-1 folds of --data's "
+                             "speakers, evaluate learned against prior on the held-out fold's videos, rotate")
+    parser.add_argument("--data", type=Path, help="--folds: a `prepare` output folder (its meta.json names each video)")
+    parser.add_argument("--speakers", type=Path, help="--folds: clip,speaker CSV (default: the shared corpus's table)")
+    parser.add_argument("--steps", type=int, default=1500, help="--folds: motion training steps per fold")
     parser.add_argument("--baselines", action="store_true", help="add the still portrait (floor) and the real video (ceiling) rows")
     parser.add_argument("--landmarks", default="auto", choices=("auto", "mediapipe", "fan"), help="landmark backend used to measure both videos")
     parser.add_argument("--max-seconds", type=float, default=None, help="use only the first N seconds of each clip (quick runs)")
@@ -96,6 +108,25 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `python -m frond evaluate`; returns the exit status."""
     from .errors import FrondInputError
 
+    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    if args.folds:
+        from .train.folds import format_folds, run_folds
+
+        if args.data is None:
+            print("error: --folds needs --data, a `python -m frond prepare` output folder", file=sys.stderr)
+            return 2
+        try:
+            report = run_folds(args.data, args.folds, args.out, steps=args.steps, size=args.size,
+                               speakers=args.speakers, backend=args.landmarks, max_seconds=args.max_seconds, log=log)
+        except FrondInputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(format_folds(report))
+        print(f"\nreport: {args.out}")
+        return 0
+    if args.clips is None:
+        print("error: give --clips DIR (videos to evaluate), or --folds K with --data", file=sys.stderr)
+        return 2
     try:
         report = evaluate_folder(
             args.clips,
@@ -107,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             max_seconds=args.max_seconds,
             keep_videos=args.keep_videos,
             plots=not args.no_plots,
-            log=lambda message: print(message, file=sys.stderr, flush=True),
+            motions=("learned", "prior") if args.motion == "both" else (args.motion,),
+            log=log,
         )
     except FrondInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -137,6 +169,7 @@ def evaluate_folder(
     max_seconds: float | None = None,
     keep_videos: bool = False,
     plots: bool = True,
+    motions: tuple[str, ...] = ("learned",),
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Evaluate every clip in `clips_dir`; write the JSON report (and plots) and return it.
@@ -161,6 +194,7 @@ def evaluate_folder(
     pipe = FrondPipeline(weights=weights, landmarks=backend_name)
     report: dict[str, Any] = {
         "clips_dir": str(clips_dir),
+        "motions": list(motions),
         "size": size,
         "weights": weights,
         "landmarks": backend_name,
@@ -179,7 +213,7 @@ def evaluate_folder(
             log(f"[{index}/{len(paths)}] {path.name}")
             try:
                 clip = evaluate_clip(pipe, path, work, size=size, backend=backend_name,
-                                     baselines=baselines, max_seconds=max_seconds)
+                                     baselines=baselines, max_seconds=max_seconds, motions=motions)
             except (ClipSkipped, FrondInputError) as exc:
                 log(f"  skipped: {exc}")
                 report["skipped"].append({"clip": path.name, "reason": str(exc)})
@@ -194,7 +228,9 @@ def evaluate_folder(
                 plot_path = out.parent / f"{out.stem}_{path.stem}.png"
                 plot_clip(clip, plot_path)
                 clip["plot"] = plot_path.name
-            log("  " + ", ".join(f"{k} {_fmt(clip['rows'][GENERATED].get(k), f)}" for k, _, f in COLUMNS[:3]))
+            for kind in _row_order(clip["rows"]):
+                if kind.startswith(GENERATED):
+                    log(f"  {kind}: " + ", ".join(f"{h} {_fmt(clip['rows'][kind].get(k), f)}" for k, h, f in COLUMNS[:4]))
             report["clips"].append(clip)
     report["mean"] = mean_rows(report["clips"])
     report["seconds"] = round(time.perf_counter() - started, 1)
@@ -210,8 +246,13 @@ def evaluate_clip(
     backend: str = "mediapipe",
     baselines: bool = False,
     max_seconds: float | None = None,
+    motions: tuple[str, ...] = ("learned",),
 ) -> dict[str, Any]:
-    """Self-reconstruct one clip and measure it. Raises ClipSkipped when it cannot be used."""
+    """Self-reconstruct one clip and measure it. Raises ClipSkipped when it cannot be used.
+
+    `motions`: the motion paths to generate with ("learned", "prior"); one gives the row
+    GENERATED, several give one row each, named `row_name(motion)`.
+    """
     import av
     from scipy.io import wavfile
 
@@ -254,10 +295,19 @@ def evaluate_clip(
     wavfile.write(wav, audio.sample_rate, (np.clip(samples, -1, 1) * 32767).astype(np.int16))
     timings["read"] = time.perf_counter() - tick
 
-    tick = time.perf_counter()
-    result = pipe.generate(portrait=first, audio=wav, out_path=work / f"{path.stem}.mp4",
-                           settings=GenerationSettings(size=size, fps=fps))
-    timings["generate"] = time.perf_counter() - tick
+    names = {m: GENERATED if len(motions) == 1 else row_name(m) for m in motions}
+    generated_by: dict[str, np.ndarray] = {}
+    results: dict[str, Any] = {}
+    for motion in motions:
+        tick = time.perf_counter()
+        result = pipe.generate(portrait=first, audio=wav, out_path=work / f"{path.stem}.{motion}.mp4",
+                               settings=GenerationSettings(size=size, fps=fps, motion=motion))
+        timings[f"generate {motion}"] = time.perf_counter() - tick
+        generated = [f for f in read_video_frames(result.video_path)]
+        if generated and generated[0].shape[:2] != (size, size):
+            raise ClipSkipped(f"the generated video is {generated[0].shape[1]}x{generated[0].shape[0]}, not the {size}px crop")
+        generated_by[motion] = np.stack(generated)
+        results[motion] = result
 
     tick = time.perf_counter()
     # the portrait's crop transform, in the pixels of the original frame
@@ -267,10 +317,7 @@ def evaluate_clip(
         matrix = matrix @ np.diag([pw / first.shape[1], ph / first.shape[0], 1.0])
     portrait = result.aligned.image
     n_real_max = int(info.get("frames") or 0) or None
-    generated = [f for f in read_video_frames(result.video_path)]
-    if generated and generated[0].shape[:2] != (size, size):
-        raise ClipSkipped(f"the generated video is {generated[0].shape[1]}x{generated[0].shape[0]}, not the {size}px crop")
-    limit = len(generated)
+    limit = min(len(g) for g in generated_by.values())
     if max_seconds is not None:
         limit = min(limit, int(math.floor(max_seconds * fps + 1e-6)))
     real = []
@@ -284,22 +331,22 @@ def evaluate_clip(
     if n < 3:
         raise ClipSkipped(f"only {n} frames to compare")
     real_frames = np.stack(real[:n])
-    gen_frames = np.stack(generated[:n])
-    del real, generated
+    del real
     timings["decode"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
     real_lms = detect_sequence(real_frames, backend)
-    gen_lms = detect_sequence(gen_frames, backend)
+    gen_lms = {m: detect_sequence(g[:n], backend) for m, g in generated_by.items()}
     portrait_found = detect_faces(portrait, backend=backend)
     portrait_lms = portrait_found[0].landmarks.astype(np.float64) if portrait_found else np.full((68, 2), np.nan)
     timings["landmarks"] = time.perf_counter() - tick
 
-    times = (np.arange(n) + 0.5) / fps  # frame centres
+    times = np.arange(n) / fps  # presentation times
     envelope = np.asarray(speech_envelope(samples, audio.sample_rate, times), dtype=np.float64)
 
     tick = time.perf_counter()
-    rows = {GENERATED: metrics.compare(gen_lms, real_lms, envelope, gen_frames, real_frames, portrait)}
+    rows = {names[m]: metrics.compare(gen_lms[m], real_lms, envelope, generated_by[m][:n], real_frames, portrait)
+            for m in motions}
     still_lms = np.repeat(portrait_lms[None], n, axis=0)
     if baselines:
         still_frames = np.broadcast_to(portrait, real_frames.shape)
@@ -307,6 +354,7 @@ def evaluate_clip(
         rows[CEILING] = metrics.compare(real_lms, real_lms, envelope, real_frames, real_frames, portrait)
     timings["measure"] = time.perf_counter() - tick
 
+    first_motion = motions[0]
     return {
         "clip": path.name,
         "fps": fps,
@@ -317,14 +365,19 @@ def evaluate_clip(
         "series": {
             "times": times,
             "mouth_real": metrics.mouth_opening(real_lms),
-            "mouth_generated": metrics.mouth_opening(gen_lms),
+            "mouth_generated": metrics.mouth_opening(gen_lms[first_motion]),
             "mouth_portrait": float(metrics.mouth_opening(portrait_lms)[0]),
             "envelope": envelope,
-            "mouth_driving": _driving_opening(result.motion.keypoints[:n]),
+            "mouth_driving": _driving_opening(results[first_motion].motion.keypoints[:n]),
         },
-        "modes": dict(result.modes),
+        "modes": dict(results[first_motion].modes),
         "timings": {k: round(v, 2) for k, v in timings.items()},
     }
+
+
+def row_name(motion: str) -> str:
+    """The row of a generated video when several motion paths are compared."""
+    return f"{GENERATED} ({motion})"
 
 
 def detect_sequence(frames: np.ndarray, backend: str) -> np.ndarray:
@@ -355,7 +408,7 @@ def mean_rows(clips: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     means: dict[str, dict[str, float]] = {}
     for kind in kinds:
         rows = [clip["rows"][kind] for clip in clips if kind in clip["rows"]]
-        keys = [k for k in rows[0] if not k.endswith("_lag") and not k.endswith("_lag_real")]
+        keys = [k for k in rows[0] if k == "mouth_lag" or not k.endswith(("_lag", "_lag_real"))]
         means[kind] = {}
         for key in keys:
             values = np.array([_num(row.get(key)) for row in rows], dtype=np.float64)
@@ -384,7 +437,8 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 def _row_order(rows: dict[str, Any]) -> list[str]:
-    return [k for k in (FLOOR, GENERATED, CEILING) if k in rows] + [k for k in rows if k not in (FLOOR, GENERATED, CEILING)]
+    order = [FLOOR, GENERATED, row_name("learned"), row_name("prior"), CEILING]
+    return [k for k in order if k in rows] + [k for k in rows if k not in order]
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -430,7 +484,8 @@ def results_markdown(report: dict[str, Any]) -> str:
     modes = report.get("modes") or {}
     learned = any(str(v).startswith("learned") for v in modes.values())
     names = {FLOOR: "still portrait (floor)", GENERATED: "FROND (" + ("learned" if learned else "training-free prior") + ")",
-             CEILING: "real video (ceiling)"}
+             CEILING: "real video (ceiling)", row_name("learned"): "FROND (learned motion)",
+             row_name("prior"): "FROND (training-free prior motion)"}
     n_clips = len(report.get("clips", []))
 
     def table(first: str, rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -447,10 +502,10 @@ def results_markdown(report: dict[str, Any]) -> str:
     lines = [f"Self-reconstruction on {n_clips} clip{'s' if n_clips != 1 else ''} "
              f"({report.get('size', 256)}px crop, landmarks: {report.get('landmarks', '?')}); mean over clips.", ""]
     lines += table("video", [(names.get(k, k), mean[k]) for k in _row_order(mean)])
-    if report.get("clips"):
+    for kind in [k for k in _row_order(mean) if k.startswith(GENERATED)] if report.get("clips") else []:
         lines += ["", ""]
-        lines += table("clip (FROND)", [(c["clip"], c["rows"][GENERATED]) for c in report["clips"]])
-    audio_real = mean.get(GENERATED, {}).get("audio_mouth_corr_real")
+        lines += table(f"clip ({names.get(kind, kind)})", [(c["clip"], c["rows"][kind]) for c in report["clips"] if kind in c["rows"]])
+    audio_real = next((mean[k].get("audio_mouth_corr_real") for k in mean if k.startswith(GENERATED)), None)
     notes = ["", "mouth-opening r: Pearson correlation of the re-detected inner-lip gap with the real video's; "
              "amplitude ratio: its std over the real one's; audio-mouth r: best correlation with the speech-band "
              "envelope within ±2 frames, to be read against the real clips'" + (f" ({_fmt(_maybe(audio_real), '{:.3f}')})" if audio_real is not None else "")
@@ -482,7 +537,7 @@ def plot_clip(clip: dict[str, Any], path: Path) -> None:
         top.plot(t, driving, color="tab:red", lw=0.9, ls=":", label="motion target (keypoints)")
     if s.get("mouth_portrait") is not None and np.isfinite(s["mouth_portrait"]):
         top.axhline(s["mouth_portrait"], color="grey", lw=0.9, ls="--", label="still portrait")
-    row = clip["rows"][GENERATED]
+    row = next(clip["rows"][k] for k in _row_order(clip["rows"]) if k.startswith(GENERATED))
     fig.suptitle(f"{clip['clip']}: mouth r {_fmt(row.get('mouth_corr'), '{:.3f}')}, "
                   f"amplitude {_fmt(row.get('amplitude_ratio'), '{:.2f}')}, "
                   f"audio-mouth r {_fmt(row.get('audio_mouth_corr'), '{:.3f}')} "

@@ -46,3 +46,42 @@ def go_offline_if_hub_unreachable(weights: str | None) -> str | None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     huggingface_hub.constants.HF_HUB_OFFLINE = True  # read at import time: set the live flag too
     return "The Hugging Face Hub cannot be reached: looking for the weights in the local cache only."
+
+
+WEIGHT_FILES = ("config.json", "model.safetensors")  # what a FROND weights folder (or Hub repo) holds
+
+
+def weights_folder(weights: str) -> Path:
+    """A local folder, or a Hub repo id[@revision] fetched (or found in the cache) -> the local folder
+    holding config.json and model.safetensors. Safetensors only: no pickle is ever fetched.
+
+    Raises FrondInputError (one line, with what to do) when it cannot.
+    """
+    from .errors import FrondInputError
+
+    weights = str(weights).strip()
+    if not weights:
+        raise FrondInputError("no weights given: pass a local folder or a Hub repo id[@revision]")
+    folder = Path(weights).expanduser()
+    if folder.is_dir():
+        missing = [f for f in WEIGHT_FILES if not (folder / f).is_file()]
+        if missing:
+            raise FrondInputError(f"weights folder {folder} lacks {', '.join(missing)}: train with "
+                                  "`python -m frond train --out DIR` or pass a Hub repo id")
+        return folder
+    repo, _, revision = weights.partition("@")
+    if repo.count("/") != 1 or repo.startswith(("/", ".", "~")):
+        raise FrondInputError(f"weights {weights!r} are neither a local folder nor a Hub repo id of the form "
+                              "owner/name[@revision]")
+    offline = go_offline_if_hub_unreachable(weights) is not None or os.environ.get("HF_HUB_OFFLINE", "").lower() in TRUE
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo, revision=revision or None, allow_patterns=list(WEIGHT_FILES) + ["README.md"]))
+    except Exception as exc:  # noqa: BLE001 - offline, not found, gated: say which, in one line
+        if offline:
+            raise FrondInputError(f"FROND weights {weights!r}: the Hugging Face Hub cannot be reached and they are "
+                                  "not in the local cache. Connect once, or pass a local folder.") from None
+        first = (str(exc).splitlines() or [""])[0][:160]
+        raise FrondInputError(f"could not get FROND weights {weights!r} from the Hugging Face Hub "
+                              f"({type(exc).__name__}: {first}).") from None

@@ -32,6 +32,7 @@ UPPER_INNER_LIP = 62  # middle of the upper inner lip
 LOWER_INNER_LIP = 66  # middle of the lower inner lip
 
 _MIN_STD = 1e-9  # a signal whose std is below this is "still"
+MOUTH_MAX_LAG = 3  # frames searched for the generated mouth's best lag against the real one
 
 
 def _as_sequence(landmarks: np.ndarray) -> np.ndarray:
@@ -272,7 +273,8 @@ def compare(
     landmarks, real_landmarks: (T, 68, 2) in the same coordinates (the aligned crop);
     envelope: (T,) speech-band energy at the frame times; frames, real_frames:
     (T, S, S, 3) uint8 aligned crops; portrait: (S, S, 3) the aligned portrait.
-    Keys: mouth_corr, amplitude_ratio, audio_mouth_corr, audio_mouth_lag,
+    Keys: mouth_corr (lag 0), mouth_corr_best and mouth_lag (the best within +-MOUTH_MAX_LAG frames;
+    positive: the generated mouth trails the real one), amplitude_ratio, audio_mouth_corr, audio_mouth_lag,
     audio_mouth_corr_real, audio_mouth_lag_real, lmd_mouth, lmd_mouth_shape (mouth
     points centred on their centroid: shape only), lmd_face, psnr, ssim,
     sharpness, jitter, jitter_real, face_rate (share of frames with a face found).
@@ -281,8 +283,11 @@ def compare(
     if lms.shape != real.shape:
         raise ValueError(f"landmark sequences differ in shape: {lms.shape} vs {real.shape}")
     open_gen, open_real = mouth_opening(lms), mouth_opening(real)
+    best, lag = lagged_correlation(open_gen, open_real, MOUTH_MAX_LAG)
     out: dict[str, float] = {
         "mouth_corr": pearson(open_gen, open_real),
+        "mouth_corr_best": best,
+        "mouth_lag": float(lag),
         "amplitude_ratio": amplitude_ratio(open_gen, open_real),
         "lmd_mouth": landmark_distance(lms, real, MOUTH),
         "lmd_mouth_shape": landmark_distance(lms, real, MOUTH, centred=True),

@@ -26,6 +26,7 @@ from .face.landmarks import detect_faces, inter_ocular
 from .field.prior import PriorDenseField
 from .media import VideoWriter, load_audio, load_image
 from .audio.phone_worker import PhoneWorker
+from .motion.learned import LearnedMotionEstimator, load_motion_net
 from .motion.prior import PriorKeypointEncoder, PriorMotionEstimator
 from .render.prior import PriorDecoder
 from .types import AlignedFace, GenerationResult, OutputSpace
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 PRIOR = "training-free prior"
 STAGES = ("encoder", "motion", "field", "decoder")
+BUNDLED_MOTION = Path(__file__).resolve().parent / "pretrained" / "motion"  # the motion network FROND ships
+BUNDLED_MOTION_ID = "frond-motion (bundled)"
 
 
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -59,14 +62,27 @@ class FrondPipeline:
         self.limits = limits
         self.landmarks = landmarks
         self.notices: list[str] = []
+        self.prior_motion = PriorMotionEstimator(use_phones=use_phones, worker=PhoneWorker() if use_phones else None)
         self.stages: dict[str, object] = {
             "encoder": PriorKeypointEncoder(),
-            "motion": PriorMotionEstimator(use_phones=use_phones, worker=PhoneWorker() if use_phones else None),
+            "motion": self._bundled_motion(),
             "field": PriorDenseField(), "decoder": PriorDecoder(),
         }
         self.weights = weights
         if weights:
             self._load_learned(weights, device)
+
+    def _bundled_motion(self) -> object:
+        """The motion network that ships with FROND (`frond/pretrained/motion`), else the prior."""
+        try:
+            return LearnedMotionEstimator(load_motion_net(BUNDLED_MOTION), BUNDLED_MOTION_ID)
+        except FrondInputError as exc:
+            self.notices.append(f"The bundled motion network could not be loaded ({exc}); using the training-free prior.")
+            return self.prior_motion
+
+    def motion_stage(self, settings: GenerationSettings) -> object:
+        """The motion estimator a generation uses: the learned one unless `settings.motion` asks for the prior."""
+        return self.prior_motion if settings.motion == "prior" else self.stages["motion"]
 
     @classmethod
     def from_pretrained(cls, weights: str, **kwargs) -> "FrondPipeline":
@@ -75,19 +91,20 @@ class FrondPipeline:
 
     def _load_learned(self, weights: str, device: str) -> None:
         try:
-            from .models.stages import load_learned_stages
+            from .weights import load_learned_stages, trained_stages
 
-            learned = load_learned_stages(weights, device=resolve_device(device))
+            dev = resolve_device(device) if "render" in trained_stages(weights) else "cpu"
+            learned = load_learned_stages(weights, device=dev)
         except FrondInputError as exc:
-            self.notices.append(f"{exc} Using the training-free prior.")
+            self.notices.append(f"{exc} Using the bundled stages instead.")
             return
         except ImportError as exc:
-            self.notices.append(f"Learned stages unavailable ({exc}); using the training-free prior.")
+            self.notices.append(f"Learned stages unavailable ({exc}); using the bundled stages instead.")
             return
         self.stages.update(learned)
         missing = [s for s in STAGES if s not in learned]
         if missing:
-            self.notices.append(f"{weights} has no trained {', '.join(missing)}; those stages use the training-free prior.")
+            self.notices.append(f"{weights} has no trained {', '.join(missing)}; those stages use the bundled ones.")
 
     @property
     def modes(self) -> dict[str, str]:
@@ -102,7 +119,7 @@ class FrondPipeline:
 
         noise = (0.05 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
         recognise_phones(noise, 16000)
-        worker = getattr(self.stages["motion"], "worker", None)
+        worker = self.prior_motion.worker
         if worker is not None:
             worker.submit(noise).result(timeout=60)  # the helper process is up and has imported
         times = np.linspace(0, 1, 25)
@@ -238,7 +255,7 @@ class FrondPipeline:
             notices.append("The audio is silent: the video shows idle motion with the mouth closed.")
         timed("load", t)
 
-        motion_stage = self.stages["motion"]
+        motion_stage = self.motion_stage(settings)
         if hasattr(motion_stage, "prefetch"):  # phones start in a helper process while we do the rest
             motion_stage.prefetch(clip)
 
@@ -254,7 +271,7 @@ class FrondPipeline:
         norm_to_out = invert_affine(space.out_to_norm)
         px_per_norm = float(np.sqrt(abs(np.linalg.det(norm_to_out[:, :2]))))
         n_frames = max(1, int(round(clip.duration * settings.fps)))
-        times = (np.arange(n_frames) + 0.5) / settings.fps
+        times = np.arange(n_frames) / settings.fps  # presentation times: frame i shows the voice at i / fps
         timed("face", t)
 
         out_path = Path(out_path)
@@ -327,5 +344,6 @@ class FrondPipeline:
             files["trajectories.png"] = plot_trajectories(motion, inter / "trajectories.png")
         report(1.0, "done")
         return GenerationResult(video_path=out_path, duration=n_frames / settings.fps, n_frames=n_frames, fps=settings.fps,
-                                width=width, height=height, motion=motion, aligned=face, modes=self.modes,
+                                width=width, height=height, motion=motion, aligned=face,
+                                modes={**self.modes, "motion": getattr(motion_stage, "name", PRIOR)},
                                 timings=timings, intermediates=files, notices=notices)

@@ -9,9 +9,12 @@ import torch
 
 from frond.config import GenerationSettings
 from frond.errors import FrondInputError
-from frond.models import FrondConfig, FrondModel, load_learned_stages
-from frond.models.geometry import head_pose_from_keypoints, mouth_open
-from frond.models.trajectory import BSplineTrajectory, stiffness_from_smoothing
+from frond.models import FrondConfig, FrondModel
+from frond.models.geometry import head_pose_from_keypoints
+from frond.motion import articulation as art
+from frond.motion.learned import load_motion_net
+from frond.motion.trajectory import UniformBSpline, pspline_stiffness
+from frond.weights import load_learned_stages
 from frond.train.synthetic import astronaut_face, face_keypoints
 from frond.types import OutputSpace, AlignedFace, AudioClip, FaceDetection, FieldFrame, MotionSequence
 
@@ -59,27 +62,59 @@ def test_identity_motion_is_close_to_the_source_at_init():
 
 def test_predict_motion_shapes_and_any_fps():
     model = _model()
-    _, kp, _, pose = _inputs()
     mel = torch.randn(2, model.config.motion.n_mels, 201)  # 2 s
-    out25 = model.predict_motion(mel, kp, pose, torch.arange(50) / 25.0)
-    out30 = model.predict_motion(mel, kp, pose, torch.arange(60) / 30.0)
-    assert out25["keypoints"].shape == (2, 50, 68, 2) and out25["head_pose"].shape == (2, 50, 3)
-    assert out25["global_code"].shape == (2, 50, model.config.encoder.global_dim)
+    out25 = model.predict_motion(mel, torch.arange(50) / 25.0)
+    out30 = model.predict_motion(mel, torch.arange(60) / 30.0)
+    assert out25["articulation"].shape == (2, 50, art.DIM)
+    assert out25["coefficients"].shape == (2, 25 * 2 + 3, model.config.motion.components)
     # the same continuous trajectory, sampled at two rates: equal at the shared instants (t = 0, 0.2, 0.4 ...)
-    assert torch.allclose(out25["keypoints"][:, ::5], out30["keypoints"][:, ::6], atol=1e-5)
+    assert torch.allclose(out25["articulation"][:, ::5], out30["articulation"][:, ::6], atol=1e-5)
 
 
 def test_bspline_partition_of_unity_and_stiffness():
-    traj = BSplineTrajectory(25.0)
-    n = traj.n_control(2.0)
-    basis = traj.basis(torch.linspace(0, 2.0, 101), n)
-    assert torch.allclose(basis.sum(1), torch.ones(101), atol=1e-5)
-    coeffs = torch.randn(1, n, 3)
-    rough = (coeffs[:, 2:] - 2 * coeffs[:, 1:-1] + coeffs[:, :-2]).abs().mean()
-    smooth = traj.stiffen(coeffs, 10.0)
-    assert (smooth[:, 2:] - 2 * smooth[:, 1:-1] + smooth[:, :-2]).abs().mean() < 0.3 * rough
-    assert torch.equal(traj.stiffen(coeffs, 0.0), coeffs)
-    assert stiffness_from_smoothing(0.0, 1.0) == 0.0 and stiffness_from_smoothing(0.5, 1.0) == pytest.approx(1.0)
+    spline = UniformBSpline(25.0)
+    n = spline.n_control(2.0)
+    basis = spline.basis(np.linspace(0, 2.0, 101), n)
+    assert np.allclose(basis.sum(1), 1.0, atol=1e-6)
+    coeffs = np.random.default_rng(0).standard_normal((n, 3))
+    rough = np.abs(np.diff(coeffs, 2, axis=0)).mean()
+    assert np.abs(np.diff(spline.stiffen(coeffs, 10.0), 2, axis=0)).mean() < 0.3 * rough
+    assert np.array_equal(spline.stiffen(coeffs, 0.0), coeffs)
+    assert pspline_stiffness(0.0, 1.0) == 0.0 and pspline_stiffness(0.5, 1.0) == pytest.approx(1.0)
+
+
+def test_numpy_motion_runtime_equals_the_torch_network(tmp_path):
+    """The default path runs the motion network without torch: same numbers as the trained module."""
+    model = _model(stages=("motion",))
+    with torch.no_grad():
+        model.motion.basis.normal_()
+        model.motion.mean.normal_()
+    model.save_pretrained(tmp_path)
+    net = load_motion_net(tmp_path)
+    mel = np.random.default_rng(2).standard_normal((model.config.motion.n_mels, 157)).astype(np.float32)
+    times = np.arange(39) / 25.0
+    with torch.no_grad():
+        expected = model.predict_motion(torch.from_numpy(mel)[None], torch.from_numpy(times).float(), stiffness=2.0)
+    coefficients = net.coefficients(mel)
+    np.testing.assert_allclose(coefficients, expected["coefficients"][0].numpy(), atol=1e-4)
+    np.testing.assert_allclose(net.articulation(coefficients, times, 2.0), expected["articulation"][0].numpy(), atol=1e-4)
+
+
+def test_articulation_moves_only_the_mouth_and_closes_parted_lips():
+    closed, parted = face_keypoints(0.0), face_keypoints(0.3)
+    a_parted = art.mouth_shape(parted) - art.mouth_shape(closed)  # what "parted" adds to this face
+    assert art.opening_of(art.mouth_shape(parted)) > art.opening_of(art.mouth_shape(closed)) + 0.05
+    # put the parted articulation on the closed face: the parted mouth comes out
+    out = art.apply(closed, a_parted[None], np.zeros(art.DIM))[0]
+    np.testing.assert_allclose(out[art.MOUTH_POINTS], parted[art.MOUTH_POINTS], atol=1e-5)
+    np.testing.assert_array_equal(out[17:48], closed[17:48])
+    # a parted-lips portrait at rest (articulation 0) closes, whatever else it does
+    direction = a_parted / (art.opening_of(art.mouth_shape(parted)) - art.opening_of(art.mouth_shape(closed)))
+    rest_gap = float(art.opening_of(art.mouth_shape(closed)))
+    back = art.apply(parted, np.zeros((1, art.DIM)), art.estimate_source(parted, direction, rest_gap))[0]
+    np.testing.assert_allclose(back[48:68], closed[48:68], atol=1e-4)
+    np.testing.assert_array_equal(back[:3], parted[:3])
+    np.testing.assert_array_equal(back[14:48], parted[14:48])  # eyes, brows, nose untouched
 
 
 def test_save_pretrained_from_pretrained_identical(tmp_path):
@@ -94,11 +129,11 @@ def test_save_pretrained_from_pretrained_identical(tmp_path):
     img, kp, drv, pose = _inputs()
     with torch.no_grad():
         a, b = model.reconstruct(img, kp, pose, drv, pose), loaded.reconstruct(img, kp, pose, drv, pose)
-        mel = torch.randn(2, model.config.motion.n_mels, 101)
-        ma = model.predict_motion(mel, kp, pose, torch.arange(20) / 25.0)
-        mb = loaded.predict_motion(mel, kp, pose, torch.arange(20) / 25.0)
     assert torch.equal(a["image"], b["image"]) and torch.equal(a["grid"], b["grid"])
-    assert torch.equal(ma["keypoints"], mb["keypoints"])
+    # only the trained stage's tensors are written
+    from safetensors.numpy import load_file
+
+    assert not [k for k in load_file(str(tmp_path / "model.safetensors")) if k.startswith("motion.")]
 
 
 def _face(size: int = 64) -> AlignedFace:
@@ -123,10 +158,9 @@ def test_learned_stages_follow_the_protocols(tmp_path):
                                        GenerationSettings())
     assert isinstance(motion, MotionSequence)
     assert motion.keypoints.shape == (25, 68, 2) and motion.head_pose.shape == (25, 3)
-    assert np.allclose(motion.channels["open"], mouth_open(motion.keypoints), atol=1e-6)
     still = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, code, t,
-                                      GenerationSettings(lip_scale=0.0, head_motion=0.0))
-    assert np.allclose(still.keypoints[:, 48:68], kp[None, 48:68], atol=1e-5)
+                                      GenerationSettings(lip_scale=0.0, head_motion=0.0, blink_rate=0.0))
+    assert np.ptp(still.keypoints, axis=0).max() < 1e-6  # a mouth at rest, no head motion, no blinks
     size = face.size
     crop = np.array([[2.0 / size, 0.0, 1.0 / size - 1.0], [0.0, 2.0 / size, 1.0 / size - 1.0]])
     space = OutputSpace(size, size, out_to_norm=crop, source=face.image, norm_to_source=np.linalg.inv(

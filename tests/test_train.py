@@ -12,8 +12,9 @@ import torch
 
 from frond.errors import FrondInputError
 from frond.models import FrondModel
-from frond.models.geometry import mouth_open
 from frond.train.data import load_prepared
+from frond.train.heldout import evaluate_motion
+from frond.metrics import mouth_opening as mouth_open
 from frond.train.losses import psnr, ssim
 from frond.train.synthetic import make_clip
 from frond.train.trainer import TrainConfig, train
@@ -57,27 +58,38 @@ def test_render_stage_reconstruction_loss_falls(clip_dir, tmp_path):
     assert summary["steps"] == 60
 
 
-def test_motion_stage_overfits_one_clip(clip_dir, tmp_path):
+def test_motion_stage_overfits_one_clip(tmp_path):
+    data = tmp_path / "data"
+    make_clip(data, n_frames=40, size=64)
     out = tmp_path / "model"
-    train(_cfg(clip_dir, out, "motion", steps=150, lr=3e-3, window=8, seed=0))
+    train(_cfg(data, out, "motion", steps=150, lr=3e-3, window=16, seed=0))
     totals = [row["total"] for row in _log(out, "motion")]
-    assert np.median(totals[-10:]) < 0.4 * np.mean(totals[:5])
+    assert np.median(totals[-10:]) < 0.5 * np.mean(totals[:5])
     model = FrondModel.from_pretrained(out)
-    clip = load_prepared(clip_dir)[0]
-    from frond.train.data import motion_window
+    assert model.config.trained_stages == ["motion"]
+    assert model.motion.basis.abs().sum() > 0  # the articulation space was fitted on the data
+    # the whole clip, its first frame as the portrait: the driving mouth follows the real one
+    scores = evaluate_motion(model, load_prepared(data))
+    assert scores["n_clips"] == 1 and scores["open_r"] > 0.8, scores
+    assert 0.5 < scores["amplitude"] < 2.0, scores
 
-    errors, stills, corrs = [], [], []
-    for src in range(clip.n_frames):  # every frame of the clip as the source
-        item = motion_window(clip, 0, 8, model.config.motion.n_mels, src)
-        with torch.no_grad():
-            pred = model.predict_motion(item["mel"][None], item["source_kp"][None], item["source_pose"][None],
-                                        item["times"])["keypoints"][0].numpy()
-        real = item["keypoints"].numpy()
-        errors.append(np.abs(mouth_open(pred) - mouth_open(real)).mean())
-        stills.append(np.abs(mouth_open(item["source_kp"].numpy()) - mouth_open(real)).mean())  # a still face
-        corrs.append(np.corrcoef(mouth_open(pred), mouth_open(real))[0, 1])
-    assert np.mean(errors) < 0.5 * np.mean(stills), (np.mean(errors), np.mean(stills))
-    assert np.mean(corrs) > 0.9
+
+def test_speaker_disjoint_motion_split(tmp_path):
+    from frond.train.trainer import motion_split
+
+    for name in ("a_1", "a_2", "b_1", "c_1"):
+        make_clip(tmp_path / "data", name=name, n_frames=12, size=32)
+    table = tmp_path / "speakers.csv"
+    table.write_text("clip,speaker,note\na_1,anna,\na_2,anna,\nb_1,bob,\n"
+                     "c_1,cleo,audio probably not the speaker's own\n")
+    clips = load_prepared(tmp_path / "data")
+    train_set, eval_set = motion_split(clips, _cfg(tmp_path / "data", tmp_path / "out", "motion", speakers=str(table),
+                                                   clips=("a_1", "b_1")))
+    assert [c.name for c in train_set] == ["a_1", "b_1"]
+    assert eval_set == []  # a_2's speaker was trained on; c_1's audio is not its speaker's
+    train_set, eval_set = motion_split(clips, _cfg(tmp_path / "data", tmp_path / "out", "motion", speakers=str(table),
+                                                   clips=("b_1",)))
+    assert [c.name for c in eval_set] == ["a_1", "a_2"]
 
 
 def test_stages_fill_one_folder_and_resume(clip_dir, tmp_path):
@@ -87,7 +99,7 @@ def test_stages_fill_one_folder_and_resume(clip_dir, tmp_path):
     train(_cfg(clip_dir, out, "render", steps=5))  # resumes at step 3
     steps = [row["step"] for row in _log(out, "render")]
     assert steps == [1, 2, 3, 4, 5]
-    train(_cfg(clip_dir, out, "motion", steps=2, window=8))
+    train(_cfg(clip_dir, out, "motion", steps=2, window=6))
     model = FrondModel.from_pretrained(out)
     assert model.config.trained_stages == ["render", "motion"]
     assert model.config.training["render"]["steps"] == 5

@@ -28,13 +28,16 @@ class EncoderConfig:
 
 @dataclass
 class MotionConfig:
-    """Audio -> continuous-time keypoint trajectories (B-spline coefficients)."""
+    """Audio -> continuous-time mouth articulation (B-spline coefficients in a PCA basis)."""
 
-    n_mels: int = 80  # log-mel bands (librosa), 16 kHz, 10 ms hop
-    knot_hz: float = 25.0  # control points per second of the cubic B-spline
-    hidden: int = 128  # width of the audio encoder and the recurrent layer
+    n_mels: int = 80  # log-mel bands (librosa), 16 kHz, 10 ms hop, levels relative to the clip's loud speech
+    knot_hz: float = 25.0  # control points per second of the cubic B-spline (must divide 100)
+    hidden: int = 96  # width of the convolutions
+    dilations: tuple[int, ...] = (1, 2, 4, 8)  # dilated residual convolutions at the control-point rate
+    components: int = 8  # PCA components of the articulation the network predicts
+    dropout: float = 0.1  # dropout inside the residual blocks (training only)
     stiffness: float = 1.0  # default P-spline penalty weight (second differences of coefficients)
-    max_offset: float = 0.5  # bound of a predicted keypoint offset, normalised crop units
+    gain: float = 1.0  # articulation scale around the mean: calibrated after training against under-articulation
 
 
 @dataclass
@@ -79,7 +82,8 @@ class FrondConfig:
             value = getattr(self, name)
             if isinstance(value, dict):
                 known = {f.name for f in fields(cls)}
-                setattr(self, name, cls(**{k: v for k, v in value.items() if k in known}))
+                setattr(self, name, cls(**{k: tuple(v) if isinstance(v, list) else v
+                                           for k, v in value.items() if k in known}))
         self.trained_stages = [s for s in STAGES if s in set(self.trained_stages)]
 
     @classmethod
@@ -105,7 +109,7 @@ class FrondConfig:
         """A very small model for tests and CPU smoke runs."""
         return cls(
             encoder=EncoderConfig(image_size=32, channels=8, kp_features=8, global_dim=8, hidden=16),
-            motion=MotionConfig(n_mels=40, hidden=32),
+            motion=MotionConfig(n_mels=40, hidden=32, dilations=(1, 2)),
             field=FieldConfig(resolution=32, channels=8, depth=2, splat_features=4),
             decoder=DecoderConfig(channels=16, latent=16, res_blocks=1, mlp_hidden=32, mlp_layers=2),
             image_size=image_size,

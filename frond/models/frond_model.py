@@ -47,7 +47,7 @@ class FrondModel(
         self._hub_mixin_config = config
         enc = config.encoder
         self.encoder = TwoStreamEncoder(enc)
-        self.motion = AudioMotionEstimator(config.motion, enc.n_keypoints, enc.global_dim)
+        self.motion = AudioMotionEstimator(config.motion)
         self.field = DenseMotionField(config.field, enc.n_keypoints, enc.kp_features, enc.global_dim)
         self.decoder = ImplicitDecoder(config.decoder, config.image_size)
 
@@ -75,26 +75,19 @@ class FrondModel(
         dec = self.decoder(source_image, fld["grid"], fld["occlusion"])
         return {**fld, **dec, "global_code": enc["global_code"], "driving_code": driving_code}
 
-    def predict_motion(
-        self,
-        mel: torch.Tensor,
-        source_keypoints: torch.Tensor,
-        source_pose: torch.Tensor,
-        times: torch.Tensor,
-        stiffness: float | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """Audio -> trajectories sampled at `times` (stage "motion").
+    def predict_motion(self, mel: torch.Tensor, times: torch.Tensor, stiffness: float | None = None) -> dict[str, torch.Tensor]:
+        """Audio -> the mouth's articulation sampled at `times` (stage "motion").
 
-        mel (B, n_mels, M); source_keypoints (B, K, 2); source_pose (B, 3); times (T,) seconds.
-        -> {"keypoints": (B, T, K, 2), "head_pose": (B, T, 3), "global_code": (B, T, G),
-        "coefficients": (B, n, K, 2), "pose_coefficients": (B, n, 3), "knot_times": (n,)}.
+        mel (B, n_mels, M) level-normalised log-mel (`frond.audio.mel.speech_mel`); times (T,) seconds.
+        -> {"articulation": (B, T, DIM) (`frond.motion.articulation`), "coefficients": (B, n, components),
+        "knot_times": (n,)}.
         """
-        code = self.encoder.global_code(source_keypoints, source_pose)
-        out = self.motion(mel, source_keypoints, code, stiffness=stiffness)
-        sampled = self.motion.sample(out, source_keypoints, source_pose, times)
-        b, t = sampled["keypoints"].shape[:2]
-        codes = self.encoder.global_code(sampled["keypoints"].flatten(0, 1), sampled["head_pose"].flatten(0, 1))
-        return {**out, **sampled, "global_code": codes.view(b, t, -1)}
+        out = self.motion(mel)
+        return {**out, "articulation": self.motion.articulation(out["coefficients"], times, stiffness)}
+
+    def stage_modules(self) -> dict[str, list[nn.Module]]:
+        """Which modules each trainable stage owns."""
+        return {"render": [self.encoder, self.field, self.decoder], "motion": [self.motion]}
 
     # --- hub mixin ----------------------------------------------------------------------
     def save_pretrained(self, save_directory: str | Path, **kwargs: Any):  # type: ignore[override]
@@ -123,10 +116,19 @@ class FrondModel(
             "training_data": "\n".join(f"- {d}" for d in data),
         }
 
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Write the trained stages' tensors only (an untrained stage's random weights are not worth shipping)."""
+        import safetensors.torch
+
+        trained = {id(m) for stage in self.config.trained_stages for m in self.stage_modules()[stage]}
+        prefixes = tuple(f"{name}." for name, m in self.named_children() if id(m) in trained or not self.config.trained_stages)
+        state = {k: v.detach().contiguous() for k, v in self.state_dict().items() if k.startswith(prefixes)}
+        safetensors.torch.save_file(state, str(Path(save_directory) / WEIGHTS_NAME), metadata={"format": "pt"})
+
     @classmethod
     def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only,
                          token, map_location: str = "cpu", strict: bool = True, **model_kwargs):
-        """Load safetensors weights only (never a pickle), strictly."""
+        """Load safetensors weights only (never a pickle): every tensor of the trained stages must be there."""
         import safetensors.torch
 
         model = cls(**model_kwargs)
@@ -136,7 +138,13 @@ class FrondModel(
             model_file = hf_hub_download(repo_id=model_id, filename=WEIGHTS_NAME, revision=revision,
                                          cache_dir=cache_dir, force_download=force_download, token=token,
                                          local_files_only=local_files_only)
-        safetensors.torch.load_model(model, model_file, strict=strict, device=map_location)
+        state = safetensors.torch.load_file(model_file, device=map_location)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        needed = tuple(f"{name}." for name, m in model.named_children()
+                       if any(m is x for stage in model.config.trained_stages for x in model.stage_modules()[stage]))
+        missing = [k for k in missing if k.startswith(needed)]
+        if strict and (missing or unexpected):
+            raise RuntimeError(f"weights do not match the config: missing {missing[:3]}, unexpected {unexpected[:3]}")
         model.eval()
         return model
 

@@ -1,90 +1,115 @@
 """Stage 2, audio-driven motion in a continuous trajectory space (FROND, Sec. III-B).
 
-Log-mel audio -> a temporal CNN at 100 Hz -> resampled at the B-spline's control-point
-times -> conditioned on the source (its keypoints and global code, FiLM: Perez et al.
-2018) -> a bidirectional GRU over control points -> per control point: offsets of all 68
-keypoints from the source and the head pose's change. The network predicts the
-*coefficients* of a cubic B-spline (`trajectory.BSplineTrajectory`), so its output is a
-function of time, smooth by construction and stiffened by a P-spline penalty.
+Level-normalised log-mel at 100 Hz (`frond.audio.mel`) -> two convolutions -> a strided
+convolution down to the B-spline's control-point rate -> dilated residual convolutions
+(receptive field about +-0.6 s: coarticulation, and the mouth moving before the sound)
+-> per control point, the coefficients of the mouth's articulation in a PCA basis
+learned from the training clips (`frond.motion.articulation`). The network predicts the
+*coefficients* of a cubic B-spline (`frond.motion.trajectory.UniformBSpline`), so its
+output is a function of time, smooth by construction and stiffened by a P-spline penalty.
+
+It hears audio only: no speaker conditioning, so it cannot memorise a voice's face.
+Inference runs without torch (`frond.motion.learned` mirrors `forward` in numpy); a
+test holds the two equal.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
-from .audio_features import FRAMES_PER_SECOND
+from ..audio.mel import FRAMES_PER_SECOND
+from ..motion.articulation import DIM, opening_of
+from ..motion.learned import downsample_geometry
+from ..motion.trajectory import UniformBSpline
 from .config import MotionConfig
-from .trajectory import BSplineTrajectory
-
-POSE_UNITS = 10.0  # network output units -> degrees
 
 
 class AudioMotionEstimator(nn.Module):
-    """mel (B, n_mels, M) + source keypoints (B, K, 2) + global code (B, G) -> spline coefficients."""
+    """mel (B, n_mels, M) -> articulation B-spline coefficients (B, n, components).
 
-    def __init__(self, config: MotionConfig, n_keypoints: int, global_dim: int) -> None:
+    Buffers (fitted on the training clips before training, saved with the weights):
+    `basis` (components, DIM) and `mean` (DIM,): the articulation PCA; `opening_direction`
+    (DIM,) and `rest_opening` (1,): how a portrait's own opening maps to articulation.
+    """
+
+    def __init__(self, config: MotionConfig) -> None:
         super().__init__()
         self.config = config
-        self.n_keypoints = n_keypoints
-        self.trajectory = BSplineTrajectory(config.knot_hz)
+        self.spline = UniformBSpline(config.knot_hz)
         h = config.hidden
-        self.audio = nn.Sequential(
-            nn.Conv1d(config.n_mels, h, 5, padding=2), nn.SiLU(),
-            nn.Conv1d(h, h, 5, padding=4, dilation=2), nn.SiLU(),
-            nn.Conv1d(h, h, 5, padding=8, dilation=4), nn.SiLU(),
-        )
-        self.condition = nn.Sequential(nn.Linear(n_keypoints * 2 + global_dim, h), nn.SiLU(), nn.Linear(h, 2 * h))
-        self.gru = nn.GRU(h, h // 2, num_layers=2, batch_first=True, bidirectional=True)
-        self.kp_head = nn.Linear(h, n_keypoints * 2)
-        self.pose_head = nn.Linear(h, 3)
-        for head in (self.kp_head, self.pose_head):
-            nn.init.zeros_(head.bias)
-            nn.init.normal_(head.weight, std=1e-3)
+        self.front = nn.ModuleList([nn.Conv1d(config.n_mels, h, 3, padding=1), nn.Conv1d(h, h, 3, padding=1)])
+        stride, kernel, _ = downsample_geometry(config.knot_hz)
+        self.down = nn.Conv1d(h, h, kernel, stride=stride)
+        self.blocks = nn.ModuleList([nn.Conv1d(h, h, 3, dilation=d, padding=d) for d in config.dilations])
+        self.head = nn.Conv1d(h, config.components, 1)
+        self.act = nn.GELU(approximate="tanh")
+        self.drop = nn.Dropout(config.dropout)
+        nn.init.zeros_(self.head.bias)
+        nn.init.normal_(self.head.weight, std=1e-3)
+        self.register_buffer("basis", torch.zeros(config.components, DIM))
+        self.register_buffer("mean", torch.zeros(DIM))
+        self.register_buffer("opening_direction", torch.zeros(DIM))
+        self.register_buffer("rest_opening", torch.zeros(1))
 
-    def forward(
-        self,
-        mel: torch.Tensor,
-        source_keypoints: torch.Tensor,
-        global_code: torch.Tensor,
-        stiffness: float | None = None,
-    ) -> dict[str, torch.Tensor]:
+    def fit_space(self, articulations: list[np.ndarray], rests: list[np.ndarray]) -> dict[str, float]:
+        """Fit the PCA basis and the opening regression on training clips' articulation (T, DIM) each.
+
+        -> {"explained": share of the articulation variance the basis keeps}.
+        """
+        from ..motion.articulation import opening_regression
+
+        data = np.concatenate(articulations).astype(np.float64)
+        mean = data.mean(axis=0)
+        _, s, vt = np.linalg.svd(data - mean, full_matrices=False)
+        k = self.config.components
+        direction, rest_opening = opening_regression(articulations, rests)
+        with torch.no_grad():
+            self.basis.copy_(torch.from_numpy(vt[:k].astype(np.float32)))
+            self.mean.copy_(torch.from_numpy(mean.astype(np.float32)))
+            self.opening_direction.copy_(torch.from_numpy(direction))
+            self.rest_opening.fill_(rest_opening)
+        return {"explained": float((s[:k] ** 2).sum() / max((s ** 2).sum(), 1e-12))}
+
+    def forward(self, mel: torch.Tensor) -> dict[str, torch.Tensor]:
         """mel (B, n_mels, M) at 100 frames/s (frame m at m / 100 s).
 
-        Returns {"coefficients": (B, n, K, 2) keypoint offsets from the source,
-        "pose_coefficients": (B, n, 3) degrees of pose change, "knot_times": (n,) seconds},
-        with n = `trajectory.n_control(duration)` and duration = (M - 1) / 100 s.
+        -> {"coefficients": (B, n, components) spline coefficients of the PCA coordinates,
+        "knot_times": (n,) seconds}, n = `spline.n_control((M - 1) / 100)`.
         """
-        b, _, m = mel.shape
-        duration = (m - 1) / FRAMES_PER_SECOND
-        n = self.trajectory.n_control(duration)
-        feats = self.audio(mel)  # (B, h, M)
-        # sample the 100 Hz features at the control-point times (linear, clamped at the ends)
-        knots = self.trajectory.knot_times(n, device=mel.device)
-        pos = (knots * FRAMES_PER_SECOND).clamp(0, m - 1)
-        grid_x = pos / max(m - 1, 1) * 2 - 1
-        grid = torch.stack([grid_x, torch.zeros_like(grid_x)], -1)[None, None].expand(b, 1, n, 2)
-        feats = F.grid_sample(feats[:, :, None, :], grid.to(feats.dtype), align_corners=True)[:, :, 0]  # (B, h, n)
-        cond = self.condition(torch.cat([source_keypoints.flatten(1), global_code], dim=-1))
-        scale, shift = cond.chunk(2, dim=-1)
-        x = feats.transpose(1, 2) * (1 + scale[:, None]) + shift[:, None]  # (B, n, h)
-        x, _ = self.gru(x)
-        offsets = torch.tanh(self.kp_head(x)) * self.config.max_offset
-        coefficients = offsets.view(b, n, self.n_keypoints, 2)
-        pose_coefficients = self.pose_head(x) * POSE_UNITS
+        m = mel.shape[-1]
+        n = self.spline.n_control((m - 1) / FRAMES_PER_SECOND)
+        x = mel
+        for conv in self.front:
+            x = self.act(conv(x))
+        stride, kernel, left = downsample_geometry(self.config.knot_hz)
+        right = max(0, stride * (n - 1) + kernel - left - m)
+        x = self.act(self.down(F.pad(x, (left, right), mode="replicate")))[..., :n]
+        for block in self.blocks:
+            x = x + block(self.drop(self.act(x)))
+        coefficients = self.head(x).transpose(1, 2)  # (B, n, components)
+        knots = torch.as_tensor(self.spline.knot_times(n), dtype=torch.float32, device=mel.device)
+        return {"coefficients": coefficients, "knot_times": knots}
+
+    def articulation(self, coefficients: torch.Tensor, times: torch.Tensor, stiffness: float | None = None) -> torch.Tensor:
+        """Coefficients (B, n, components) -> articulation (B, T, DIM) at `times` (T,) seconds.
+
+        The P-spline stiffness (default: the config's) smooths the coefficients first, then
+        the spline is sampled and mapped out of the PCA basis; `config.gain` scales the
+        articulation around the mean (the calibration against under-articulation).
+        """
+        n = coefficients.shape[1]
         lam = self.config.stiffness if stiffness is None else stiffness
-        return {
-            "coefficients": self.trajectory.stiffen(coefficients, lam),
-            "pose_coefficients": self.trajectory.stiffen(pose_coefficients, lam),
-            "knot_times": knots,
-        }
+        c = coefficients.float()
+        if lam > 0 and n >= 3:
+            system = torch.as_tensor(self.spline.stiffness_system(n, lam), dtype=torch.float32, device=c.device)
+            c = torch.linalg.solve(system, c)
+        basis = torch.as_tensor(self.spline.basis(times.detach().cpu().numpy(), n), dtype=torch.float32, device=c.device)
+        pca = torch.einsum("tn,bnk->btk", basis, c)
+        return self.mean + self.config.gain * (pca @ self.basis)
 
-    def sample(self, outputs: dict[str, torch.Tensor], source_keypoints: torch.Tensor,
-               source_pose: torch.Tensor, times: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Evaluate the trajectories at `times` (T,) seconds.
 
-        -> {"keypoints": (B, T, K, 2), "head_pose": (B, T, 3) degrees}.
-        """
-        offsets = self.trajectory.evaluate(outputs["coefficients"], times)
-        pose = self.trajectory.evaluate(outputs["pose_coefficients"], times)
-        return {"keypoints": source_keypoints[:, None] + offsets, "head_pose": source_pose[:, None] + pose}
+def opening(articulation: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
+    """Inner-lip gap of articulation (B, T, DIM) on rest shapes (B, DIM) -> (B, T), inter-ocular units."""
+    return opening_of(articulation + rest[:, None])

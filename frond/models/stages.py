@@ -1,33 +1,25 @@
-"""The learned implementations of the four stage protocols (`frond.stages`), backed by a
-`FrondModel`, and `load_learned_stages` which loads them from a folder or the Hub.
+"""The learned render stages (encoder, dense field, implicit decoder) behind the stage
+protocols (`frond.stages`), backed by a `FrondModel` loaded from a folder or the Hub.
 
 Conventions shared with the training-free path:
 - keypoints (68, 2) in normalised crop space; the driving keypoints include the head's motion;
 - `MotionSequence.head_pose` is the pose *change* from the source, degrees (yaw, pitch, roll);
   the networks' global stream gets the absolute pose = geometric pose of the source + change.
-- the learned motion estimator ignores a given `global_code` and computes its own from the
-  source keypoints (its global stream is geometry-only), so it also works after the prior encoder.
+- the learned motion estimator (`frond.motion.learned`) runs in numpy and predicts the mouth
+  only; blinks, brows and head pose come from the shared idle motion, as on the prior path.
 """
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import torch
 
-from ..config import GenerationSettings
 from ..errors import FrondInputError
 from ..face.align import px_to_norm_affine
-from ..hub import TRUE, go_offline_if_hub_unreachable
-from ..types import AlignedFace, AudioClip, FieldFrame, MotionSequence, OutputSpace
-from .audio_features import log_mel
+from ..hub import weights_folder
+from ..types import AlignedFace, FieldFrame, OutputSpace
 from .decoder import resample_grid
 from .frond_model import FrondModel
-from .geometry import head_pose_from_keypoints, mouth_open, mouth_width
-from .trajectory import stiffness_from_smoothing
-
-LIP_POINTS = np.r_[5:12, 48:68]  # lower jaw + lips: what `lip_scale` multiplies
-RIGID_POINTS = np.r_[27:36]  # nose: its mean offset stands for the head's translation
+from .geometry import head_pose_from_keypoints
 
 
 def _image_tensor(image: np.ndarray, device: str) -> torch.Tensor:
@@ -55,49 +47,6 @@ class LearnedKeypointEncoder(_Learned):
         pose = head_pose_from_keypoints(kp)
         code = self.model.encoder.global_code(_vec(kp, self.device), _vec(pose, self.device))
         return kp, code[0].float().cpu().numpy()
-
-
-class LearnedMotionEstimator(_Learned):
-    """Stage 2: audio -> B-spline trajectories of the 68 keypoints and the head pose."""
-
-    @torch.inference_mode()
-    def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, global_code: np.ndarray,
-                 times: np.ndarray, settings: GenerationSettings) -> MotionSequence:
-        """source_keypoints (68, 2), times (T,) seconds -> MotionSequence at `times`.
-
-        `smoothing` sets the P-spline stiffness; `lip_scale` multiplies the lips' and jaw's motion
-        relative to the head; `head_motion` multiplies the head's translation and pose change.
-        `blink_rate` and `seed` have no effect (blinks come from the data, the network is deterministic).
-        """
-        cfg = self.model.config.motion
-        src = np.asarray(source_keypoints, dtype=np.float32)
-        mel = log_mel(audio.samples, audio.sample_rate, n_mels=cfg.n_mels)
-        src_pose = head_pose_from_keypoints(src)
-        lam = stiffness_from_smoothing(settings.smoothing, cfg.stiffness)
-        t = torch.as_tensor(np.asarray(times, dtype=np.float32), device=self.device)
-        out = self.model.predict_motion(_vec(mel, self.device), _vec(src, self.device), _vec(src_pose, self.device),
-                                        t, stiffness=lam)
-        offsets = (out["keypoints"][0].float().cpu().numpy() - src[None])  # (T, 68, 2)
-        pose = out["head_pose"][0].float().cpu().numpy() - src_pose[None]
-        rigid = offsets[:, RIGID_POINTS].mean(axis=1, keepdims=True)  # (T, 1, 2)
-        local = offsets - rigid
-        local[:, LIP_POINTS] *= settings.lip_scale
-        keypoints = (src[None] + settings.head_motion * rigid + local).astype(np.float32)
-        channels = {
-            "open": mouth_open(keypoints).astype(np.float32),
-            "width": mouth_width(keypoints).astype(np.float32),
-            "envelope": _envelope(mel, np.asarray(times, dtype=np.float64)),
-        }
-        return MotionSequence(times=np.asarray(times, dtype=np.float64), keypoints=keypoints,
-                              head_pose=(settings.head_motion * pose).astype(np.float32),
-                              channels=channels, source=self.name)
-
-
-def _envelope(mel: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Loudness from the log-mel (n_mels, M), sampled at times (T,), scaled to [0, 1]."""
-    loud = mel.mean(axis=0)
-    loud = (loud - loud.min()) / max(float(np.ptp(loud)), 1e-6)
-    return np.interp(times * 100.0, np.arange(loud.size), loud).astype(np.float32)
 
 
 class LearnedDenseField(_Learned):
@@ -183,63 +132,21 @@ def _resample_field(grid: torch.Tensor, occ: torch.Tensor, query: torch.Tensor) 
     return torch.where(inside, g.permute(0, 2, 3, 1), q), o
 
 
-def _split_revision(weights: str) -> tuple[str, str | None]:
-    if os.path.isdir(weights) or "@" not in weights:
-        return weights, None
-    repo, _, revision = weights.rpartition("@")
-    return repo, revision or None
-
-
 def load_model(weights: str, device: str = "cpu") -> FrondModel:
     """A local folder or a Hub repo id[@revision] -> FrondModel (safetensors only).
 
     Raises FrondInputError with one line when the folder is incomplete or the Hub cannot be reached.
     """
-    weights = str(weights).strip()
-    if not weights:
-        raise FrondInputError("no weights given: pass a local folder or a Hub repo id[@revision]")
-    repo, revision = _split_revision(weights)
-    if os.path.isdir(repo):
-        missing = [f for f in ("config.json", "model.safetensors") if not os.path.exists(os.path.join(repo, f))]
-        if missing:
-            raise FrondInputError(f"weights folder {repo} lacks {', '.join(missing)}: train with "
-                                  "`python -m frond train --out DIR` or pass a Hub repo id")
-        try:
-            return FrondModel.from_pretrained(repo, map_location=device)
-        except Exception as exc:  # noqa: BLE001 - corrupt or mismatched files
-            raise FrondInputError(f"could not load FROND weights from {repo}: {type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else ''}.") from exc
-    if repo.count("/") != 1 or repo.startswith(("/", ".")):
-        raise FrondInputError(f"weights {weights!r} are neither a local folder nor a Hub repo id "
-                              "of the form owner/name[@revision]")
-    offline = go_offline_if_hub_unreachable(weights) is not None or os.environ.get("HF_HUB_OFFLINE", "") in TRUE
+    folder = weights_folder(weights)
     try:
-        return FrondModel.from_pretrained(repo, revision=revision, map_location=device)
-    except Exception as exc:  # noqa: BLE001 - offline, not found, gated: all mean "use the prior"
-        if offline:
-            raise FrondInputError(f"FROND weights {weights!r}: the Hugging Face Hub cannot be reached and they are "
-                                  "not in the local cache.") from exc
-        first = (str(exc).splitlines() or [""])[0]
-        first = first if len(first) <= 160 else first[:157].rsplit(" ", 1)[0] + "..."
-        raise FrondInputError(f"could not get FROND weights {weights!r} from the Hugging Face Hub "
-                              f"({type(exc).__name__}: {first}).") from exc
+        return FrondModel.from_pretrained(str(folder), map_location=device)
+    except Exception as exc:  # noqa: BLE001 - corrupt or mismatched files
+        raise FrondInputError(f"could not load FROND weights from {weights}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}.") from exc
 
 
-def load_learned_stages(weights: str, device: str = "cpu") -> dict[str, object]:
-    """Learned stages for the stages the weights have trained.
-
-    "render" -> "encoder", "field", "decoder"; "motion" -> "motion". Raises FrondInputError
-    (one line) when the weights cannot be loaded or hold no trained stage.
-    """
+def render_stages(weights: str, device: str = "cpu") -> dict[str, object]:
+    """The learned encoder, field and decoder of trained render weights (PyTorch)."""
     model = load_model(weights, device).to(device)
-    trained = set(model.config.trained_stages)
-    if not trained:
-        raise FrondInputError(f"weights {weights!r} hold no trained stage (config.trained_stages is empty)")
-    stages: dict[str, object] = {}
-    if "render" in trained:
-        stages["encoder"] = LearnedKeypointEncoder(model, weights, device)
-        stages["field"] = LearnedDenseField(model, weights, device)
-        stages["decoder"] = LearnedDecoder(model, weights, device)
-    if "motion" in trained:
-        stages["motion"] = LearnedMotionEstimator(model, weights, device)
-    return stages
+    return {"encoder": LearnedKeypointEncoder(model, weights, device), "field": LearnedDenseField(model, weights, device),
+            "decoder": LearnedDecoder(model, weights, device)}

@@ -15,31 +15,23 @@ import logging
 from concurrent.futures import Future
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
-from ..audio.features import pitch_contour, spectral_shape, speech_envelope, voice_activity
+from ..audio.features import spectral_shape, voice_activity
 from ..audio.phone_worker import PhoneWorker
 from ..audio.phones import Phone, recognise_phones
 from ..audio.visemes import is_bilabial, viseme_for
 from ..config import GenerationSettings
 from ..face.landmarks import mouth_opening
 from ..types import AudioClip, MotionSequence
-from .blink import blink_curve
-from .head import HeadGeometry, keypoint_depth, pose_process
+from .head import HeadGeometry
+from .idle import envelope_grid, idle_motion, pose_keypoints
 from .shape import deform, face_frame
 from .trajectory import Trajectory, stiffness
 
 log = logging.getLogger(__name__)
-GRID_HZ = 100.0  # targets are laid on this grid before fitting the continuous trajectory
 MAX_GAP = 0.32  # inner-lip gap at open = 1, in inter-ocular distances
 LOUDNESS = 0.45  # how much loudness scales the opening (0 = phones alone)
 GATE_THRESHOLD = 0.2  # envelope level (0..1 over 40 dB) below which the mouth closes: a pause (tuned on real clips)
-
-
-def envelope_grid(audio: AudioClip) -> tuple[np.ndarray, np.ndarray]:
-    """The clip's speech envelope on the GRID_HZ grid: (N,) times, (N,) envelope. Computed once per clip."""
-    grid = np.arange(0.0, audio.duration + 1.0 / GRID_HZ, 1.0 / GRID_HZ)
-    return grid, speech_envelope(audio.samples, audio.sample_rate, grid)
 
 
 def viseme_targets(phones: list[Phone], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,15 +57,6 @@ def energy_targets(audio: AudioClip, grid: np.ndarray, env: np.ndarray) -> tuple
     shape = spectral_shape(audio.samples, audio.sample_rate, grid)
     targets = np.stack([0.85 * env ** 0.8, 0.5 * shape, 0.5 * np.clip(-shape, 0, 1)], axis=1)
     return targets, np.ones(grid.size)
-
-
-def emphasis_curve(env: np.ndarray, hz: float) -> np.ndarray:
-    """(N,) envelope -> (N,) emphasis in [0, 1]: strong syllable onsets, smoothed."""
-    if env.size < 3:
-        return np.zeros_like(env)
-    rise = np.maximum(np.gradient(gaussian_filter1d(env, 0.08 * hz)), 0.0)
-    scale = np.percentile(rise, 98) if rise.any() else 1.0
-    return np.clip(gaussian_filter1d(np.clip(rise / max(scale, 1e-9) - 0.3, 0, 1), 0.15 * hz) * 1.6, 0, 1)
 
 
 class PriorMotionEstimator:
@@ -131,19 +114,10 @@ class PriorMotionEstimator:
     def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, global_code: np.ndarray,
                  times: np.ndarray, settings: GenerationSettings) -> MotionSequence:
         """source_keypoints (68, 2), times (T,) -> MotionSequence at `times`."""
-        rng = np.random.default_rng(settings.seed)
         # what does not need the phones first: they may still be arriving from the helper process
-        grid, grid_env = envelope_grid(audio)
-        env = np.interp(times, grid, grid_env).astype(np.float32)
-        activity = voice_activity(env)
-        fps = 1.0 / max(float(np.median(np.diff(times))) if times.size > 1 else 0.04, 1e-3)
-        emphasis = emphasis_curve(env, fps)
-        pitch = pitch_contour(audio.samples, audio.sample_rate, times, (grid, grid_env))
-        blink = blink_curve(times, settings.blink_rate, rng)
-        pose = pose_process(times, activity, emphasis, pitch, settings.head_motion, rng)
-        brow = 0.8 * emphasis * min(1.0, settings.head_motion)
-
-        trajectory, _, how = self.trajectory(audio, settings, (grid, grid_env))
+        envelope = envelope_grid(audio)
+        idle = idle_motion(audio, times, settings, envelope)
+        trajectory, _, how = self.trajectory(audio, settings, envelope)
         sampled = trajectory(times)
         closure = np.clip(1.6 * sampled[:, 3], 0.0, 1.0)
         open_ = np.clip(sampled[:, 0], 0.0, 1.1) * (1.0 - closure) * settings.lip_scale
@@ -156,18 +130,15 @@ class PriorMotionEstimator:
         open_eff = np.maximum(open_ - rest, 0.0)
         close = np.clip(1.0 - open_ / max(rest, 1e-6), 0.0, 1.0) * rest_gap if rest > 0.02 else np.zeros_like(open_)
 
-        local = deform(source_keypoints, {"open": open_eff, "close": close, "width": width, "round": round_, "blink": blink, "brow": brow})
-        geometry = HeadGeometry(source_keypoints)
-        depth = keypoint_depth(geometry, source_keypoints)
-        keypoints = np.stack([geometry.rotate(k, p, depth) for k, p in zip(local, pose)]).astype(np.float32)
-
+        local = deform(source_keypoints, {"open": open_eff, "close": close, "width": width, "round": round_})
+        keypoints = pose_keypoints(source_keypoints, local, idle)
         lip_width = np.linalg.norm(local[:, 54] - local[:, 48], axis=-1) / iod
         channels = {
             "open": mouth_opening(local).astype(np.float32), "width": lip_width.astype(np.float32),
             "round": round_.astype(np.float32), "viseme_open": open_.astype(np.float32),
-            "blink": blink, "brow": brow.astype(np.float32), "envelope": env, "voice": activity,
+            "blink": idle.blink, "brow": idle.brow, "envelope": idle.envelope, "voice": idle.activity,
         }
-        return MotionSequence(times=np.asarray(times, np.float64), keypoints=keypoints, head_pose=pose,
+        return MotionSequence(times=np.asarray(times, np.float64), keypoints=keypoints, head_pose=idle.pose,
                               channels=channels, source=f"{self.name}: {how}")
 
 

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..audio.mel import FRAMES_PER_SECOND, mel_power, normalise, speech_level
 from ..errors import FrondInputError
-from ..models.audio_features import FRAMES_PER_SECOND, log_mel
+from ..motion.articulation import clip_articulation
 
 
 @dataclass
@@ -57,12 +58,40 @@ class PreparedClip:
         """(N,) float32 16 kHz."""
         return np.load(self.root / "audio.npy")
 
-    def mel(self, n_mels: int) -> np.ndarray:
-        """(n_mels, M) log-mel of the whole clip, 100 frames/s, cached per n_mels."""
+    def mel_power(self, n_mels: int) -> tuple[np.ndarray, float]:
+        """log10 mel power (n_mels, M) of the whole clip at 100 frames/s and its loud-speech level, cached."""
         cache = self.__dict__.setdefault("_mel", {})
         if n_mels not in cache:
-            cache[n_mels] = log_mel(self.audio, n_mels=n_mels)
+            power = mel_power(self.audio, n_mels=n_mels)
+            cache[n_mels] = (power, speech_level(power))
         return cache[n_mels]
+
+    @cached_property
+    def articulation(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mouth's articulation (T, DIM) and the speaker's rest shape (DIM,) (`frond.motion.articulation`)."""
+        art, rest = clip_articulation(self.keypoints)
+        return art.astype(np.float32), rest.astype(np.float32)
+
+    @cached_property
+    def av_lag(self) -> int:
+        """Frames by which the mouth trails the voice in this recording (negative: it leads),
+        from the peak of the cross-correlation of the mouth opening with the speech envelope
+        within +-AV_MAX_LAG frames; 0 when the peak is not clearly above the lag-0 value."""
+        from ..audio.features import speech_envelope
+        from ..metrics import mouth_opening, pearson
+
+        n = min(self.n_frames, int(self.audio.size / 16000 * self.fps))
+        env = speech_envelope(self.audio, 16000, np.arange(n) / self.fps)
+        mouth = mouth_opening(self.keypoints[:n])
+        lags = range(-AV_MAX_LAG, AV_MAX_LAG + 1)
+        r = np.array([pearson(mouth[max(k, 0): n + min(k, 0)], env[max(-k, 0): n - max(k, 0)]) for k in lags])
+        best = int(np.nanargmax(r))
+        return list(lags)[best] if r[best] > r[AV_MAX_LAG] + AV_MIN_GAIN else 0
+
+    @property
+    def speaker(self) -> str:
+        """Who speaks (meta.json's "speaker", else the clip's name)."""
+        return str(self.meta.get("speaker") or self.name)
 
     @property
     def n_frames(self) -> int:
@@ -141,52 +170,82 @@ def pair(clip: PreparedClip, src: int, drv: int, size: int) -> dict[str, torch.T
     }
 
 
-class MotionWindows(_Seeded):
-    """Windows of `window` frames with their audio, for the motion stage.
+@dataclass(frozen=True)
+class AudioAugment:
+    """Recording conditions the motion stage should not care about, drawn per window (in the mel domain)."""
 
-    Item: mel (n_mels, 4 (W - 1) + 1) at 100 Hz starting at the window's first frame,
-    times (W,) seconds from the window start, keypoints (W, 68, 2), pose (W, 3), and a
-    source frame's keypoints (68, 2) and pose (3,) drawn from the clip's training frames.
+    noise_probability: float = 0.5  # share of windows with added noise
+    snr_db: tuple[float, float] = (10.0, 40.0)  # noise level under the clip's loud speech
+    tilt_decades: float = 0.4  # +- spectral tilt from the lowest to the highest band (microphones, rooms)
+
+    def __call__(self, log_power: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+        """log10 mel power (n_mels, M) -> the same heard through a different channel."""
+        out = log_power + rng.uniform(-self.tilt_decades, self.tilt_decades) * np.linspace(-0.5, 0.5, len(log_power))[:, None]
+        if rng.random() < self.noise_probability:
+            colour = rng.uniform(-1.0, 0.0) * np.linspace(0.0, 1.0, len(log_power))[:, None]  # white .. pinkish
+            noise = level - rng.uniform(*self.snr_db) / 10.0 + colour + 0.1 * rng.standard_normal(out.shape)
+            out = np.log10(10.0 ** out + 10.0 ** noise)
+        return out.astype(np.float32)
+
+
+AV_MAX_LAG = 4  # frames searched for a recording's audio/video offset
+AV_MIN_GAIN = 0.1  # the offset counts only when its correlation beats lag 0 by this much
+AV_TYPICAL_LAG = -1  # real mouths lead the voice by about a frame at 25 fps (median over the shared clips)
+
+
+class MotionWindows(_Seeded):
+    """Windows of `window` frames of the mouth's articulation with the audio around them, for the motion stage.
+
+    Item: mel (n_mels, 4 (W + 2 C - 1) + 1) level-normalised features at 100 Hz from C frames
+    before the window to C after it (C = `context`; beyond the clip: its edge features),
+    times (W,) seconds of the window's frames from the mel's start, articulation (W, DIM),
+    rest (DIM,) the speaker's rest shape. `augment` draws a recording condition per item.
+    `align`: shift each recording's video against its audio so that its mouth leads the voice
+    by the typical lag (`PreparedClip.av_lag`): clips from different sources disagree by a few
+    frames, and a model trained on the mixture would blur its timing.
     """
 
-    def __init__(self, clips: list[PreparedClip], n_mels: int, window: int = 50, holdout: float = 0.2,
-                 seed: int = 0, stride: int = 5) -> None:
+    def __init__(self, clips: list[PreparedClip], n_mels: int, window: int = 50, seed: int = 0, stride: int = 5,
+                 context: int = 10, augment: AudioAugment | None = AudioAugment(), align: bool = True) -> None:
         super().__init__(seed)
-        self.clips, self.n_mels, self.window = clips, n_mels, window
-        self.train_frames = [c.split(holdout)[0] for c in clips]
+        self.clips, self.n_mels, self.window, self.context, self.augment = clips, n_mels, window, context, augment
+        self.shifts = [c.av_lag - AV_TYPICAL_LAG if align and c.av_lag else 0 for c in clips]
         self.items = []
-        for ci, (clip, frames) in enumerate(zip(clips, self.train_frames)):
-            audio_frames = int(clip.audio.size / 16000 * clip.fps)
-            usable = min(len(frames), audio_frames)
+        for ci, clip in enumerate(clips):
+            usable = min(clip.n_frames, int(clip.audio.size / 16000 * clip.fps))
             for start in range(0, max(usable - window, -1) + 1, stride):
                 self.items.append((ci, start))
         if not self.items:
-            raise FrondInputError(f"no clip has {window} training frames with audio for the motion stage")
+            raise FrondInputError(f"no clip has {window} frames with audio for the motion stage")
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         ci, start = self.items[index]
-        clip = self.clips[ci]
-        src = int(self.rng(index).choice(self.train_frames[ci]))
-        return motion_window(clip, start, self.window, self.n_mels, src)
+        rng = self.rng(index) if self.augment is not None else None
+        return motion_window(self.clips[ci], start, self.window, self.n_mels, self.context, self.augment, rng,
+                             self.shifts[ci])
 
 
-def motion_window(clip: PreparedClip, start: int, window: int, n_mels: int, src: int) -> dict[str, torch.Tensor]:
-    mel = clip.mel(n_mels)
+def motion_window(clip: PreparedClip, start: int, window: int, n_mels: int, context: int = 0,
+                  augment: AudioAugment | None = None, rng: np.random.Generator | None = None,
+                  shift: int = 0) -> dict[str, torch.Tensor]:
+    """One window of a clip (see `MotionWindows`); `window` frames from frame `start`; the
+    articulation is read `shift` frames later than the audio (+: the video is moved earlier)."""
+    power, level = clip.mel_power(n_mels)
     per_frame = FRAMES_PER_SECOND / clip.fps
-    m0 = int(round(start * per_frame))
-    m_len = int(round((window - 1) * per_frame)) + 1
-    seg = mel[:, m0:m0 + m_len]
-    if seg.shape[1] < m_len:
-        seg = np.pad(seg, ((0, 0), (0, m_len - seg.shape[1])), mode="edge")
-    frames = np.arange(start, start + window)
+    m0 = int(round((start - context) * per_frame))
+    m_len = int(round((window + 2 * context - 1) * per_frame)) + 1
+    idx = np.clip(np.arange(m0, m0 + m_len), 0, power.shape[1] - 1)
+    seg = power[:, idx]
+    if augment is not None and rng is not None:
+        seg = augment(seg, level, rng)
+    art, rest = clip.articulation
+    frames = np.clip(np.arange(start, start + window) + shift, 0, len(art) - 1)
     return {
-        "mel": torch.from_numpy(np.ascontiguousarray(seg)),
-        "times": torch.from_numpy((np.arange(window) / clip.fps).astype(np.float32)),
-        "keypoints": torch.from_numpy(clip.keypoints[frames].copy()),
-        "pose": torch.from_numpy(clip.pose[frames].copy()),
-        "source_kp": torch.from_numpy(clip.keypoints[src].copy()),
-        "source_pose": torch.from_numpy(clip.pose[src].copy()),
+        "mel": torch.from_numpy(normalise(seg, level)),
+        "times": torch.from_numpy(((np.arange(window) + context) / clip.fps).astype(np.float32)),
+        "articulation": torch.from_numpy(art[frames]),
+        "rest": torch.from_numpy(rest),
     }

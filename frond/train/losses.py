@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..models.geometry import mouth_open
+from ..models.motion import opening
+from ..motion.articulation import MOUTH_POINTS
 
 
 def _gaussian_window(size: int, sigma: float, channels: int, device, dtype) -> torch.Tensor:
@@ -64,24 +65,42 @@ def render_losses(pred: torch.Tensor, target: torch.Tensor, weights: dict[str, f
     return terms
 
 
-def motion_losses(pred_kp: torch.Tensor, target_kp: torch.Tensor, pred_pose: torch.Tensor,
-                  target_pose: torch.Tensor, weights: dict[str, float]) -> dict[str, torch.Tensor]:
-    """Trajectory losses: keypoints (B, T, K, 2), poses (B, T, 3) degrees -> named terms + "total".
+def _point_weights(device) -> torch.Tensor:
+    """Per articulation coordinate (DIM,): inner lips x3, outer lips x2, jaw x1, mean 1."""
+    w = torch.tensor([3.0 if p >= 60 else 2.0 if p >= 48 else 1.0 for p in MOUTH_POINTS], device=device)
+    w = w.repeat_interleave(2)
+    return w / w.mean()
 
-    keypoint L1 (lips and jaw weighted x3), velocity L1 (frame differences), mouth-opening L1, pose L1.
+
+def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Correlation along the last axis: (B, T) x2 -> (B,); 0 where either signal is flat."""
+    a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
+    den = (a.pow(2).sum(-1) * b.pow(2).sum(-1)).clamp(min=1e-12).sqrt()
+    return (a * b).sum(-1) / den
+
+
+def motion_losses(pred: torch.Tensor, target: torch.Tensor, rest: torch.Tensor,
+                  weights: dict[str, float]) -> dict[str, torch.Tensor]:
+    """Articulation losses: pred, target (B, T, DIM), rest (B, DIM) -> named terms + "total".
+
+    shape: weighted L1 of the articulation; velocity: L1 of its frame differences; open: L1 of
+    the inner-lip gap; sync: 1 - correlation of predicted and real gap over the window (timing,
+    whatever the scale); amplitude: |log| of the ratio of their standard deviations (a mouth
+    that moves as much as the real one, not the regression to the mean that L1 alone gives).
     """
-    pred_kp, target_kp = pred_kp.float(), target_kp.float()
-    w = torch.ones(pred_kp.shape[2], device=pred_kp.device)
-    w[48:68] = 3.0
-    w[5:12] = 2.0
-    w = w / w.mean()
-    err = (pred_kp - target_kp).abs().sum(-1)  # (B, T, K)
-    vel = ((pred_kp[:, 1:] - pred_kp[:, :-1]) - (target_kp[:, 1:] - target_kp[:, :-1])).abs().sum(-1)
+    pred, target = pred.float(), target.float()
+    w = _point_weights(pred.device)
+    gap_pred, gap_real = opening(pred, rest.float()), opening(target, rest.float())
+    moving = gap_real.std(-1) > 0.01  # windows where the real mouth moves
+    sync = (1 - _pearson(gap_pred, gap_real))[moving].mean() if moving.any() else pred.new_zeros(())
+    amplitude = (torch.log(gap_pred.std(-1) + 1e-3) - torch.log(gap_real.std(-1) + 1e-3)).abs()[moving].mean() \
+        if moving.any() else pred.new_zeros(())
     terms = {
-        "kp": (err * w).mean(),
-        "velocity": (vel * w).mean(),
-        "open": (mouth_open(pred_kp) - mouth_open(target_kp)).abs().mean(),
-        "pose": (pred_pose.float() - target_pose.float()).abs().mean() / 10.0,
+        "shape": ((pred - target).abs() * w).mean(),
+        "velocity": (((pred[:, 1:] - pred[:, :-1]) - (target[:, 1:] - target[:, :-1])).abs() * w).mean(),
+        "open": (gap_pred - gap_real).abs().mean(),
+        "sync": sync,
+        "amplitude": amplitude,
     }
     terms["total"] = sum(weights.get(k, 0.0) * v for k, v in terms.items())
     return terms

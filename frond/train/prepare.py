@@ -27,7 +27,7 @@ from scipy.ndimage import gaussian_filter1d
 from tqdm import tqdm
 
 from ..errors import FrondInputError
-from ..models.audio_features import SAMPLE_RATE
+from ..audio.mel import SAMPLE_RATE
 from ..models.geometry import head_pose_from_keypoints, pixels_to_normalised
 
 PREPARE_VERSION = 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..models.audio_features import SAMPLE_RATE
+from ..audio.mel import SAMPLE_RATE
 from ..models.geometry import head_pose_from_keypoints, normalised_to_pixels
 from .prepare import PREPARE_VERSION
 

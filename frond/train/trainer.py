@@ -28,7 +28,7 @@ from tqdm import tqdm
 from ..errors import FrondInputError
 from ..models.config import STAGES, FrondConfig
 from ..models.frond_model import FrondModel
-from ..models.geometry import mouth_open
+from ..models.motion import opening
 from .data import MotionWindows, PreparedClip, RenderPairs, load_prepared
 from .heldout import evaluate_motion, evaluate_render
 from .losses import motion_losses, render_losses
@@ -48,8 +48,12 @@ class TrainConfig:
     seed: int = 0  # seeds data order, sampling and initialisation
     image_size: int | None = None  # render training resolution; None: the model's config (256 for a new model)
     model_size: str = "base"  # a new model's size: base, small (CPU-friendly) or tiny (an existing folder keeps its config)
-    holdout: float = 0.2  # last fraction of each clip held out from training, for evaluation
+    holdout: float = 0.2  # render: last fraction of each clip held out; motion: fraction of speakers held out (hashed ids)
+    speakers: str | None = None  # clip,speaker CSV (default: the shared corpus's table; unlisted clips are their own speaker)
+    clips: tuple[str, ...] = ()  # motion: train on these prepared clips only (default: every clip whose speaker is not held out)
+    eval_clips: tuple[str, ...] = ()  # motion: evaluate on these clips (default: the held-out speakers' clips)
     window: int = 50  # motion stage: frames per training window
+    weight_decay: float | None = None  # AdamW weight decay; None: 0 (render), 0.05 (motion)
     log_every: int = 10  # steps between log lines
     sample_every: int = 250  # steps between sample images (0: never)
     checkpoint_every: int = 250  # steps between checkpoints (0: only at the end)
@@ -58,7 +62,8 @@ class TrainConfig:
     resume: bool = True  # continue from OUT/checkpoints/<stage>.pt when present
     progress: bool = True  # tqdm progress bar
     render_weights: dict[str, float] = field(default_factory=lambda: {"l1": 1.0, "ssim": 0.5, "grad": 0.5})
-    motion_weights: dict[str, float] = field(default_factory=lambda: {"kp": 1.0, "velocity": 2.0, "open": 0.5, "pose": 0.1})
+    motion_weights: dict[str, float] = field(default_factory=lambda: {"shape": 1.0, "velocity": 1.0, "open": 1.0,
+                                                                      "sync": 0.1, "amplitude": 0.05})
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -152,15 +157,36 @@ class RenderObjective(nn.Module):
 
 
 class MotionObjective(nn.Module):
-    """Predict the measured keypoint trajectories from audio: batch -> (losses, outputs)."""
+    """Predict the measured articulation from audio: batch -> (losses, outputs)."""
 
     def __init__(self, model: FrondModel, weights: dict[str, float]) -> None:
         super().__init__()
         self.model, self.weights = model, weights
 
     def forward(self, batch: dict[str, torch.Tensor]):
-        out = self.model.predict_motion(batch["mel"], batch["source_kp"], batch["source_pose"], batch["times"][0])
-        return motion_losses(out["keypoints"], batch["keypoints"], out["head_pose"], batch["pose"], self.weights), out
+        out = self.model.predict_motion(batch["mel"], batch["times"][0])
+        return motion_losses(out["articulation"], batch["articulation"], batch["rest"], self.weights), out
+
+
+def motion_split(clips: list[PreparedClip], cfg: TrainConfig) -> tuple[list[PreparedClip], list[PreparedClip]]:
+    """(train, evaluate) clips for the motion stage: speaker-disjoint, own-voice clips only."""
+    from .speakers import held_out_speaker, load_speakers
+
+    table = load_speakers(cfg.speakers)
+    usable = [c for c in clips if table.usable(c.name)]
+    speaker = lambda c: table.speaker_of(c.name) if c.name in table.speakers else c.speaker  # noqa: E731
+    if cfg.clips:
+        train_set = [c for c in usable if c.name in set(cfg.clips)]
+    else:
+        train_set = [c for c in usable if not held_out_speaker(speaker(c), cfg.holdout)]
+    if cfg.eval_clips:
+        eval_set = [c for c in usable if c.name in set(cfg.eval_clips)]
+    else:
+        seen = {speaker(c) for c in train_set}
+        eval_set = [c for c in usable if speaker(c) not in seen]
+    if not train_set:
+        raise FrondInputError("no clips left to train the motion stage on (check --holdout and the speaker table)")
+    return train_set, eval_set
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -183,8 +209,9 @@ def save_render_sample(path: Path, batch: dict, out: dict, rows: int = 4) -> Non
 
 def save_motion_sample(path: Path, batch: dict, out: dict) -> None:
     """Mouth opening over the window: measured (green) vs predicted (red)."""
-    real = mouth_open(batch["keypoints"][0].float()).cpu().numpy()
-    pred = mouth_open(out["keypoints"][0].detach().float()).cpu().numpy()
+    rest = batch["rest"][:1].float()
+    real = opening(batch["articulation"][:1].float(), rest)[0].cpu().numpy()
+    pred = opening(out["articulation"][:1].detach().float(), rest)[0].cpu().numpy()
     h, w = 200, 480
     img = np.full((h, w, 3), 255, np.uint8)
     top = max(float(real.max()), float(pred.max()), 1e-3) * 1.1
@@ -227,16 +254,24 @@ def train(cfg: TrainConfig) -> dict:
         dataset = RenderPairs(clips, image_size, cfg.holdout, cfg.seed)
         objective: nn.Module = RenderObjective(model, cfg.render_weights)
         lr = cfg.lr or 2e-4
+        eval_clips = clips
     else:
-        dataset = MotionWindows(clips, model.config.motion.n_mels, cfg.window, cfg.holdout, cfg.seed)
+        clips, eval_clips = motion_split(clips, cfg)
+        dataset = MotionWindows(clips, model.config.motion.n_mels, cfg.window, cfg.seed)
         objective = MotionObjective(model, cfg.motion_weights)
         lr = cfg.lr or 1e-3
+        if not model.motion.basis.abs().sum():  # a fresh motion stage: its articulation space comes from the data
+            explained = model.motion.fit_space(*map(list, zip(*(c.articulation for c in clips))))
+            if dist.main and cfg.progress:
+                print(f"articulation basis: {model.config.motion.components} components keep "
+                      f"{explained['explained']:.1%} of the variance")
     wrapped = objective
     if dist.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
         wrapped = DistributedDataParallel(objective, device_ids=[torch.device(device).index] if device.startswith("cuda") else None)
-    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
+    decay = cfg.weight_decay if cfg.weight_decay is not None else (0.05 if cfg.stage == "motion" else 0.0)
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=decay)
     warmup = min(50, max(1, cfg.steps // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * (0.55 + 0.45 * math.cos(math.pi * min(s, cfg.steps) / cfg.steps)))
@@ -260,7 +295,7 @@ def train(cfg: TrainConfig) -> dict:
             return None
         if cfg.stage == "render":
             return evaluate_render(model, clips, image_size, cfg.holdout, device, cfg.eval_frames)
-        return evaluate_motion(model, clips, cfg.holdout, device)
+        return evaluate_motion(model, eval_clips, device)
 
     if before is None and step == 0:
         before = evaluate()

@@ -1,0 +1,160 @@
+"""Stage 2, learned: the trained audio -> articulation network, run in numpy.
+
+The network is `frond.models.motion.AudioMotionEstimator` (PyTorch, for training); this
+module reads the same safetensors weights and runs the same forward pass with numpy, so
+the default path loads in milliseconds and never imports torch (a test holds the two
+equal). The mouth comes from the network; blinks, brows and the head's pose come from
+`frond.motion.idle`, as on the prior path, so every setting keeps its meaning:
+
+- `smoothing`: the P-spline stiffness of the learned trajectory;
+- `lip_scale`: multiplies the articulation (0 = mouth at rest);
+- `head_motion`, `blink_rate`, `seed`: the idle motion.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..audio.mel import FRAMES_PER_SECOND, speech_mel
+from ..config import GenerationSettings
+from ..errors import FrondInputError
+from ..types import AudioClip, MotionSequence
+from . import articulation as art
+from .idle import envelope_grid, idle_motion, pose_keypoints
+from .trajectory import UniformBSpline, pspline_stiffness
+
+WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+
+
+def downsample_geometry(knot_hz: float) -> tuple[int, int, int]:
+    """(stride, kernel, left pad) of the network's convolution from 100 Hz to the control points.
+
+    Output i is centred on mel frame stride * (i - 1), the time of control point i.
+    """
+    stride = int(round(FRAMES_PER_SECOND / knot_hz))
+    if abs(stride * knot_hz - FRAMES_PER_SECOND) > 1e-6:
+        raise ValueError(f"knot_hz must divide {FRAMES_PER_SECOND:g}, got {knot_hz}")
+    return stride, 2 * stride - 1, 2 * stride - 1
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """GELU, tanh approximation (torch's `approximate="tanh"`)."""
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int = 1, dilation: int = 1) -> np.ndarray:
+    """x (C_in, M) already padded, weight (C_out, C_in, k) -> (C_out, M_out), as torch's conv1d."""
+    k = weight.shape[-1]
+    m_out = (x.shape[1] - dilation * (k - 1) - 1) // stride + 1
+    out = np.zeros((weight.shape[0], m_out), np.float32)
+    for j in range(k):
+        start = j * dilation
+        out += weight[:, :, j] @ x[:, start: start + stride * (m_out - 1) + 1: stride]
+    return out + bias[:, None]
+
+
+@dataclass
+class MotionNet:
+    """The numpy twin of `AudioMotionEstimator`: tensors named as in its state dict."""
+
+    tensors: dict[str, np.ndarray]  # "front.0.weight", ..., "basis", "mean", ...
+    n_mels: int  # log-mel bands it hears
+    knot_hz: float
+    dilations: tuple[int, ...]
+    stiffness: float  # the P-spline lambda training used (smoothing 0.5)
+    gain: float  # articulation calibration
+
+    @property
+    def spline(self) -> UniformBSpline:
+        return UniformBSpline(self.knot_hz)
+
+    def coefficients(self, mel: np.ndarray) -> np.ndarray:
+        """mel (n_mels, M) at 100 frames/s -> B-spline coefficients (n, components)."""
+        t = self.tensors
+        m = mel.shape[1]
+        n = self.spline.n_control((m - 1) / FRAMES_PER_SECOND)
+        x = mel.astype(np.float32)
+        for i in range(2):
+            x = gelu(conv1d(np.pad(x, ((0, 0), (1, 1))), t[f"front.{i}.weight"], t[f"front.{i}.bias"]))
+        stride, kernel, left = downsample_geometry(self.knot_hz)
+        right = max(0, stride * (n - 1) + kernel - left - m)
+        x = gelu(conv1d(np.pad(x, ((0, 0), (left, right)), mode="edge"), t["down.weight"], t["down.bias"], stride=stride))[:, :n]
+        for i, d in enumerate(self.dilations):
+            x = x + conv1d(np.pad(gelu(x), ((0, 0), (d, d))), t[f"blocks.{i}.weight"], t[f"blocks.{i}.bias"], dilation=d)
+        return conv1d(x, t["head.weight"], t["head.bias"]).T  # (n, components)
+
+    def articulation(self, coefficients: np.ndarray, times: np.ndarray, lam: float) -> np.ndarray:
+        """coefficients (n, components), times (T,) -> articulation (T, DIM), stiffened by `lam`."""
+        spline = self.spline
+        c = spline.stiffen(coefficients.astype(np.float64), lam)
+        pca = spline.basis(times, c.shape[0]) @ c
+        return (self.tensors["mean"] + self.gain * (pca @ self.tensors["basis"])).astype(np.float32)
+
+    def source_articulation(self, source: np.ndarray) -> np.ndarray:
+        """A portrait's own articulation (DIM,), from its inner-lip gap."""
+        return art.estimate_source(source, self.tensors["opening_direction"], float(self.tensors["rest_opening"][0]))
+
+
+def load_motion_net(weights: str | Path) -> MotionNet:
+    """A weights folder (config.json + model.safetensors with a trained "motion" stage) -> MotionNet.
+
+    Raises FrondInputError (one line) when the folder is incomplete or has no trained motion.
+    """
+    from safetensors.numpy import load_file
+
+    folder = Path(weights)
+    missing = [f for f in (CONFIG_FILE, WEIGHTS_FILE) if not (folder / f).is_file()]
+    if missing:
+        raise FrondInputError(f"weights folder {folder} lacks {', '.join(missing)}")
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    if "motion" not in config.get("trained_stages", []):
+        raise FrondInputError(f"weights {folder} hold no trained motion stage")
+    motion = config.get("motion", {})
+    try:
+        tensors = {k[len("motion."):]: v.astype(np.float32) for k, v in load_file(str(folder / WEIGHTS_FILE)).items()
+                   if k.startswith("motion.")}
+    except Exception as exc:  # noqa: BLE001 - a corrupt file: say so in one line
+        raise FrondInputError(f"could not read {folder / WEIGHTS_FILE}: {type(exc).__name__}: {exc}") from None
+    return MotionNet(tensors=tensors, n_mels=int(motion.get("n_mels", 80)), knot_hz=float(motion.get("knot_hz", 25.0)),
+                     dilations=tuple(motion.get("dilations", (1, 2, 4, 8))),
+                     stiffness=float(motion.get("stiffness", 1.0)), gain=float(motion.get("gain", 1.0)))
+
+
+class LearnedMotionEstimator:
+    """Stage 2, learned: see the module docstring."""
+
+    learned = True
+
+    def __init__(self, net: MotionNet, weights_id: str) -> None:
+        self.net = net
+        self.name = f"learned: {weights_id}"
+
+    def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, global_code: np.ndarray,
+                 times: np.ndarray, settings: GenerationSettings) -> MotionSequence:
+        """source_keypoints (68, 2), times (T,) seconds -> MotionSequence at `times`."""
+        times = np.asarray(times, np.float64)
+        source = np.asarray(source_keypoints, np.float32)
+        envelope = envelope_grid(audio)
+        idle = idle_motion(audio, times, settings, envelope)
+        if np.any(np.abs(audio.samples) > 1e-3):
+            mel = speech_mel(audio.samples, audio.sample_rate, self.net.n_mels)
+            coefficients = self.net.coefficients(mel)
+            lam = pspline_stiffness(settings.smoothing, self.net.stiffness)
+            articulation = self.net.articulation(coefficients, times, lam) * settings.lip_scale
+        else:  # silence: the mouth at rest
+            articulation = np.zeros((times.size, art.DIM), np.float32)
+        local = art.apply(source, articulation, self.net.source_articulation(source))
+        keypoints = pose_keypoints(source, local, idle)
+        shapes = art.mouth_shape(local)
+        pts = shapes.reshape(len(shapes), -1, 2)
+        corners = [int(np.flatnonzero(art.MOUTH_POINTS == p)[0]) for p in (48, 54)]
+        channels = {
+            "open": art.opening_of(shapes).astype(np.float32),
+            "width": np.linalg.norm(pts[:, corners[1]] - pts[:, corners[0]], axis=-1).astype(np.float32),
+            "blink": idle.blink, "brow": idle.brow, "envelope": idle.envelope, "voice": idle.activity,
+        }
+        return MotionSequence(times=times, keypoints=keypoints, head_pose=idle.pose, channels=channels,
+                              source=f"{self.name}: audio -> articulation network")

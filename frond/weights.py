@@ -1,0 +1,43 @@
+"""Learned weights -> the pipeline stages they trained.
+
+A weights folder (or Hub repo) holds `config.json` and `model.safetensors`; its
+`trained_stages` say what it can replace: "motion" (the audio -> mouth network, run in
+numpy by `frond.motion.learned`) and "render" (encoder, dense field and implicit decoder,
+PyTorch, imported only then). Motion-only weights never import torch.
+"""
+from __future__ import annotations
+
+import json
+
+from .errors import FrondInputError
+from .hub import weights_folder
+
+
+def trained_stages(weights: str) -> list[str]:
+    """Which stages the weights trained ("render", "motion"); FrondInputError when unreadable."""
+    folder = weights_folder(weights)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise FrondInputError(f"weights {weights!r}: config.json is unreadable ({type(exc).__name__})") from None
+    return [s for s in config.get("trained_stages", []) if s in ("render", "motion")]
+
+
+def load_learned_stages(weights: str, device: str = "cpu") -> dict[str, object]:
+    """Pipeline stage name -> learned stage, for the stages the weights trained.
+
+    Raises FrondInputError (one line) when the weights cannot be loaded or hold no trained stage.
+    """
+    trained = trained_stages(weights)
+    if not trained:
+        raise FrondInputError(f"weights {weights!r} hold no trained stage (config.trained_stages is empty)")
+    stages: dict[str, object] = {}
+    if "render" in trained:
+        from .models.stages import render_stages
+
+        stages.update(render_stages(weights, device))
+    if "motion" in trained:
+        from .motion.learned import LearnedMotionEstimator, load_motion_net
+
+        stages["motion"] = LearnedMotionEstimator(load_motion_net(weights_folder(weights)), weights)
+    return stages
