@@ -300,7 +300,8 @@ def describe_modes(modes: dict[str, str]) -> str:
 
 
 def _settings_from_widgets(
-    size: Any, fps: Any, smoothing: Any, lip_scale: Any, head_motion: Any, blink_rate: Any, framing: Any, seed: Any
+    size: Any, fps: Any, smoothing: Any, lip_scale: Any, head_motion: Any, blink_rate: Any, framing: Any, seed: Any,
+    motion: Any = DEFAULT_SETTINGS.motion,
 ) -> GenerationSettings:
     try:
         return GenerationSettings(
@@ -312,6 +313,7 @@ def _settings_from_widgets(
             blink_rate=float(blink_rate),
             full_frame=(framing == "full"),
             seed=int(seed or 0),
+            motion=str(motion or DEFAULT_SETTINGS.motion),
         )
     except (TypeError, ValueError) as exc:
         raise gr.Error(f"Invalid setting: {exc}.", title="Check the settings", print_exception=False) from None
@@ -329,6 +331,7 @@ def make_generate(dirs: OutputDirs):
         fps: float = DEFAULT_SETTINGS.fps,
         framing: str = "crop",
         seed: int = DEFAULT_SETTINGS.seed,
+        motion: str = DEFAULT_SETTINGS.motion,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[str, str, str, str, str, str]:
         """Animate a portrait with speech.
@@ -343,7 +346,7 @@ def make_generate(dirs: OutputDirs):
         if not speech:
             raise gr.Error("Add speech first: upload an audio file or record one with the microphone.",
                            title="No speech", print_exception=False)
-        settings = _settings_from_widgets(size, fps, smoothing, lip_scale, head_motion, blink_rate, framing, seed)
+        settings = _settings_from_widgets(size, fps, smoothing, lip_scale, head_motion, blink_rate, framing, seed, motion)
         if not _WARM.is_set():
             progress(0.0, desc="loading the models (first request only)")
             _WARM.wait()
@@ -419,7 +422,7 @@ CSS = """
 """
 
 HELP = {
-    "smoothing": "Trajectory stiffness: 0 follows every phone, 1 glides between mouth shapes.",
+    "smoothing": "Trajectory stiffness: 0 follows every sound, 1 glides between mouth shapes.",
     "lip_scale": "Multiplies mouth motion: 0 keeps the mouth still, 2 exaggerates.",
     "head_motion": "Multiplies the head's natural sway and nods: 0 keeps the head still.",
     "blink_rate": "Multiplies the natural blink rate (about 17 blinks a minute).",
@@ -427,6 +430,7 @@ HELP = {
     "fps": "Frames per second of the video. Motion is continuous in time, so any rate works.",
     "framing": "Face crop: the aligned square. Full frame: the face pasted back into the whole photo.",
     "seed": "Seeds blinks and head sway: the same seed gives the same video.",
+    "motion": "Learned: the network trained on real talking faces (default). Prior: hand-made phone -> mouth shape rules.",
 }
 
 
@@ -490,6 +494,8 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
                             fps = gr.Slider(10, 60, value=d.fps, step=1, label="Frames per second", info=HELP["fps"])
                             seed = gr.Number(value=d.seed, precision=0, minimum=0, label="Seed", info=HELP["seed"],
                                              elem_id="seed")
+                            motion = gr.Radio([("Learned network", "learned"), ("Training-free prior", "prior")],
+                                              value=d.motion, label="Mouth motion", info=HELP["motion"], elem_id="motion")
                     reset_btn = gr.Button("Reset to defaults", size="sm", elem_id="reset-btn")
 
         # The four panels. Labels name the API outputs; the headers above them are what people read.
@@ -515,7 +521,7 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
                                    interactive=False, height=90, elem_id="combined-out", scale=1)
             info_out = gr.Markdown(label="run_info", elem_id="run-info")
 
-        settings = [smoothing, lip_scale, head_motion, blink_rate, size, fps, framing, seed]
+        settings = [smoothing, lip_scale, head_motion, blink_rate, size, fps, framing, seed, motion]
         generate_btn.click(
             make_generate(dirs),
             inputs=[portrait, speech, *settings],
@@ -525,7 +531,7 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
             concurrency_id="generate",
         )
         defaults = [d.smoothing, d.lip_scale, d.head_motion, d.blink_rate, d.size, d.fps,
-                    "full" if d.full_frame else "crop", d.seed]
+                    "full" if d.full_frame else "crop", d.seed, d.motion]
         reset_btn.click(lambda: defaults, outputs=settings, api_visibility="private", queue=False)
     return demo
 

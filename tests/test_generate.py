@@ -63,7 +63,7 @@ def test_parted_lips_close_in_silence(pipeline, portrait, speech_with_pauses):
     """The astronaut smiles with parted lips (opening ~0.16): her keypoints close in pauses."""
     audio, (start, end) = speech_with_pauses
     clip = load_audio(audio)
-    times = (np.arange(int(clip.duration * 25)) + 0.5) / 25
+    times = np.arange(int(clip.duration * 25)) / 25
     face = pipeline.find_face(np.asarray(__import__("PIL.Image").Image.open(portrait).convert("RGB")), GenerationSettings())
     assert mouth_opening(face.keypoints) > 0.12
     motion = pipeline.stages["motion"].estimate(clip, face.keypoints, None, times, GenerationSettings())
@@ -92,21 +92,35 @@ def test_same_seed_same_video_and_other_seed_differs(pipeline, portrait, speech,
     assert np.abs(a.motion.head_pose - c.motion.head_pose).max() > 0.2
 
 
-def test_settings_change_the_motion(pipeline, portrait, speech):
+@pytest.mark.parametrize("path", ["learned", "prior"])
+def test_settings_change_the_motion(pipeline, portrait, speech, path):
+    """Every slider acts on both motion paths, in its documented direction."""
     clip = load_audio(speech)
-    times = (np.arange(100) + 0.5) / 25
+    times = np.arange(100) / 25
     face = pipeline.find_face(np.asarray(__import__("PIL.Image").Image.open(portrait).convert("RGB")), GenerationSettings())
-    motion = pipeline.stages["motion"]
+    motion = pipeline.motion_stage(GenerationSettings(motion=path))
 
     def run(**kw):
-        return motion.estimate(clip, face.keypoints, None, times, GenerationSettings(**kw))
+        return motion.estimate(clip, face.keypoints, None, times, GenerationSettings(motion=path, **kw))
 
     base, big, still = run(), run(lip_scale=2.0), run(lip_scale=0.0, head_motion=0.0, blink_rate=0.0)
     assert np.std(big.channels["open"]) > 1.5 * np.std(base.channels["open"])
     assert np.std(still.channels["open"]) < 1e-3 and np.abs(still.head_pose).max() < 1e-6
+    assert still.channels["blink"].max() == 0 and base.channels["blink"].max() > 0.5  # blink_rate
     smooth, sharp = run(smoothing=1.0), run(smoothing=0.0)
-    roughness = lambda m: float(np.mean(np.diff(m.channels["viseme_open"], 2) ** 2))  # noqa: E731
+    roughness = lambda m: float(np.mean(np.diff(m.channels["open"], 2) ** 2))  # noqa: E731
     assert roughness(smooth) < 0.5 * roughness(sharp)
+    calm = run(head_motion=0.3)
+    assert np.std(calm.head_pose) < 0.5 * np.std(base.head_pose)
+    other = run(seed=5)
+    assert np.abs(other.head_pose - base.head_pose).max() > 0.2  # seed: other idle motion
+    np.testing.assert_allclose(other.channels["open"], base.channels["open"], atol=1e-6)  # the same speech, same mouth
+
+
+def test_learned_motion_is_the_default_and_says_so(pipeline):
+    assert pipeline.modes["motion"].startswith("learned")
+    assert pipeline.motion_stage(GenerationSettings()) is pipeline.stages["motion"]
+    assert pipeline.motion_stage(GenerationSettings(motion="prior")).name == "training-free prior"
 
 
 def test_cli_full_frame_with_intermediates(portrait, tmp_path):

@@ -109,9 +109,8 @@ def test_articulation_moves_only_the_mouth_and_closes_parted_lips():
     np.testing.assert_allclose(out[art.MOUTH_POINTS], parted[art.MOUTH_POINTS], atol=1e-5)
     np.testing.assert_array_equal(out[17:48], closed[17:48])
     # a parted-lips portrait at rest (articulation 0) closes, whatever else it does
-    direction = a_parted / (art.opening_of(art.mouth_shape(parted)) - art.opening_of(art.mouth_shape(closed)))
-    rest_gap = float(art.opening_of(art.mouth_shape(closed)))
-    back = art.apply(parted, np.zeros((1, art.DIM)), art.estimate_source(parted, direction, rest_gap))[0]
+    direction = a_parted / art.opening_of(art.mouth_shape(parted))  # the closed face's lips meet (gap 0)
+    back = art.apply(parted, np.zeros((1, art.DIM)), art.estimate_source(parted, direction))[0]
     np.testing.assert_allclose(back[48:68], closed[48:68], atol=1e-4)
     np.testing.assert_array_equal(back[:3], parted[:3])
     np.testing.assert_array_equal(back[14:48], parted[14:48])  # eyes, brows, nose untouched

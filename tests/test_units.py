@@ -133,3 +133,30 @@ def test_field_never_folds_even_on_blinks_and_closed_lips(portrait):
         # where lids or lips close the map compresses to a line (det -> 0), but never flips or explodes
         assert det.min() > -0.2 * identity_step ** 2, "the field folds"
         assert np.abs(jx).max() < 20 * identity_step and np.abs(jy).max() < 20 * identity_step
+
+
+def test_pause_gate_rests_the_mouth_in_pauses_only():
+    from frond.motion.learned import pause_gate
+
+    rate = 16000
+    speech = voiced(1.0, rate)
+    dip = np.zeros(int(0.08 * rate), np.float32)  # a short dip between syllables
+    pause = np.zeros(int(0.8 * rate), np.float32)
+    samples = np.concatenate([speech, dip, speech, pause, speech])
+    t = np.arange(0, samples.size / rate, 0.04)
+    gate = pause_gate(samples, rate, t, threshold=0.2)
+    in_pause = (t > 2.08 + 0.15) & (t < 2.88 - 0.15)
+    assert gate[in_pause].max() < 0.05
+    in_dip = (t > 1.0) & (t < 1.08)
+    assert gate[in_dip].min() > 0.9
+    assert gate[(t > 0.3) & (t < 0.7)].min() > 0.95
+
+
+def test_mel_features_do_not_depend_on_recording_level():
+    from frond.audio.mel import speech_mel
+
+    speech = voiced(1.5)
+    loud, quiet = speech_mel(speech), speech_mel(0.05 * speech)
+    assert loud.shape[0] == 80 and abs(loud.shape[1] - 151) <= 1
+    np.testing.assert_allclose(loud, quiet, atol=0.02)
+    assert loud.max() > 0.0 and loud.min() >= -3.0

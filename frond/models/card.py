@@ -30,11 +30,15 @@ were trained with `python -m frond train` from this project, on the data stated 
 
 {{ training_data | default("[Not recorded: fill in the clips, their sources and licences]", true) }}
 
+{{ provenance_text | default("", true) }}
+
 ## Training
 
 {{ training_text | default("[Not recorded]", true) }}
 
 ## What was measured
+
+{{ folds_text | default("", true) }}
 
 {{ metrics_text | default("Nothing measured yet. Report held-out-frame reconstruction PSNR/SSIM (`frond.train.evaluate_render`) and mouth-opening correlation before claiming quality.", true) }}
 

@@ -38,6 +38,8 @@ class MotionConfig:
     dropout: float = 0.1  # dropout inside the residual blocks (training only)
     stiffness: float = 1.0  # default P-spline penalty weight (second differences of coefficients)
     gain: float = 1.0  # articulation scale around the mean: calibrated after training against under-articulation
+    lead: float = 0.0  # seconds the mouth is moved earlier at inference (calibrated on the folds)
+    pause_gate: float = 0.0  # speech-envelope level (0..1) under which the mouth rests at inference; 0: off
 
 
 @dataclass

@@ -105,10 +105,13 @@ class FrondModel(
         lines = []
         for stage in stages:
             info = tr.get(stage, {})
-            lines.append(f"- stage `{stage}`: " + ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("metrics", "data")))
+            lines.append(f"- stage `{stage}`: " + ", ".join(f"{k}={v}" for k, v in info.items()
+                                                           if k not in ("metrics", "data", "folds", "provenance")))
         metrics = [f"- `{s}`: {json.dumps(tr[s]['metrics'])}" for s in stages if tr.get(s, {}).get("metrics")]
         data = sorted({str(tr[s]["data"]) for s in stages if tr.get(s, {}).get("data")})
         return {
+            "folds_text": "\n\n".join(str(tr[s]["folds"]) for s in stages if tr.get(s, {}).get("folds")),
+            "provenance_text": "\n\n".join(str(tr[s]["provenance"]) for s in stages if tr.get(s, {}).get("provenance")),
             "stages_text": ", ".join(stages) if stages else "none (untrained)",
             "n_params": f"{sum(p.numel() for p in self.parameters()):,}",
             "training_text": "\n".join(lines),

@@ -31,7 +31,7 @@ class AudioMotionEstimator(nn.Module):
 
     Buffers (fitted on the training clips before training, saved with the weights):
     `basis` (components, DIM) and `mean` (DIM,): the articulation PCA; `opening_direction`
-    (DIM,) and `rest_opening` (1,): how a portrait's own opening maps to articulation.
+    (DIM,): how a portrait's own opening maps to articulation.
     """
 
     def __init__(self, config: MotionConfig) -> None:
@@ -51,7 +51,6 @@ class AudioMotionEstimator(nn.Module):
         self.register_buffer("basis", torch.zeros(config.components, DIM))
         self.register_buffer("mean", torch.zeros(DIM))
         self.register_buffer("opening_direction", torch.zeros(DIM))
-        self.register_buffer("rest_opening", torch.zeros(1))
 
     def fit_space(self, articulations: list[np.ndarray], rests: list[np.ndarray]) -> dict[str, float]:
         """Fit the PCA basis and the opening regression on training clips' articulation (T, DIM) each.
@@ -64,12 +63,11 @@ class AudioMotionEstimator(nn.Module):
         mean = data.mean(axis=0)
         _, s, vt = np.linalg.svd(data - mean, full_matrices=False)
         k = self.config.components
-        direction, rest_opening = opening_regression(articulations, rests)
+        direction = opening_regression(articulations, rests)
         with torch.no_grad():
             self.basis.copy_(torch.from_numpy(vt[:k].astype(np.float32)))
             self.mean.copy_(torch.from_numpy(mean.astype(np.float32)))
             self.opening_direction.copy_(torch.from_numpy(direction))
-            self.rest_opening.fill_(rest_opening)
         return {"explained": float((s[:k] ** 2).sum() / max((s ** 2).sum(), 1e-12))}
 
     def forward(self, mel: torch.Tensor) -> dict[str, torch.Tensor]:

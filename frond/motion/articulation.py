@@ -77,23 +77,23 @@ def apply(source: np.ndarray, articulation: np.ndarray, source_articulation: np.
     return out.astype(np.float32)
 
 
-def estimate_source(source: np.ndarray, opening_direction: np.ndarray, rest_opening: float) -> np.ndarray:
+def estimate_source(source: np.ndarray, opening_direction: np.ndarray) -> np.ndarray:
     """A portrait's own articulation (DIM,) from its inner-lip gap alone.
 
-    `opening_direction` (DIM,) is the articulation per unit of opening above rest and
-    `rest_opening` the typical gap at rest, both measured on the training clips
-    (`opening_regression`); a portrait at or below rest opening is at rest (zeros).
+    `opening_direction` (DIM,) is the articulation per unit of inner-lip gap, measured on the
+    training clips (`opening_regression`). The whole gap counts, so at rest (articulation 0)
+    the driving lips meet: parted lips close, closed lips stay closed.
     """
     gap = float(opening_of(mouth_shape(source)))
-    return np.asarray(opening_direction, np.float64) * max(gap - rest_opening, 0.0)
+    return np.asarray(opening_direction, np.float64) * gap
 
 
-def opening_regression(articulations: list[np.ndarray], rests: list[np.ndarray]) -> tuple[np.ndarray, float]:
-    """Clips' articulation (T, DIM) and rest shapes -> (direction (DIM,), rest opening):
-    the least-squares articulation per unit of inner-lip gap above the rest gap."""
+def opening_regression(articulations: list[np.ndarray], rests: list[np.ndarray]) -> np.ndarray:
+    """Clips' articulation (T, DIM) and rest shapes -> direction (DIM,): the least-squares
+    articulation per unit of inner-lip gap above the clips' typical rest gap."""
     rest_gaps = np.array([float(opening_of(r)) for r in rests])
     rest_opening = float(np.median(rest_gaps))
     x = np.concatenate([opening_of(a + r) - rest_opening for a, r in zip(articulations, rests)])
     y = np.concatenate(articulations)
     direction = (x @ y) / max(float(x @ x), 1e-12)
-    return direction.astype(np.float32), rest_opening
+    return direction.astype(np.float32)

@@ -27,6 +27,7 @@ from .idle import envelope_grid, idle_motion, pose_keypoints
 from .trajectory import UniformBSpline, pspline_stiffness
 
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+PAUSE_HOLD_S = 0.15  # a dip in the voice shorter than this is not a pause
 
 
 def downsample_geometry(knot_hz: float) -> tuple[int, int, int]:
@@ -65,7 +66,9 @@ class MotionNet:
     knot_hz: float
     dilations: tuple[int, ...]
     stiffness: float  # the P-spline lambda training used (smoothing 0.5)
-    gain: float  # articulation calibration
+    gain: float  # articulation calibration: scale around the mean
+    lead: float = 0.0  # seconds the mouth is moved earlier than the network's timing (calibrated on the folds)
+    pause_gate: float = 0.0  # speech-envelope level under which the mouth rests (0: no gate)
 
     @property
     def spline(self) -> UniformBSpline:
@@ -93,9 +96,51 @@ class MotionNet:
         pca = spline.basis(times, c.shape[0]) @ c
         return (self.tensors["mean"] + self.gain * (pca @ self.tensors["basis"])).astype(np.float32)
 
+    def mouth(self, samples: np.ndarray, sample_rate: int, times: np.ndarray, smoothing: float = 0.5,
+              lip_scale: float = 1.0, envelope: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Speech (N,) -> the mouth's articulation (T, DIM) at `times` (T,) seconds.
+
+        `smoothing` (0..1) sets the P-spline stiffness, `lip_scale` multiplies the articulation;
+        the calibrated `lead` and `pause_gate` apply. Silence gives the mouth at rest (zeros).
+        `envelope`: the clip's (grid, speech envelope) when the caller has it.
+        """
+        times = np.asarray(times, np.float64)
+        if not np.any(np.abs(samples) > 1e-3):
+            return np.zeros((times.size, art.DIM), np.float32)
+        coefficients = self.coefficients(speech_mel(samples, sample_rate, self.n_mels))
+        lam = pspline_stiffness(smoothing, self.stiffness)
+        articulation = self.articulation(coefficients, times + self.lead, lam) * lip_scale
+        if self.pause_gate > 0:
+            articulation *= pause_gate(samples, sample_rate, times + self.lead, self.pause_gate, envelope)[:, None]
+        return articulation.astype(np.float32)
+
     def source_articulation(self, source: np.ndarray) -> np.ndarray:
         """A portrait's own articulation (DIM,), from its inner-lip gap."""
-        return art.estimate_source(source, self.tensors["opening_direction"], float(self.tensors["rest_opening"][0]))
+        return art.estimate_source(source, self.tensors["opening_direction"])
+
+
+def pause_gate(samples: np.ndarray, sample_rate: int, times: np.ndarray, threshold: float,
+               envelope: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(T,) in [0, 1]: 0 in pauses (speech envelope under `threshold` for over PAUSE_HOLD_S), else 1.
+
+    Short dips between syllables keep the gate open; it ramps over about two frames.
+    """
+    from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+
+    from ..audio.features import speech_envelope
+
+    grid = np.arange(0.0, samples.size / sample_rate + 0.01, 0.01)
+    env = np.interp(grid, *envelope) if envelope is not None else speech_envelope(samples, sample_rate, grid)
+    speaking = maximum_filter1d((env > threshold).astype(np.float64), int(PAUSE_HOLD_S * 100) | 1)
+    return np.interp(times, grid, np.clip(gaussian_filter1d(speaking, 3.0), 0.0, 1.0)).astype(np.float32)
+
+
+def motion_net(tensors: dict[str, np.ndarray], motion: dict) -> MotionNet:
+    """A MotionNet from its tensors and the "motion" section of config.json (a `MotionConfig` as a dict)."""
+    return MotionNet(tensors=tensors, n_mels=int(motion.get("n_mels", 80)), knot_hz=float(motion.get("knot_hz", 25.0)),
+                     dilations=tuple(motion.get("dilations", (1, 2, 4, 8))), stiffness=float(motion.get("stiffness", 1.0)),
+                     gain=float(motion.get("gain", 1.0)), lead=float(motion.get("lead", 0.0)),
+                     pause_gate=float(motion.get("pause_gate", 0.0)))
 
 
 def load_motion_net(weights: str | Path) -> MotionNet:
@@ -118,9 +163,7 @@ def load_motion_net(weights: str | Path) -> MotionNet:
                    if k.startswith("motion.")}
     except Exception as exc:  # noqa: BLE001 - a corrupt file: say so in one line
         raise FrondInputError(f"could not read {folder / WEIGHTS_FILE}: {type(exc).__name__}: {exc}") from None
-    return MotionNet(tensors=tensors, n_mels=int(motion.get("n_mels", 80)), knot_hz=float(motion.get("knot_hz", 25.0)),
-                     dilations=tuple(motion.get("dilations", (1, 2, 4, 8))),
-                     stiffness=float(motion.get("stiffness", 1.0)), gain=float(motion.get("gain", 1.0)))
+    return motion_net(tensors, motion)
 
 
 class LearnedMotionEstimator:
@@ -139,13 +182,8 @@ class LearnedMotionEstimator:
         source = np.asarray(source_keypoints, np.float32)
         envelope = envelope_grid(audio)
         idle = idle_motion(audio, times, settings, envelope)
-        if np.any(np.abs(audio.samples) > 1e-3):
-            mel = speech_mel(audio.samples, audio.sample_rate, self.net.n_mels)
-            coefficients = self.net.coefficients(mel)
-            lam = pspline_stiffness(settings.smoothing, self.net.stiffness)
-            articulation = self.net.articulation(coefficients, times, lam) * settings.lip_scale
-        else:  # silence: the mouth at rest
-            articulation = np.zeros((times.size, art.DIM), np.float32)
+        articulation = self.net.mouth(audio.samples, audio.sample_rate, times, settings.smoothing, settings.lip_scale,
+                                      envelope)
         local = art.apply(source, articulation, self.net.source_articulation(source))
         keypoints = pose_keypoints(source, local, idle)
         shapes = art.mouth_shape(local)

@@ -42,31 +42,32 @@ def evaluate_render(model: FrondModel, clips: list[PreparedClip], image_size: in
 
 
 @torch.no_grad()
-def evaluate_motion(model: FrondModel, clips: list[PreparedClip], device: str = "cpu") -> dict:
-    """Each clip whole, as the pipeline would make it: its first frame's keypoints are the portrait,
-    its audio drives the learned articulation; the driving mouth opening is compared with the real one.
+def evaluate_motion(model: FrondModel, clips: list[PreparedClip], device: str = "cpu",
+                    calibration: dict[str, float] | None = None) -> dict:
+    """Each clip whole, exactly as the pipeline's motion stage makes it (`frond.motion.learned`): its
+    first frame's keypoints are the portrait, its audio drives the mouth; the driving mouth opening
+    is compared with the real one. `calibration` overrides the config's gain, lead and pause_gate.
 
     -> {"open_r": mean lag-0 correlation, "open_r_best": mean best within +-2 frames, "lag": mean best
     lag (positive: the prediction trails), "amplitude": mean std ratio, "n_clips", "clips": {name: {...}}}.
     """
-    from ..audio.mel import normalise
+    from dataclasses import asdict
+
     from ..metrics import amplitude_ratio, lagged_correlation, mouth_opening, pearson
-    from ..motion.articulation import apply, estimate_source
+    from ..motion.articulation import apply
+    from ..motion.learned import motion_net
 
     model.eval()
-    direction = model.motion.opening_direction.cpu().numpy()
-    rest_opening = float(model.motion.rest_opening[0])
+    tensors = {k: v.detach().float().cpu().numpy() for k, v in model.motion.state_dict().items()}
+    net = motion_net(tensors, {**asdict(model.config.motion), **(calibration or {})})
     rows: dict[str, dict[str, float]] = {}
     for clip in clips:
-        power, level = clip.mel_power(model.config.motion.n_mels)
-        n = min(clip.n_frames, int((power.shape[1] - 1) / 100 * clip.fps) + 1)
+        n = min(clip.n_frames, int(clip.audio.size / 16000 * clip.fps))
         if n < 10:
             continue
-        times = torch.arange(n, dtype=torch.float32) / clip.fps
-        mel = torch.from_numpy(normalise(power, level))[None].to(device)
-        art = model.predict_motion(mel, times.to(device))["articulation"][0].float().cpu().numpy()
+        times = np.arange(n) / clip.fps
         src = clip.keypoints[0]
-        driving = apply(src, art, estimate_source(src, direction, rest_opening))
+        driving = apply(src, net.mouth(clip.audio, 16000, times), net.source_articulation(src))
         pred, real = mouth_opening(driving), mouth_opening(clip.keypoints[:n])
         best, lag = lagged_correlation(pred, real, 2)
         rows[clip.name] = {"open_r": pearson(pred, real), "open_r_best": best, "lag": lag,
