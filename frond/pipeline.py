@@ -25,7 +25,7 @@ from .face.align import align_face, apply_affine, invert_affine, norm_to_px, nor
 from .face.landmarks import detect_faces, inter_ocular
 from .field.prior import PriorDenseField
 from .media import VideoWriter, load_audio, load_image
-from .audio.phone_worker import PhoneWorker
+from .audio.phone_worker import PhoneSource, PhoneWorker
 from .motion.learned import LearnedMotionEstimator, load_motion_net
 from .motion.prior import PriorKeypointEncoder, PriorMotionEstimator
 from .render.prior import PriorDecoder
@@ -62,7 +62,8 @@ class FrondPipeline:
         self.limits = limits
         self.landmarks = landmarks
         self.notices: list[str] = []
-        self.prior_motion = PriorMotionEstimator(use_phones=use_phones, worker=PhoneWorker() if use_phones else None)
+        self.phones = PhoneSource(PhoneWorker() if use_phones else None)  # one helper process for either motion path
+        self.prior_motion = PriorMotionEstimator(use_phones=use_phones, source=self.phones)
         self.stages: dict[str, object] = {
             "encoder": PriorKeypointEncoder(),
             "motion": self._bundled_motion(),
@@ -75,7 +76,7 @@ class FrondPipeline:
     def _bundled_motion(self) -> object:
         """The motion network that ships with FROND (`frond/pretrained/motion`), else the prior."""
         try:
-            return LearnedMotionEstimator(load_motion_net(BUNDLED_MOTION), BUNDLED_MOTION_ID)
+            return LearnedMotionEstimator(load_motion_net(BUNDLED_MOTION), BUNDLED_MOTION_ID, self.phones)
         except FrondInputError as exc:
             self.notices.append(f"The bundled motion network could not be loaded ({exc}); using the training-free prior.")
             return self.prior_motion
@@ -94,7 +95,7 @@ class FrondPipeline:
             from .weights import load_learned_stages, trained_stages
 
             dev = resolve_device(device) if "render" in trained_stages(weights) else "cpu"
-            learned = load_learned_stages(weights, device=dev)
+            learned = load_learned_stages(weights, device=dev, phones=self.phones)
         except FrondInputError as exc:
             self.notices.append(f"{exc} Using the bundled stages instead.")
             return
@@ -119,7 +120,7 @@ class FrondPipeline:
 
         noise = (0.05 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
         recognise_phones(noise, 16000)
-        worker = self.prior_motion.worker
+        worker = self.phones.worker
         if worker is not None:
             worker.submit(noise).result(timeout=60)  # the helper process is up and has imported
         times = np.linspace(0, 1, 25)

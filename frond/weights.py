@@ -23,9 +23,10 @@ def trained_stages(weights: str) -> list[str]:
     return [s for s in config.get("trained_stages", []) if s in ("render", "motion")]
 
 
-def load_learned_stages(weights: str, device: str = "cpu") -> dict[str, object]:
+def load_learned_stages(weights: str, device: str = "cpu", phones=None) -> dict[str, object]:
     """Pipeline stage name -> learned stage, for the stages the weights trained.
 
+    `phones`: the `PhoneSource` a motion network that hears phones takes them from.
     Raises FrondInputError (one line) when the weights cannot be loaded or hold no trained stage.
     """
     trained = trained_stages(weights)
@@ -39,5 +40,5 @@ def load_learned_stages(weights: str, device: str = "cpu") -> dict[str, object]:
     if "motion" in trained:
         from .motion.learned import LearnedMotionEstimator, load_motion_net
 
-        stages["motion"] = LearnedMotionEstimator(load_motion_net(weights_folder(weights)), weights)
+        stages["motion"] = LearnedMotionEstimator(load_motion_net(weights_folder(weights)), weights, phones)
     return stages

@@ -11,6 +11,7 @@ from frond.config import GenerationSettings
 from frond.errors import FrondInputError
 from frond.models import FrondConfig, FrondModel
 from frond.models.geometry import head_pose_from_keypoints
+from frond.audio.phones import PHONE_SET
 from frond.motion import articulation as art
 from frond.motion.learned import load_motion_net
 from frond.motion.trajectory import UniformBSpline, pspline_stiffness
@@ -91,11 +92,15 @@ def test_numpy_motion_runtime_equals_the_torch_network(tmp_path):
         model.motion.mean.normal_()
     model.save_pretrained(tmp_path)
     net = load_motion_net(tmp_path)
-    mel = np.random.default_rng(2).standard_normal((model.config.motion.n_mels, 157)).astype(np.float32)
+    rng = np.random.default_rng(2)
+    mel = rng.standard_normal((model.config.motion.n_mels, 157)).astype(np.float32)
+    phones = np.eye(len(PHONE_SET), dtype=np.float32)[:, rng.integers(0, len(PHONE_SET), 157)]
     times = np.arange(39) / 25.0
     with torch.no_grad():
-        expected = model.predict_motion(torch.from_numpy(mel)[None], torch.from_numpy(times).float(), stiffness=2.0)
-    coefficients = net.coefficients(mel)
+        expected = model.predict_motion(torch.from_numpy(mel)[None], torch.from_numpy(times).float(), stiffness=2.0,
+                                        phones=torch.from_numpy(phones)[None])
+    assert net.uses_phones
+    coefficients = net.coefficients(mel, phones)
     np.testing.assert_allclose(coefficients, expected["coefficients"][0].numpy(), atol=1e-4)
     np.testing.assert_allclose(net.articulation(coefficients, times, 2.0), expected["articulation"][0].numpy(), atol=1e-4)
 

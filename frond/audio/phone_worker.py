@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .phones import Phone, decode_pcm, to_pcm
+from .phones import Phone, decode_pcm, recognise_phones, to_pcm
+
+log = logging.getLogger(__name__)
 
 
 class PhoneWorker:
@@ -66,6 +69,34 @@ class PhoneWorker:
                 except subprocess.TimeoutExpired:
                     self._process.kill()
             self._process = None
+
+
+class PhoneSource:
+    """Where a motion stage gets a clip's phones: started early in the helper process (`prefetch`),
+    collected later (`phones`); recognised in-process if the helper fails; None if that fails too."""
+
+    def __init__(self, worker: PhoneWorker | None = None) -> None:
+        self.worker = worker  # None: recognise in this process
+        self._prefetched: dict[int, tuple[np.ndarray, Future]] = {}  # id(samples) -> (samples, phones)
+
+    def prefetch(self, samples: np.ndarray, sample_rate: int) -> None:
+        """Start recognising the phones of `samples` now; `phones` collects them."""
+        if self.worker is not None and sample_rate == 16000:
+            self._prefetched[id(samples)] = (samples, self.worker.submit(samples))
+
+    def phones(self, samples: np.ndarray, sample_rate: int) -> tuple[list[Phone] | None, str]:
+        """Timed phones, or None with the reason why not."""
+        prefetched = self._prefetched.pop(id(samples), None)
+        if prefetched is not None and prefetched[0] is samples:
+            try:
+                return prefetched[1].result(timeout=600), "pocketsphinx phones"
+            except Exception as exc:  # noqa: BLE001 - the worker failed: decode here instead
+                log.warning("phone worker failed (%s); recognising in-process", exc)
+        try:
+            return recognise_phones(samples, sample_rate), "pocketsphinx phones"
+        except Exception as exc:  # noqa: BLE001 - a recogniser failure must not stop generation
+            log.warning("phone recognition failed (%s)", exc)
+            return None, f"phone recognition failed: {exc}"
 
 
 def main() -> None:

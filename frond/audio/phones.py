@@ -18,6 +18,10 @@ class Phone:
 
 
 _lock = threading.Lock()
+# the en-us model's phones (ARPAbet without stress) and silence: the learned motion's phone features
+PHONE_SET = ("AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH", "IH", "IY",
+             "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "SIL", "T", "TH", "UH", "UW", "V", "W",
+             "Y", "Z", "ZH")
 
 
 def _decoder():
@@ -61,3 +65,23 @@ def recognise_phones(samples: np.ndarray, sample_rate: int) -> list[Phone]:
     if sample_rate != 16000:
         raise ValueError(f"pocketsphinx's model wants 16 kHz audio, got {sample_rate} Hz")
     return decode_pcm(to_pcm(samples))
+
+
+def phone_frames(phones: list[Phone] | None, n_frames: int, hz: float = 100.0) -> np.ndarray:
+    """Phones -> one-hot features (len(PHONE_SET), n_frames), frame m at m / hz seconds.
+
+    Frames no phone covers are silence; None (no phones: recognition off or failed) gives zeros.
+    """
+    out = np.zeros((len(PHONE_SET), n_frames), np.float32)
+    if phones is None:
+        return out
+    index = {p: i for i, p in enumerate(PHONE_SET)}
+    silence = index["SIL"]
+    out[silence] = 1.0
+    times = np.arange(n_frames) / hz
+    for phone in phones:
+        inside = (times >= phone.start) & (times < phone.end)
+        row = index.get(phone.label.upper().rstrip("012"), silence)
+        out[:, inside] = 0.0
+        out[row, inside] = 1.0
+    return out

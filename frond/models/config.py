@@ -31,6 +31,7 @@ class MotionConfig:
     """Audio -> continuous-time mouth articulation (B-spline coefficients in a PCA basis)."""
 
     n_mels: int = 80  # log-mel bands (librosa), 16 kHz, 10 ms hop, levels relative to the clip's loud speech
+    phones: bool = True  # also hear pocketsphinx's phones (one-hot at 100 Hz, `frond.audio.phones.PHONE_SET`)
     knot_hz: float = 25.0  # control points per second of the cubic B-spline (must divide 100)
     hidden: int = 96  # width of the convolutions
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # dilated residual convolutions at the control-point rate

@@ -75,14 +75,16 @@ class FrondModel(
         dec = self.decoder(source_image, fld["grid"], fld["occlusion"])
         return {**fld, **dec, "global_code": enc["global_code"], "driving_code": driving_code}
 
-    def predict_motion(self, mel: torch.Tensor, times: torch.Tensor, stiffness: float | None = None) -> dict[str, torch.Tensor]:
+    def predict_motion(self, mel: torch.Tensor, times: torch.Tensor, stiffness: float | None = None,
+                       phones: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Audio -> the mouth's articulation sampled at `times` (stage "motion").
 
-        mel (B, n_mels, M) level-normalised log-mel (`frond.audio.mel.speech_mel`); times (T,) seconds.
+        mel (B, n_mels, M) level-normalised log-mel (`frond.audio.mel.speech_mel`); times (T,) seconds;
+        phones (B, P, M) one-hot phone features or None.
         -> {"articulation": (B, T, DIM) (`frond.motion.articulation`), "coefficients": (B, n, components),
         "knot_times": (n,)}.
         """
-        out = self.motion(mel)
+        out = self.motion(mel, phones)
         return {**out, "articulation": self.motion.articulation(out["coefficients"], times, stiffness)}
 
     def stage_modules(self) -> dict[str, list[nn.Module]]:

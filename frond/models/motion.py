@@ -21,7 +21,7 @@ from torch import nn
 
 from ..audio.mel import FRAMES_PER_SECOND
 from ..motion.articulation import DIM, opening_of
-from ..motion.learned import downsample_geometry
+from ..motion.learned import downsample_geometry, n_phone_features
 from ..motion.trajectory import UniformBSpline
 from .config import MotionConfig
 
@@ -39,7 +39,8 @@ class AudioMotionEstimator(nn.Module):
         self.config = config
         self.spline = UniformBSpline(config.knot_hz)
         h = config.hidden
-        self.front = nn.ModuleList([nn.Conv1d(config.n_mels, h, 3, padding=1), nn.Conv1d(h, h, 3, padding=1)])
+        self.front = nn.ModuleList([nn.Conv1d(config.n_mels + n_phone_features(config), h, 3, padding=1),
+                                    nn.Conv1d(h, h, 3, padding=1)])
         stride, kernel, _ = downsample_geometry(config.knot_hz)
         self.down = nn.Conv1d(h, h, kernel, stride=stride)
         self.blocks = nn.ModuleList([nn.Conv1d(h, h, 3, dilation=d, padding=d) for d in config.dilations])
@@ -70,8 +71,9 @@ class AudioMotionEstimator(nn.Module):
             self.opening_direction.copy_(torch.from_numpy(direction))
         return {"explained": float((s[:k] ** 2).sum() / max((s ** 2).sum(), 1e-12))}
 
-    def forward(self, mel: torch.Tensor) -> dict[str, torch.Tensor]:
-        """mel (B, n_mels, M) at 100 frames/s (frame m at m / 100 s).
+    def forward(self, mel: torch.Tensor, phones: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """mel (B, n_mels, M) at 100 frames/s (frame m at m / 100 s); phones (B, P, M) one-hot
+        (`frond.audio.phones.phone_frames`), zeros or None when there are none.
 
         -> {"coefficients": (B, n, components) spline coefficients of the PCA coordinates,
         "knot_times": (n,) seconds}, n = `spline.n_control((M - 1) / 100)`.
@@ -79,6 +81,8 @@ class AudioMotionEstimator(nn.Module):
         m = mel.shape[-1]
         n = self.spline.n_control((m - 1) / FRAMES_PER_SECOND)
         x = mel
+        if self.config.phones:
+            x = torch.cat([mel, phones if phones is not None else mel.new_zeros(mel.shape[0], n_phone_features(self.config), m)], 1)
         for conv in self.front:
             x = self.act(conv(x))
         stride, kernel, left = downsample_geometry(self.config.knot_hz)

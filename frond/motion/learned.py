@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..audio.mel import FRAMES_PER_SECOND, speech_mel
+from ..audio.phone_worker import PhoneSource
+from ..audio.phones import PHONE_SET, Phone, phone_frames
 from ..config import GenerationSettings
 from ..errors import FrondInputError
 from ..types import AudioClip, MotionSequence
@@ -39,6 +41,12 @@ def downsample_geometry(knot_hz: float) -> tuple[int, int, int]:
     if abs(stride * knot_hz - FRAMES_PER_SECOND) > 1e-6:
         raise ValueError(f"knot_hz must divide {FRAMES_PER_SECOND:g}, got {knot_hz}")
     return stride, 2 * stride - 1, 2 * stride - 1
+
+
+def n_phone_features(config) -> int:
+    """Input channels the phone features add (a `MotionConfig` or its dict)."""
+    uses = config.get("phones", False) if isinstance(config, dict) else config.phones
+    return len(PHONE_SET) if uses else 0
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -63,6 +71,7 @@ class MotionNet:
 
     tensors: dict[str, np.ndarray]  # "front.0.weight", ..., "basis", "mean", ...
     n_mels: int  # log-mel bands it hears
+    uses_phones: bool  # whether it also hears phone features
     knot_hz: float
     dilations: tuple[int, ...]
     stiffness: float  # the P-spline lambda training used (smoothing 0.5)
@@ -74,12 +83,14 @@ class MotionNet:
     def spline(self) -> UniformBSpline:
         return UniformBSpline(self.knot_hz)
 
-    def coefficients(self, mel: np.ndarray) -> np.ndarray:
-        """mel (n_mels, M) at 100 frames/s -> B-spline coefficients (n, components)."""
+    def coefficients(self, mel: np.ndarray, phones: np.ndarray | None = None) -> np.ndarray:
+        """mel (n_mels, M) at 100 frames/s, phones (P, M) one-hot or None -> B-spline coefficients (n, components)."""
         t = self.tensors
         m = mel.shape[1]
         n = self.spline.n_control((m - 1) / FRAMES_PER_SECOND)
         x = mel.astype(np.float32)
+        if self.uses_phones:
+            x = np.concatenate([x, phones if phones is not None else np.zeros((len(PHONE_SET), m), np.float32)])
         for i in range(2):
             x = gelu(conv1d(np.pad(x, ((0, 0), (1, 1))), t[f"front.{i}.weight"], t[f"front.{i}.bias"]))
         stride, kernel, left = downsample_geometry(self.knot_hz)
@@ -97,17 +108,19 @@ class MotionNet:
         return (self.tensors["mean"] + self.gain * (pca @ self.tensors["basis"])).astype(np.float32)
 
     def mouth(self, samples: np.ndarray, sample_rate: int, times: np.ndarray, smoothing: float = 0.5,
-              lip_scale: float = 1.0, envelope: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+              lip_scale: float = 1.0, envelope: tuple[np.ndarray, np.ndarray] | None = None,
+              phones: list[Phone] | None = None) -> np.ndarray:
         """Speech (N,) -> the mouth's articulation (T, DIM) at `times` (T,) seconds.
 
         `smoothing` (0..1) sets the P-spline stiffness, `lip_scale` multiplies the articulation;
         the calibrated `lead` and `pause_gate` apply. Silence gives the mouth at rest (zeros).
-        `envelope`: the clip's (grid, speech envelope) when the caller has it.
+        `envelope`: the clip's (grid, speech envelope) when the caller has it; `phones`: its phones.
         """
         times = np.asarray(times, np.float64)
         if not np.any(np.abs(samples) > 1e-3):
             return np.zeros((times.size, art.DIM), np.float32)
-        coefficients = self.coefficients(speech_mel(samples, sample_rate, self.n_mels))
+        mel = speech_mel(samples, sample_rate, self.n_mels)
+        coefficients = self.coefficients(mel, phone_frames(phones, mel.shape[1]) if self.uses_phones else None)
         lam = pspline_stiffness(smoothing, self.stiffness)
         articulation = self.articulation(coefficients, times + self.lead, lam) * lip_scale
         if self.pause_gate > 0:
@@ -137,7 +150,8 @@ def pause_gate(samples: np.ndarray, sample_rate: int, times: np.ndarray, thresho
 
 def motion_net(tensors: dict[str, np.ndarray], motion: dict) -> MotionNet:
     """A MotionNet from its tensors and the "motion" section of config.json (a `MotionConfig` as a dict)."""
-    return MotionNet(tensors=tensors, n_mels=int(motion.get("n_mels", 80)), knot_hz=float(motion.get("knot_hz", 25.0)),
+    return MotionNet(tensors=tensors, n_mels=int(motion.get("n_mels", 80)), uses_phones=bool(motion.get("phones", False)),
+                     knot_hz=float(motion.get("knot_hz", 25.0)),
                      dilations=tuple(motion.get("dilations", (1, 2, 4, 8))), stiffness=float(motion.get("stiffness", 1.0)),
                      gain=float(motion.get("gain", 1.0)), lead=float(motion.get("lead", 0.0)),
                      pause_gate=float(motion.get("pause_gate", 0.0)))
@@ -171,9 +185,15 @@ class LearnedMotionEstimator:
 
     learned = True
 
-    def __init__(self, net: MotionNet, weights_id: str) -> None:
+    def __init__(self, net: MotionNet, weights_id: str, phones: PhoneSource | None = None) -> None:
         self.net = net
         self.name = f"learned: {weights_id}"
+        self.source = phones or PhoneSource()  # where its phones come from, when it hears them
+
+    def prefetch(self, audio: AudioClip) -> None:
+        """Start recognising the phones of `audio` now (in the helper process); `estimate` collects them."""
+        if self.net.uses_phones:
+            self.source.prefetch(audio.samples, audio.sample_rate)
 
     def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, global_code: np.ndarray,
                  times: np.ndarray, settings: GenerationSettings) -> MotionSequence:
@@ -182,8 +202,9 @@ class LearnedMotionEstimator:
         source = np.asarray(source_keypoints, np.float32)
         envelope = envelope_grid(audio)
         idle = idle_motion(audio, times, settings, envelope)
+        phones, how = self.source.phones(audio.samples, audio.sample_rate) if self.net.uses_phones else (None, "")
         articulation = self.net.mouth(audio.samples, audio.sample_rate, times, settings.smoothing, settings.lip_scale,
-                                      envelope)
+                                      envelope, phones)
         local = art.apply(source, articulation, self.net.source_articulation(source))
         keypoints = pose_keypoints(source, local, idle)
         shapes = art.mouth_shape(local)
@@ -194,5 +215,6 @@ class LearnedMotionEstimator:
             "width": np.linalg.norm(pts[:, corners[1]] - pts[:, corners[0]], axis=-1).astype(np.float32),
             "blink": idle.blink, "brow": idle.brow, "envelope": idle.envelope, "voice": idle.activity,
         }
+        hears = "audio + phones" if phones is not None else "audio" + (f" ({how})" if how else "")
         return MotionSequence(times=times, keypoints=keypoints, head_pose=idle.pose, channels=channels,
-                              source=f"{self.name}: audio -> articulation network")
+                              source=f"{self.name}: {hears} -> articulation network")

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..audio.mel import FRAMES_PER_SECOND, mel_power, normalise, speech_level
+from ..audio.phones import Phone, phone_frames, recognise_phones
 from ..errors import FrondInputError
 from ..motion.articulation import clip_articulation
 
@@ -71,6 +72,21 @@ class PreparedClip:
         """The mouth's articulation (T, DIM) and the speaker's rest shape (DIM,) (`frond.motion.articulation`)."""
         art, rest = clip_articulation(self.keypoints)
         return art.astype(np.float32), rest.astype(np.float32)
+
+    @cached_property
+    def phones(self) -> list[Phone]:
+        """pocketsphinx's phones of the clip's audio, recognised once and kept in phones.json."""
+        cache = self.root / "phones.json"
+        try:
+            return [Phone(label, start, end) for label, start, end in json.loads(cache.read_text())]
+        except (OSError, ValueError):
+            pass
+        phones = recognise_phones(self.audio, 16000)
+        try:
+            cache.write_text(json.dumps([[p.label, p.start, p.end] for p in phones]))
+        except OSError:  # a read-only data folder: recognise again next time
+            pass
+        return phones
 
     @cached_property
     def av_lag(self) -> int:
@@ -175,6 +191,8 @@ class AudioAugment:
     """Recording conditions the motion stage should not care about, drawn per window (in the mel domain)."""
 
     noise_probability: float = 0.5  # share of windows with added noise
+    tempo: float = 0.0  # +- relative speaking-rate change (audio and mouth stretched together); 0: off
+    phone_dropout: float = 0.2  # share of windows whose phone features are blanked (as when recognition fails)
     snr_db: tuple[float, float] = (10.0, 40.0)  # noise level under the clip's loud speech
     tilt_decades: float = 0.4  # +- spectral tilt from the lowest to the highest band (microphones, rooms)
 
@@ -199,16 +217,19 @@ class MotionWindows(_Seeded):
     Item: mel (n_mels, 4 (W + 2 C - 1) + 1) level-normalised features at 100 Hz from C frames
     before the window to C after it (C = `context`; beyond the clip: its edge features),
     times (W,) seconds of the window's frames from the mel's start, articulation (W, DIM),
-    rest (DIM,) the speaker's rest shape. `augment` draws a recording condition per item.
+    rest (DIM,) the speaker's rest shape, phones (P, like mel) one-hot phone features (when
+    `phones`). `augment` draws a recording condition per item.
     `align`: shift each recording's video against its audio so that its mouth leads the voice
     by the typical lag (`PreparedClip.av_lag`): clips from different sources disagree by a few
     frames, and a model trained on the mixture would blur its timing.
     """
 
     def __init__(self, clips: list[PreparedClip], n_mels: int, window: int = 50, seed: int = 0, stride: int = 5,
-                 context: int = 10, augment: AudioAugment | None = AudioAugment(), align: bool = True) -> None:
+                 context: int = 10, augment: AudioAugment | None = AudioAugment(), align: bool = True,
+                 phones: bool = False) -> None:
         super().__init__(seed)
         self.clips, self.n_mels, self.window, self.context, self.augment = clips, n_mels, window, context, augment
+        self.with_phones = phones
         self.shifts = [c.av_lag - AV_TYPICAL_LAG if align and c.av_lag else 0 for c in clips]
         self.items = []
         for ci, clip in enumerate(clips):
@@ -224,28 +245,42 @@ class MotionWindows(_Seeded):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         ci, start = self.items[index]
         rng = self.rng(index) if self.augment is not None else None
-        return motion_window(self.clips[ci], start, self.window, self.n_mels, self.context, self.augment, rng,
-                             self.shifts[ci])
+        rate = 1.0 + rng.uniform(-self.augment.tempo, self.augment.tempo) if rng is not None and self.augment.tempo else 1.0
+        item = motion_window(self.clips[ci], start, self.window, self.n_mels, self.context, self.augment, rng,
+                             self.shifts[ci], rate, self.with_phones)
+        if self.with_phones and rng is not None and rng.random() < self.augment.phone_dropout:
+            item["phones"] = torch.zeros_like(item["phones"])
+        return item
 
 
 def motion_window(clip: PreparedClip, start: int, window: int, n_mels: int, context: int = 0,
                   augment: AudioAugment | None = None, rng: np.random.Generator | None = None,
-                  shift: int = 0) -> dict[str, torch.Tensor]:
+                  shift: int = 0, rate: float = 1.0, phones: bool = False) -> dict[str, torch.Tensor]:
     """One window of a clip (see `MotionWindows`); `window` frames from frame `start`; the
-    articulation is read `shift` frames later than the audio (+: the video is moved earlier)."""
+    articulation is read `shift` frames later than the audio (+: the video is moved earlier).
+    `rate` > 1 speeds the speaker up: `window * rate` frames of the clip, audio and mouth
+    resampled together to `window` frames."""
     power, level = clip.mel_power(n_mels)
     per_frame = FRAMES_PER_SECOND / clip.fps
-    m0 = int(round((start - context) * per_frame))
+    m0 = (start - context) * per_frame
     m_len = int(round((window + 2 * context - 1) * per_frame)) + 1
-    idx = np.clip(np.arange(m0, m0 + m_len), 0, power.shape[1] - 1)
-    seg = power[:, idx]
+    pos = np.clip(m0 + np.arange(m_len) * rate, 0, power.shape[1] - 1)
+    lo = np.floor(pos).astype(int)
+    hi, frac = np.minimum(lo + 1, power.shape[1] - 1), (pos - lo)[None].astype(np.float32)
+    seg = power[:, lo] * (1 - frac) + power[:, hi] * frac
     if augment is not None and rng is not None:
         seg = augment(seg, level, rng)
     art, rest = clip.articulation
-    frames = np.clip(np.arange(start, start + window) + shift, 0, len(art) - 1)
-    return {
+    frames = np.clip(start - context + (np.arange(window) + context) * rate + shift, 0, len(art) - 1)
+    lo = np.floor(frames).astype(int)
+    hi, frac = np.minimum(lo + 1, len(art) - 1), (frames - lo)[:, None].astype(np.float32)
+    item = {
         "mel": torch.from_numpy(normalise(seg, level)),
         "times": torch.from_numpy(((np.arange(window) + context) / clip.fps).astype(np.float32)),
-        "articulation": torch.from_numpy(art[frames]),
+        "articulation": torch.from_numpy(art[lo] * (1 - frac) + art[hi] * frac),
         "rest": torch.from_numpy(rest),
     }
+    if phones:
+        onehot = phone_frames(clip.phones, power.shape[1])
+        item["phones"] = torch.from_numpy(np.ascontiguousarray(onehot[:, np.round(pos).astype(int)]))
+    return item

@@ -67,7 +67,8 @@ def evaluate_motion(model: FrondModel, clips: list[PreparedClip], device: str = 
             continue
         times = np.arange(n) / clip.fps
         src = clip.keypoints[0]
-        driving = apply(src, net.mouth(clip.audio, 16000, times), net.source_articulation(src))
+        phones = clip.phones if net.uses_phones else None
+        driving = apply(src, net.mouth(clip.audio, 16000, times, phones=phones), net.source_articulation(src))
         pred, real = mouth_opening(driving), mouth_opening(clip.keypoints[:n])
         best, lag = lagged_correlation(pred, real, 2)
         rows[clip.name] = {"open_r": pearson(pred, real), "open_r_best": best, "lag": lag,

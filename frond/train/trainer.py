@@ -164,7 +164,7 @@ class MotionObjective(nn.Module):
         self.model, self.weights = model, weights
 
     def forward(self, batch: dict[str, torch.Tensor]):
-        out = self.model.predict_motion(batch["mel"], batch["times"][0])
+        out = self.model.predict_motion(batch["mel"], batch["times"][0], phones=batch.get("phones"))
         return motion_losses(out["articulation"], batch["articulation"], batch["rest"], self.weights), out
 
 
@@ -257,7 +257,7 @@ def train(cfg: TrainConfig) -> dict:
         eval_clips = clips
     else:
         clips, eval_clips = motion_split(clips, cfg)
-        dataset = MotionWindows(clips, model.config.motion.n_mels, cfg.window, cfg.seed)
+        dataset = MotionWindows(clips, model.config.motion.n_mels, cfg.window, cfg.seed, phones=model.config.motion.phones)
         objective = MotionObjective(model, cfg.motion_weights)
         lr = cfg.lr or 1e-3
         if not model.motion.basis.abs().sum():  # a fresh motion stage: its articulation space comes from the data
