@@ -81,7 +81,7 @@ class AudioMotionEstimator(nn.Module):
         m = mel.shape[-1]
         n = self.spline.n_control((m - 1) / FRAMES_PER_SECOND)
         x = mel
-        if self.config.phones:
+        if n_phone_features(self.config):
             x = torch.cat([mel, phones if phones is not None else mel.new_zeros(mel.shape[0], n_phone_features(self.config), m)], 1)
         for conv in self.front:
             x = self.act(conv(x))

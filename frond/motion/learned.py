@@ -43,10 +43,31 @@ def downsample_geometry(knot_hz: float) -> tuple[int, int, int]:
     return stride, 2 * stride - 1, 2 * stride - 1
 
 
+PHONE_FEATURES = {"none": 0, "onehot": len(PHONE_SET), "visemes": 4}  # kind -> input channels
+
+
 def n_phone_features(config) -> int:
     """Input channels the phone features add (a `MotionConfig` or its dict)."""
-    uses = config.get("phones", False) if isinstance(config, dict) else config.phones
-    return len(PHONE_SET) if uses else 0
+    kind = config.get("phone_features", "none") if isinstance(config, dict) else config.phone_features
+    if kind not in PHONE_FEATURES:
+        raise ValueError(f"phone_features must be one of {', '.join(PHONE_FEATURES)}, got {kind!r}")
+    return PHONE_FEATURES[kind]
+
+
+def phone_features(kind: str, samples: np.ndarray, sample_rate: int, phones: list[Phone] | None,
+                   n_frames: int) -> np.ndarray:
+    """What the network hears of the phones, (channels, n_frames) at 100 Hz; zeros without phones.
+
+    "onehot": the phones themselves; "visemes": the prior's continuous mouth channels made from
+    them (`frond.motion.prior.viseme_features`), a compact description of what the phones ask of the lips.
+    """
+    if kind == "onehot":
+        return phone_frames(phones, n_frames)
+    if kind == "visemes":
+        from .prior import viseme_features
+
+        return viseme_features(samples, sample_rate, phones, n_frames)
+    return np.zeros((0, n_frames), np.float32)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -71,13 +92,18 @@ class MotionNet:
 
     tensors: dict[str, np.ndarray]  # "front.0.weight", ..., "basis", "mean", ...
     n_mels: int  # log-mel bands it hears
-    uses_phones: bool  # whether it also hears phone features
+    phone_kind: str  # what it hears of the phones: "none", "onehot", "visemes" (`phone_features`)
     knot_hz: float
     dilations: tuple[int, ...]
     stiffness: float  # the P-spline lambda training used (smoothing 0.5)
     gain: float  # articulation calibration: scale around the mean
     lead: float = 0.0  # seconds the mouth is moved earlier than the network's timing (calibrated on the folds)
     pause_gate: float = 0.0  # speech-envelope level under which the mouth rests (0: no gate)
+    prior_weight: float = 0.0  # share of the prior's phone-driven mouth blended in (calibrated on the folds)
+
+    @property
+    def uses_phones(self) -> bool:
+        return self.phone_kind != "none"
 
     @property
     def spline(self) -> UniformBSpline:
@@ -90,7 +116,7 @@ class MotionNet:
         n = self.spline.n_control((m - 1) / FRAMES_PER_SECOND)
         x = mel.astype(np.float32)
         if self.uses_phones:
-            x = np.concatenate([x, phones if phones is not None else np.zeros((len(PHONE_SET), m), np.float32)])
+            x = np.concatenate([x, phones if phones is not None else np.zeros((PHONE_FEATURES[self.phone_kind], m), np.float32)])
         for i in range(2):
             x = gelu(conv1d(np.pad(x, ((0, 0), (1, 1))), t[f"front.{i}.weight"], t[f"front.{i}.bias"]))
         stride, kernel, left = downsample_geometry(self.knot_hz)
@@ -120,7 +146,8 @@ class MotionNet:
         if not np.any(np.abs(samples) > 1e-3):
             return np.zeros((times.size, art.DIM), np.float32)
         mel = speech_mel(samples, sample_rate, self.n_mels)
-        coefficients = self.coefficients(mel, phone_frames(phones, mel.shape[1]) if self.uses_phones else None)
+        features = phone_features(self.phone_kind, samples, sample_rate, phones, mel.shape[1]) if self.uses_phones else None
+        coefficients = self.coefficients(mel, features)
         lam = pspline_stiffness(smoothing, self.stiffness)
         articulation = self.articulation(coefficients, times + self.lead, lam) * lip_scale
         if self.pause_gate > 0:
@@ -150,11 +177,11 @@ def pause_gate(samples: np.ndarray, sample_rate: int, times: np.ndarray, thresho
 
 def motion_net(tensors: dict[str, np.ndarray], motion: dict) -> MotionNet:
     """A MotionNet from its tensors and the "motion" section of config.json (a `MotionConfig` as a dict)."""
-    return MotionNet(tensors=tensors, n_mels=int(motion.get("n_mels", 80)), uses_phones=bool(motion.get("phones", False)),
+    return MotionNet(tensors=tensors, n_mels=int(motion.get("n_mels", 80)), phone_kind=str(motion.get("phone_features", "none")),
                      knot_hz=float(motion.get("knot_hz", 25.0)),
                      dilations=tuple(motion.get("dilations", (1, 2, 4, 8))), stiffness=float(motion.get("stiffness", 1.0)),
                      gain=float(motion.get("gain", 1.0)), lead=float(motion.get("lead", 0.0)),
-                     pause_gate=float(motion.get("pause_gate", 0.0)))
+                     pause_gate=float(motion.get("pause_gate", 0.0)), prior_weight=float(motion.get("prior_weight", 0.0)))
 
 
 def load_motion_net(weights: str | Path) -> MotionNet:
@@ -192,8 +219,26 @@ class LearnedMotionEstimator:
 
     def prefetch(self, audio: AudioClip) -> None:
         """Start recognising the phones of `audio` now (in the helper process); `estimate` collects them."""
-        if self.net.uses_phones:
+        if self.net.uses_phones or self.net.prior_weight > 0:
             self.source.prefetch(audio.samples, audio.sample_rate)
+
+    def local_mouth(self, audio: AudioClip, source: np.ndarray, times: np.ndarray, settings: GenerationSettings,
+                    envelope: tuple[np.ndarray, np.ndarray], phones: list[Phone] | None) -> np.ndarray:
+        """The portrait's keypoints with the mouth moved, before blinks and head pose: (T, 68, 2).
+
+        The network's articulation put on the portrait; with `prior_weight`, blended with the prior's
+        phone-driven mouth (two views of the same speech whose errors differ).
+        """
+        articulation = self.net.mouth(audio.samples, audio.sample_rate, times, settings.smoothing, settings.lip_scale,
+                                      envelope, phones)
+        local = art.apply(source, articulation, self.net.source_articulation(source))
+        if self.net.prior_weight > 0 and phones:
+            from .prior import mouth_keypoints, viseme_trajectory
+
+            prior, _, _ = mouth_keypoints(source, viseme_trajectory(audio, phones, settings.smoothing, envelope),
+                                          times, settings.lip_scale)
+            local = (1.0 - self.net.prior_weight) * local + self.net.prior_weight * prior
+        return local.astype(np.float32)
 
     def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, global_code: np.ndarray,
                  times: np.ndarray, settings: GenerationSettings) -> MotionSequence:
@@ -202,10 +247,9 @@ class LearnedMotionEstimator:
         source = np.asarray(source_keypoints, np.float32)
         envelope = envelope_grid(audio)
         idle = idle_motion(audio, times, settings, envelope)
-        phones, how = self.source.phones(audio.samples, audio.sample_rate) if self.net.uses_phones else (None, "")
-        articulation = self.net.mouth(audio.samples, audio.sample_rate, times, settings.smoothing, settings.lip_scale,
-                                      envelope, phones)
-        local = art.apply(source, articulation, self.net.source_articulation(source))
+        hears_phones = self.net.uses_phones or self.net.prior_weight > 0
+        phones, how = self.source.phones(audio.samples, audio.sample_rate) if hears_phones else (None, "")
+        local = self.local_mouth(audio, source, times, settings, envelope, phones)
         keypoints = pose_keypoints(source, local, idle)
         shapes = art.mouth_shape(local)
         pts = shapes.reshape(len(shapes), -1, 2)
@@ -215,6 +259,6 @@ class LearnedMotionEstimator:
             "width": np.linalg.norm(pts[:, corners[1]] - pts[:, corners[0]], axis=-1).astype(np.float32),
             "blink": idle.blink, "brow": idle.brow, "envelope": idle.envelope, "voice": idle.activity,
         }
-        hears = "audio + phones" if phones is not None else "audio" + (f" ({how})" if how else "")
+        hears = "audio + phones" if phones else "audio" + (f" ({how})" if how else "")
         return MotionSequence(times=times, keypoints=keypoints, head_pose=idle.pose, channels=channels,
                               source=f"{self.name}: {hears} -> articulation network")

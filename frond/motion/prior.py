@@ -57,6 +57,54 @@ def energy_targets(audio: AudioClip, grid: np.ndarray, env: np.ndarray) -> tuple
     return targets, np.ones(grid.size)
 
 
+def viseme_trajectory(audio: AudioClip, phones: list[Phone] | None, smoothing: float,
+                      envelope: tuple[np.ndarray, np.ndarray]) -> Trajectory:
+    """Phones (or, without them, the energy fallback) -> the continuous mouth trajectory with
+    channels open, width, round and closure; loudness scales the opening, pauses close it."""
+    grid, env = envelope
+    gate = voice_activity(env, threshold=GATE_THRESHOLD)
+    if phones:
+        targets, weights, closure = viseme_targets(phones, grid)
+    else:
+        (targets, weights), closure = energy_targets(audio, grid, env), np.zeros(grid.size)
+    targets[:, 0] *= (1.0 - LOUDNESS + LOUDNESS * env) * gate  # loud syllables open more; pauses close
+    targets[:, 1:] *= gate[:, None]
+    weights = np.where(gate < 0.5, np.maximum(weights, 3.0), weights)
+    values = np.concatenate([targets, closure[:, None]], axis=1)
+    w = np.stack([weights] * 3 + [np.ones(grid.size)], axis=1)
+    return Trajectory.smooth(grid, values, ("open", "width", "round", "closure"), w, stiffness(smoothing))
+
+
+def viseme_features(samples: np.ndarray, sample_rate: int, phones: list[Phone] | None, n_frames: int) -> np.ndarray:
+    """The prior's mouth channels as features for the learned motion: (4, n_frames) at 100 Hz
+    (open, width, round, closure at default smoothing); zeros without phones."""
+    if not phones:
+        return np.zeros((4, n_frames), np.float32)
+    audio = AudioClip(samples=samples, sample_rate=sample_rate, duration=samples.size / sample_rate)
+    trajectory = viseme_trajectory(audio, phones, 0.5, envelope_grid(audio))
+    return trajectory(np.arange(n_frames) / 100.0).T.astype(np.float32)
+
+
+def mouth_keypoints(source: np.ndarray, trajectory: Trajectory, times: np.ndarray,
+                    lip_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The prior's mouth on a portrait: source (68, 2) + its viseme trajectory -> local keypoints
+    (T, 68, 2) at `times` (the mouth LEAD_S ahead of the voice), and the open and round channels (T,).
+
+    A portrait with parted lips closes them when the trajectory asks for less than its own opening.
+    """
+    sampled = trajectory(times + LEAD_S)
+    closure = np.clip(1.6 * sampled[:, 3], 0.0, 1.0)
+    open_ = np.clip(sampled[:, 0], 0.0, 1.1) * (1.0 - closure) * lip_scale
+    width = np.clip(sampled[:, 1], -1.0, 1.0) * lip_scale
+    round_ = np.clip(sampled[:, 2], 0.0, 1.0) * lip_scale
+    rest_gap = float(mouth_opening(source))  # a parted-lips portrait closes too
+    rest = rest_gap / MAX_GAP  # the portrait's own opening, in units of `open`
+    open_eff = np.maximum(open_ - rest, 0.0)
+    close = np.clip(1.0 - open_ / max(rest, 1e-6), 0.0, 1.0) * rest_gap if rest > 0.02 else np.zeros_like(open_)
+    local = deform(source, {"open": open_eff, "close": close, "width": width, "round": round_})
+    return local, open_, round_
+
+
 class PriorMotionEstimator:
     """Stage 2, training-free: see the module docstring."""
 
@@ -87,19 +135,8 @@ class PriorMotionEstimator:
         `envelope`: the clip's (grid, envelope) from `envelope_grid`, when the caller has it already.
         """
         grid, env = envelope if envelope is not None else envelope_grid(audio)
-        gate = voice_activity(env, threshold=GATE_THRESHOLD)
         phones, how = self.phones(audio)
-        if phones:
-            targets, weights, closure = viseme_targets(phones, grid)
-        else:
-            (targets, weights), closure = energy_targets(audio, grid, env), np.zeros(grid.size)
-        targets[:, 0] *= (1.0 - LOUDNESS + LOUDNESS * env) * gate  # loud syllables open more; pauses close
-        targets[:, 1:] *= gate[:, None]
-        weights = np.where(gate < 0.5, np.maximum(weights, 3.0), weights)
-        values = np.concatenate([targets, closure[:, None]], axis=1)
-        w = np.stack([weights] * 3 + [np.ones(grid.size)], axis=1)
-        lam = stiffness(settings.smoothing)
-        return Trajectory.smooth(grid, values, ("open", "width", "round", "closure"), w, lam), env, how
+        return viseme_trajectory(audio, phones, settings.smoothing, (grid, env)), env, how
 
     def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, global_code: np.ndarray,
                  times: np.ndarray, settings: GenerationSettings) -> MotionSequence:
@@ -108,19 +145,8 @@ class PriorMotionEstimator:
         envelope = envelope_grid(audio)
         idle = idle_motion(audio, times, settings, envelope)
         trajectory, _, how = self.trajectory(audio, settings, envelope)
-        sampled = trajectory(times + LEAD_S)
-        closure = np.clip(1.6 * sampled[:, 3], 0.0, 1.0)
-        open_ = np.clip(sampled[:, 0], 0.0, 1.1) * (1.0 - closure) * settings.lip_scale
-        width = np.clip(sampled[:, 1], -1.0, 1.0) * settings.lip_scale
-        round_ = np.clip(sampled[:, 2], 0.0, 1.0) * settings.lip_scale
-
+        local, open_, round_ = mouth_keypoints(source_keypoints, trajectory, times, settings.lip_scale)
         _, iod = face_frame(source_keypoints)
-        rest_gap = float(mouth_opening(source_keypoints))  # a parted-lips portrait closes too
-        rest = rest_gap / MAX_GAP  # the portrait's own opening, in units of `open`
-        open_eff = np.maximum(open_ - rest, 0.0)
-        close = np.clip(1.0 - open_ / max(rest, 1e-6), 0.0, 1.0) * rest_gap if rest > 0.02 else np.zeros_like(open_)
-
-        local = deform(source_keypoints, {"open": open_eff, "close": close, "width": width, "round": round_})
         keypoints = pose_keypoints(source_keypoints, local, idle)
         lip_width = np.linalg.norm(local[:, 54] - local[:, 48], axis=-1) / iod
         channels = {

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..audio.mel import FRAMES_PER_SECOND, mel_power, normalise, speech_level
-from ..audio.phones import Phone, phone_frames, recognise_phones
+from ..audio.mel import FLOOR_DECADES, FRAMES_PER_SECOND, SCALE_DECADES, mel_power, normalise, speech_level
+from ..audio.phones import Phone, recognise_phones
 from ..errors import FrondInputError
 from ..motion.articulation import clip_articulation
 
@@ -87,6 +87,15 @@ class PreparedClip:
         except OSError:  # a read-only data folder: recognise again next time
             pass
         return phones
+
+    def phone_features(self, kind: str, n_frames: int) -> np.ndarray:
+        """The motion network's phone features of the whole clip (channels, n_frames), cached per kind."""
+        from ..motion.learned import phone_features
+
+        cache = self.__dict__.setdefault("_phone_features", {})
+        if kind not in cache:
+            cache[kind] = phone_features(kind, self.audio, 16000, self.phones, n_frames)
+        return cache[kind]
 
     @cached_property
     def av_lag(self) -> int:
@@ -193,6 +202,7 @@ class AudioAugment:
     noise_probability: float = 0.5  # share of windows with added noise
     tempo: float = 0.0  # +- relative speaking-rate change (audio and mouth stretched together); 0: off
     phone_dropout: float = 0.2  # share of windows whose phone features are blanked (as when recognition fails)
+    mel_dropout: float = 0.0  # share of windows that hear only the phone features (so the network learns to use them)
     snr_db: tuple[float, float] = (10.0, 40.0)  # noise level under the clip's loud speech
     tilt_decades: float = 0.4  # +- spectral tilt from the lowest to the highest band (microphones, rooms)
 
@@ -226,10 +236,10 @@ class MotionWindows(_Seeded):
 
     def __init__(self, clips: list[PreparedClip], n_mels: int, window: int = 50, seed: int = 0, stride: int = 5,
                  context: int = 10, augment: AudioAugment | None = AudioAugment(), align: bool = True,
-                 phones: bool = False) -> None:
+                 phones: str = "none") -> None:
         super().__init__(seed)
         self.clips, self.n_mels, self.window, self.context, self.augment = clips, n_mels, window, context, augment
-        self.with_phones = phones
+        self.phones = phones  # phone features: "none", "onehot", "visemes" (`frond.motion.learned.phone_features`)
         self.shifts = [c.av_lag - AV_TYPICAL_LAG if align and c.av_lag else 0 for c in clips]
         self.items = []
         for ci, clip in enumerate(clips):
@@ -247,15 +257,19 @@ class MotionWindows(_Seeded):
         rng = self.rng(index) if self.augment is not None else None
         rate = 1.0 + rng.uniform(-self.augment.tempo, self.augment.tempo) if rng is not None and self.augment.tempo else 1.0
         item = motion_window(self.clips[ci], start, self.window, self.n_mels, self.context, self.augment, rng,
-                             self.shifts[ci], rate, self.with_phones)
-        if self.with_phones and rng is not None and rng.random() < self.augment.phone_dropout:
-            item["phones"] = torch.zeros_like(item["phones"])
+                             self.shifts[ci], rate, self.phones)
+        if "phones" in item and rng is not None:
+            draw = rng.random()
+            if draw < self.augment.phone_dropout:
+                item["phones"] = torch.zeros_like(item["phones"])
+            elif draw < self.augment.phone_dropout + self.augment.mel_dropout:
+                item["mel"] = torch.full_like(item["mel"], -FLOOR_DECADES / SCALE_DECADES)  # silence-level features
         return item
 
 
 def motion_window(clip: PreparedClip, start: int, window: int, n_mels: int, context: int = 0,
                   augment: AudioAugment | None = None, rng: np.random.Generator | None = None,
-                  shift: int = 0, rate: float = 1.0, phones: bool = False) -> dict[str, torch.Tensor]:
+                  shift: int = 0, rate: float = 1.0, phones: str = "none") -> dict[str, torch.Tensor]:
     """One window of a clip (see `MotionWindows`); `window` frames from frame `start`; the
     articulation is read `shift` frames later than the audio (+: the video is moved earlier).
     `rate` > 1 speeds the speaker up: `window * rate` frames of the clip, audio and mouth
@@ -280,7 +294,7 @@ def motion_window(clip: PreparedClip, start: int, window: int, n_mels: int, cont
         "articulation": torch.from_numpy(art[lo] * (1 - frac) + art[hi] * frac),
         "rest": torch.from_numpy(rest),
     }
-    if phones:
-        onehot = phone_frames(clip.phones, power.shape[1])
-        item["phones"] = torch.from_numpy(np.ascontiguousarray(onehot[:, np.round(pos).astype(int)]))
+    if phones != "none":
+        features = clip.phone_features(phones, power.shape[1])
+        item["phones"] = torch.from_numpy(np.ascontiguousarray(features[:, np.round(pos).astype(int)]))
     return item

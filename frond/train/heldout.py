@@ -53,22 +53,23 @@ def evaluate_motion(model: FrondModel, clips: list[PreparedClip], device: str = 
     """
     from dataclasses import asdict
 
+    from ..config import GenerationSettings
     from ..metrics import amplitude_ratio, lagged_correlation, mouth_opening, pearson
-    from ..motion.articulation import apply
-    from ..motion.learned import motion_net
+    from ..motion.idle import envelope_grid
+    from ..motion.learned import LearnedMotionEstimator, motion_net
+    from ..types import AudioClip
 
     model.eval()
     tensors = {k: v.detach().float().cpu().numpy() for k, v in model.motion.state_dict().items()}
-    net = motion_net(tensors, {**asdict(model.config.motion), **(calibration or {})})
+    stage = LearnedMotionEstimator(motion_net(tensors, {**asdict(model.config.motion), **(calibration or {})}), "evaluation")
     rows: dict[str, dict[str, float]] = {}
     for clip in clips:
         n = min(clip.n_frames, int(clip.audio.size / 16000 * clip.fps))
         if n < 10:
             continue
         times = np.arange(n) / clip.fps
-        src = clip.keypoints[0]
-        phones = clip.phones if net.uses_phones else None
-        driving = apply(src, net.mouth(clip.audio, 16000, times, phones=phones), net.source_articulation(src))
+        audio = AudioClip(samples=clip.audio, sample_rate=16000, duration=clip.audio.size / 16000)
+        driving = stage.local_mouth(audio, clip.keypoints[0], times, GenerationSettings(), envelope_grid(audio), clip.phones)
         pred, real = mouth_opening(driving), mouth_opening(clip.keypoints[:n])
         best, lag = lagged_correlation(pred, real, 2)
         rows[clip.name] = {"open_r": pearson(pred, real), "open_r_best": best, "lag": lag,

@@ -257,7 +257,7 @@ def train(cfg: TrainConfig) -> dict:
         eval_clips = clips
     else:
         clips, eval_clips = motion_split(clips, cfg)
-        dataset = MotionWindows(clips, model.config.motion.n_mels, cfg.window, cfg.seed, phones=model.config.motion.phones)
+        dataset = MotionWindows(clips, model.config.motion.n_mels, cfg.window, cfg.seed, phones=model.config.motion.phone_features)
         objective = MotionObjective(model, cfg.motion_weights)
         lr = cfg.lr or 1e-3
         if not model.motion.basis.abs().sum():  # a fresh motion stage: its articulation space comes from the data
