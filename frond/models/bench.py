@@ -71,7 +71,7 @@ def benchmark(device: str, sizes=(256, 512), batch: int = 32, config: FrondConfi
         model.eval()
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
             enc = model.encoder(img[:1], kp[:1], pose[:1])
-            feats = model.decoder.encode_source(img[:1]).expand(batch, -1, -1, -1)
+            feats = [f.expand(batch, -1, -1, -1) for f in model.decoder.encode_source(img[:1])]
             src = img[:1].expand(batch, -1, -1, -1)
             rep = lambda x: x.expand(batch, *x.shape[1:])  # noqa: E731
 
