@@ -3,9 +3,9 @@
 For each video (with audio): frames resampled to 25 fps, 68 landmarks per frame
 (face-alignment when its weights are cached, else MediaPipe), a temporally stable crop
 (the pipeline's similarity alignment, smoothed over time), 16 kHz mono audio. Each video is
-decoded once: while its landmarks are found, every frame is cut to a generous canvas around
-that frame's own crop (kept in a temporary JPEG shard); once the whole clip's crops are
-smoothed, the final crops are resampled from those canvases. Videos run in parallel worker
+decoded once: while its landmarks are found, every frame is cut to a generous box around
+that frame's own crop (a slice of the frame, kept in a temporary JPEG shard); once the whole
+clip's crops are smoothed, the final crops are resampled from those boxes. Videos run in parallel worker
 processes (`workers`). Written per clip into OUT_DIR/<name>/:
 
 - frames.bin, frames.idx.npy  the (S, S, 3) RGB crops, JPEG (or WebP) in one shard (`frames.py`)
@@ -41,7 +41,7 @@ READABLE_VERSIONS = (1, 2)
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 DETECT_MAX_SIDE = 640  # landmarks are found on frames shrunk to this side (speed)
 CANVAS_EXTENT = 1.6  # the canvas kept per frame spans this many crop widths (room for the smoothed crop)
-CANVAS_DENSITY = 1.25  # canvas pixels per final crop pixel (the second resampling shrinks a little)
+CANVAS_DENSITY = 1.25  # at most this many canvas pixels per final crop pixel (larger faces are shrunk)
 CANVAS_QUALITY = 95  # JPEG quality of the temporary canvases
 
 
@@ -142,18 +142,35 @@ def stable_crops(landmarks: np.ndarray, size: int, sigma_frames: float) -> np.nd
     return mats
 
 
-def _canvas_transform(matrix: np.ndarray, size: int) -> tuple[np.ndarray, int]:
-    """Image -> crop similarity (2, 3) -> (image -> canvas (2, 3), canvas side): the crop, widened
-    by CANVAS_EXTENT and sampled CANVAS_DENSITY times as densely."""
+def cut_canvas(image: np.ndarray, matrix: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep what a crop near `matrix` (image -> crop pixels, (2, 3)) can need: the image's axis-aligned
+    box around the crop widened by CANVAS_EXTENT, a slice (no resampling), shrunk (INTER_AREA) to
+    CANVAS_DENSITY pixels per crop pixel only where the image holds more than twice that.
+
+    -> (canvas (h, w, 3) uint8, image -> canvas (2, 3))."""
+    import cv2
+
+    from ..face.align import apply_affine, invert_affine
+
     margin = size * (CANVAS_EXTENT - 1) / 2
-    side = int(round(CANVAS_DENSITY * (size + 2 * margin)))
-    scale = np.array([[CANVAS_DENSITY, 0, CANVAS_DENSITY * margin], [0, CANVAS_DENSITY, CANVAS_DENSITY * margin]])
-    return scale @ np.vstack([matrix, [0, 0, 1]]), side
+    corners = np.array([[-margin, -margin], [size + margin, -margin], [-margin, size + margin], [size + margin] * 2])
+    pts = apply_affine(invert_affine(matrix), corners)
+    height, width = image.shape[:2]
+    x0, y0 = (int(np.clip(np.floor(v), 0, lim - 1)) for v, lim in zip(pts.min(0), (width, height)))
+    x1, y1 = (int(np.clip(np.ceil(v), lo + 1, lim)) for v, lo, lim in zip(pts.max(0), (x0, y0), (width, height)))
+    canvas = image[y0:y1, x0:x1]
+    factor = CANVAS_DENSITY * float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # canvas px per image px
+    if factor < 0.5:  # a face far larger than the crop: shrink (below 2x the slice is kept as is)
+        w, h = max(1, round((x1 - x0) * factor)), max(1, round((y1 - y0) * factor))
+        canvas = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
+    fx, fy = canvas.shape[1] / (x1 - x0), canvas.shape[0] / (y1 - y0)  # pixel centres: c = f (x - x0 + 0.5) - 0.5
+    to_canvas = np.array([[fx, 0.0, fx * (0.5 - x0) - 0.5], [0.0, fy, fy * (0.5 - y0) - 0.5]])
+    return np.ascontiguousarray(canvas), to_canvas
 
 
 class _Canvases:
     """The single decoding pass: landmarks per frame, and each frame cut to a canvas around its
-    own crop (frames before the first face are kept whole), written to a temporary shard."""
+    own crop (`cut_canvas`; frames before the first face are kept whole), in a temporary shard."""
 
     def __init__(self, path: Path, settings: PrepareSettings) -> None:
         from ..face.landmarks import resolve_backend
@@ -163,12 +180,12 @@ class _Canvases:
         self.transforms: list[np.ndarray] = []  # image -> stored frame, per frame
         self.marks: list[np.ndarray] = []
         self.found: list[bool] = []
-        self.last: tuple[np.ndarray, int] | None = None  # the latest face's canvas transform and side
+        self.last: np.ndarray | None = None  # the latest face's crop transform
 
     def add(self, image: np.ndarray) -> None:
         import cv2
 
-        from ..face.align import crop_transform, warp_to_crop
+        from ..face.align import crop_transform
         from ..face.landmarks import detect_faces
 
         scale = min(1.0, DETECT_MAX_SIDE / max(image.shape[:2]))
@@ -176,18 +193,17 @@ class _Canvases:
         faces = detect_faces(small, backend=self.backend)
         if faces:
             marks = faces[0].landmarks.astype(np.float64) / scale
-            self.last = _canvas_transform(crop_transform(marks, self.settings.size), self.settings.size)
+            self.last = crop_transform(marks, self.settings.size)
         else:
             marks = np.full((68, 2), np.nan)
         self.marks.append(marks)
         self.found.append(bool(faces))
         if self.last is None:  # no face yet: keep the whole frame
-            self.transforms.append(np.eye(2, 3))
-            self.writer.add(image)
+            canvas, matrix = image, np.eye(2, 3)
         else:
-            matrix, side = self.last
-            self.transforms.append(matrix)
-            self.writer.add(warp_to_crop(image, matrix, side))
+            canvas, matrix = cut_canvas(image, self.last, self.settings.size)
+        self.transforms.append(matrix)
+        self.writer.add(canvas)
 
 
 def prepare_video(path: Path, dest: Path, settings: PrepareSettings, speaker: dict | None = None) -> dict:

@@ -218,9 +218,14 @@ def save_motion_sample(path: Path, batch: dict, out: dict) -> None:
     cv2.imwrite(str(path), img)
 
 
-def _describe_data(clips: list[PreparedClip], data_dir: str) -> str:
+def _describe_data(clips: list[PreparedClip], data_dir: str, listed: int = 64) -> str:
+    """The model card's data line: every clip of a small corpus; counts only for a large one (see its manifest)."""
+    hours = sum(c.n_frames / c.fps for c in clips) / 3600
+    head = f"{len(clips)} clips of {len({c.speaker for c in clips})} speakers ({hours:.2f} h) prepared in {data_dir}"
+    if len(clips) > listed:
+        return f"{head} (the clips are listed in its manifest.json)"
     names = ", ".join(f"{c.name} ({Path(c.meta.get('video', c.name)).name}, {c.n_frames} frames)" for c in clips)
-    return f"{len(clips)} clips prepared in {data_dir}: {names}"
+    return f"{head}: {names}"
 
 
 def _split_summary(split: Split, table) -> dict:
@@ -287,6 +292,9 @@ def train(cfg: TrainConfig) -> dict:
         schedule.extend(cfg.steps, step)
         if gan is not None and "mouth_gan" in state:
             gan.load_state_dict(state["mouth_gan"])
+        if log_path.exists() and dist.main:  # rows logged after the checkpoint are logged again
+            rows = [line for line in log_path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+            log_path.write_text("".join(row + "\n" for row in rows))
     elif log_path.exists() and dist.main:
         log_path.unlink()
 
