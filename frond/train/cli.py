@@ -21,8 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("--landmarks", default="auto", choices=("auto", "mediapipe", "fan"),
                    help="landmark backend (auto: face-alignment when its weights are cached, else MediaPipe)")
     p.add_argument("--overwrite", action="store_true", help="redo clips that are already prepared")
-    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1) - 1),
-                   help="videos prepared in parallel, one process each (default: CPUs - 1)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="videos prepared in parallel, one process each (default: the CPU count)")
     p.add_argument("--speakers", default=None,
                    help="clip,speaker[,note] CSV recorded per clip (held-out splits are by speaker); "
                         "'shared' for the shared corpus's table")

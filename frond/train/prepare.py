@@ -321,7 +321,8 @@ def _prepare_one(path: Path, dest: Path, settings: PrepareSettings, speaker: dic
 
 def prepare_videos(videos_dir: str | Path, out_dir: str | Path, settings: PrepareSettings = PrepareSettings(),
                    progress: bool = True, speakers: SpeakerTable | None = None) -> dict:
-    """Prepare every video of a folder, `settings.workers` at a time.
+    """Prepare every video of a folder, `settings.workers` at a time (spawned processes: a script that
+    calls this with workers > 1 needs the `if __name__ == "__main__":` guard).
 
     speakers: a table (`speakers.load_speakers`) recorded per clip in meta.json and the manifest.
     Returns {"prepared": [...], "done_before": [...], "skipped": {name: reason}, "throughput": {...}}.
