@@ -1,8 +1,9 @@
 """Held-out evaluation of the learned stages on prepared clips.
 
-render: the clip's first frame is the source; every held-out frame (the last part of
-the clip, never trained on) is reconstructed from its measured keypoints; PSNR / SSIM on
-the crop, next to the "copy the source frame" baseline.
+render: the clip's first frame is the source; held-out frames (the clips of held-out
+speakers, or the last part of each clip with the time split; never frame 0 itself) are
+reconstructed from their measured keypoints; PSNR / SSIM on the crop, next to the "copy the
+source frame" baseline.
 motion: the first frame's keypoints are the source; the held-out span's keypoints are
 predicted from its audio; keypoint L1 (normalised crop units), mouth L1 and the
 correlation of the mouth opening with the real one, next to the "still face" baseline.
@@ -26,6 +27,7 @@ def evaluate_render(model: FrondModel, clips: list[PreparedClip], image_size: in
     scores = {"psnr": [], "ssim": [], "psnr_copy_source": [], "ssim_copy_source": []}
     for clip in clips:
         held = clip.split(holdout)[1]
+        held = held[held != 0]  # frame 0 is the source: scoring it would score a copy
         if len(held) > max_frames:
             held = held[np.linspace(0, len(held) - 1, max_frames).round().astype(int)]
         for i in range(0, len(held), batch):
