@@ -75,21 +75,25 @@ def test_motion_stage_overfits_one_clip(tmp_path):
 
 
 def test_speaker_disjoint_motion_split(tmp_path):
-    from frond.train.trainer import motion_split
+    from frond.train.speakers import load_speakers
+    from frond.train.trainer import training_split
 
     for name in ("a_1", "a_2", "b_1", "c_1"):
         make_clip(tmp_path / "data", name=name, n_frames=12, size=32)
-    table = tmp_path / "speakers.csv"
-    table.write_text("clip,speaker,note\na_1,anna,\na_2,anna,\nb_1,bob,\n"
-                     "c_1,cleo,audio probably not the speaker's own\n")
+    table_file = tmp_path / "speakers.csv"
+    table_file.write_text("clip,speaker,note\na_1,anna,\na_2,anna,\nb_1,bob,\n"
+                          "c_1,cleo,audio probably not the speaker's own\n")
+    table = load_speakers(table_file)
     clips = load_prepared(tmp_path / "data")
-    train_set, eval_set = motion_split(clips, _cfg(tmp_path / "data", tmp_path / "out", "motion", speakers=str(table),
-                                                   clips=("a_1", "b_1")))
-    assert [c.name for c in train_set] == ["a_1", "b_1"]
-    assert eval_set == []  # a_2's speaker was trained on; c_1's audio is not its speaker's
-    train_set, eval_set = motion_split(clips, _cfg(tmp_path / "data", tmp_path / "out", "motion", speakers=str(table),
-                                                   clips=("b_1",)))
-    assert [c.name for c in eval_set] == ["a_1", "a_2"]
+    fold = training_split(_cfg(tmp_path / "data", tmp_path / "out", "motion", clips=("a_1", "b_1")), clips, table)
+    assert [c.name for c in fold.train] == ["a_1", "b_1"]
+    assert fold.held_out == []  # a_2's speaker was trained on; c_1's audio is not its speaker's
+    fold = training_split(_cfg(tmp_path / "data", tmp_path / "out", "motion", clips=("b_1",)), clips, table)
+    assert [c.name for c in fold.held_out] == ["a_1", "a_2"]
+    split = training_split(_cfg(tmp_path / "data", tmp_path / "out", "motion", holdout=0.5), clips, table)
+    train_speakers = {table.speaker_of(c.name) for c in split.train}
+    assert train_speakers and not train_speakers & {table.speaker_of(c.name) for c in split.held_out}
+    assert "c_1" not in {c.name for c in split.train + split.held_out}
 
 
 def test_stages_fill_one_folder_and_resume(clip_dir, tmp_path):

@@ -41,9 +41,9 @@ def _inputs(batch: int, size: int, device: str):
 
 
 def benchmark(device: str, sizes=(256, 512), batch: int = 32, config: FrondConfig | None = None,
-              warmup: int = 2, iters: int = 5) -> dict:
+              warmup: int = 2, iters: int = 5, train: bool = True) -> dict:
     """-> {"device", "batch", "params": {...}, "sizes": {size: {"train_steps_per_s", "train_frames_per_s",
-    "infer_frames_per_s", "peak_memory_gb"}}}."""
+    "infer_frames_per_s", "peak_memory_gb"}}}; train=False times inference only (train_* are None)."""
     from ..train.losses import render_losses
 
     amp = device.startswith("cuda")
@@ -66,12 +66,12 @@ def benchmark(device: str, sizes=(256, 512), batch: int = 32, config: FrondConfi
             opt.step()
 
         model.train()
-        train_s = _seconds_per_call(train_step, device, warmup, iters)
+        train_s = _seconds_per_call(train_step, device, warmup, iters) if train else None
 
         model.eval()
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
             enc = model.encoder(img[:1], kp[:1], pose[:1])
-            feats = model.decoder.encode_source(img[:1]).expand(batch, -1, -1, -1)
+            feats = [f.expand(batch, -1, -1, -1) for f in model.decoder.encode_source(img[:1])]
             src = img[:1].expand(batch, -1, -1, -1)
             rep = lambda x: x.expand(batch, *x.shape[1:])  # noqa: E731
 
@@ -82,8 +82,8 @@ def benchmark(device: str, sizes=(256, 512), batch: int = 32, config: FrondConfi
 
             infer_s = _seconds_per_call(render, device, warmup, iters)
         results["sizes"][size] = {
-            "train_steps_per_s": round(1.0 / train_s, 3),
-            "train_frames_per_s": round(batch / train_s, 2),
+            "train_steps_per_s": round(1.0 / train_s, 3) if train_s else None,
+            "train_frames_per_s": round(batch / train_s, 2) if train_s else None,
             "infer_frames_per_s": round(batch / infer_s, 2),
             "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2 ** 30, 2) if amp else None,
         }

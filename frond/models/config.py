@@ -49,23 +49,32 @@ class FieldConfig:
     """Dense motion field (local keypoint motions + global affine, fused by a hourglass)."""
 
     resolution: int = 64  # side of the grid where the fusion weights are predicted
-    channels: int = 32  # base width of the hourglass
+    channels: int = 64  # base width of the hourglass
     depth: int = 3  # down/up-sampling levels of the hourglass
     sigma: float = 0.06  # width of the keypoint heatmaps, normalised crop units
     splat_features: int = 8  # keypoint features splatted into the hourglass input
+    keypoint_motion: str = "affine"  # per-keypoint motion: "translation" (zero order), "affine" (first order), "tps" (affine + a TPS candidate)
+    neighbours: int = 6  # first order: landmarks in each keypoint's local affine fit
 
 
 @dataclass
 class DecoderConfig:
     """Implicit image decoder (LIIF-style)."""
 
-    channels: int = 48  # width of the source feature encoder (at 1/4 resolution)
-    latent: int = 48  # size of the latent code at each feature cell
+    channels: int = 64  # width of the source encoder at the latent grid (coarser levels double it)
+    latent: int = 64  # size of the latent code at each feature cell
     res_blocks: int = 3  # residual blocks refining the warped features (inpaint the mouth)
-    mlp_hidden: int = 64  # width of the implicit MLP
+    mlp_hidden: int = 96  # width of the implicit MLP
     mlp_layers: int = 3  # hidden layers of the implicit MLP
     local_ensemble: bool = True  # LIIF local ensemble over the 4 nearest latents
-    downsample: int = 4  # feature grid = training resolution / downsample
+    downsample: int = 2  # latent grid = training resolution / downsample
+    levels: int = 3  # scales of the occlusion-masked encoder-decoder under the implicit head (1: single scale)
+    max_channels: int = 256  # width cap of the encoder-decoder's coarser levels
+
+
+KEYPOINT_MOTIONS = ("translation", "affine", "tps")
+# Values a config.json written before a field existed meant (read back when the key is missing)
+LEGACY = {"field": {"keypoint_motion": "translation"}, "decoder": {"levels": 1}, "motion": {"phone_features": "none"}}
 
 
 @dataclass
@@ -86,8 +95,13 @@ class FrondConfig:
             value = getattr(self, name)
             if isinstance(value, dict):
                 known = {f.name for f in fields(cls)}
+                value = {**LEGACY.get(name, {}), **value}
                 setattr(self, name, cls(**{k: tuple(v) if isinstance(v, list) else v
                                            for k, v in value.items() if k in known}))
+        if self.field.keypoint_motion not in KEYPOINT_MOTIONS:
+            raise ValueError(f"field.keypoint_motion must be one of {KEYPOINT_MOTIONS}, got {self.field.keypoint_motion!r}")
+        if self.decoder.levels < 1:
+            raise ValueError(f"decoder.levels must be >= 1, got {self.decoder.levels}")
         self.trained_stages = [s for s in STAGES if s in set(self.trained_stages)]
 
     @classmethod
@@ -100,11 +114,11 @@ class FrondConfig:
 
     @classmethod
     def small(cls, image_size: int = 128) -> "FrondConfig":
-        """A CPU-friendly model: narrower field, decoder without the local ensemble."""
+        """A CPU-friendly model: narrower field, two decoder scales, no local ensemble."""
         return cls(
             field=FieldConfig(channels=16, depth=3),
             decoder=DecoderConfig(channels=32, latent=32, res_blocks=2, mlp_hidden=48, mlp_layers=2,
-                                  local_ensemble=False),
+                                  local_ensemble=False, levels=2),
             image_size=image_size,
         )
 
@@ -115,6 +129,6 @@ class FrondConfig:
             encoder=EncoderConfig(image_size=32, channels=8, kp_features=8, global_dim=8, hidden=16),
             motion=MotionConfig(n_mels=40, hidden=32, dilations=(1, 2)),
             field=FieldConfig(resolution=32, channels=8, depth=2, splat_features=4),
-            decoder=DecoderConfig(channels=16, latent=16, res_blocks=1, mlp_hidden=32, mlp_layers=2),
+            decoder=DecoderConfig(channels=16, latent=16, res_blocks=1, mlp_hidden=32, mlp_layers=2, levels=2),
             image_size=image_size,
         )

@@ -1,10 +1,16 @@
 """Stage 4, the implicit image decoder (FROND, Sec. III-C: "an implicit neural network"
 that "recovers the high-frequency detail of the input portrait").
 
-1. A small CNN encodes the source at 1/4 of the training resolution -> features (B, C, h, w).
-2. The features are warped by the dense field (resampled to the feature grid), masked by
-   the occlusion, and refined by residual blocks (which inpaint the mouth interior) ->
-   latent codes (B, L, h, w).
+1. A CNN encodes the source at `levels` scales: the latent grid (1 / `downsample` of the
+   training resolution) and `levels - 1` coarser ones (each halves the side, doubles the width).
+2. The features of every scale are warped by the dense field (resampled to that scale) and
+   masked by the occlusion, x_l' = (1 - O_l) * W(x_l, grid_l) (the occlusion-aware generator of
+   FOMM, Siarohin et al. 2019, eq. 8, applied at every scale as in TPSMM, Zhao & Zhang 2022,
+   Sec. 3.4). An encoder-decoder runs from the coarsest: residual blocks, then up-sampling
+   steps that join the next finer warped level and its occlusion. Its coarse context lets the
+   network synthesise what the warped pixels lack (the mouth interior, teeth, revealed skin).
+   Residual blocks at the latent grid refine the result -> latent codes (B, L, h, w).
+   With `levels=1` this is the single-scale decoder that came first (same modules).
 3. Every output pixel is a query at a continuous coordinate x: an MLP reads the latent of
    each of the 4 nearest cells, the relative coordinate x - v, the cell size of the output
    pixel (LIIF, Chen et al. 2021, "Learning Continuous Image Representation with Local
@@ -49,6 +55,12 @@ class ImplicitDecoder(nn.Module):
             width = c
         stages.append(ResBlock(c))
         self.source_encoder = nn.Sequential(*stages)
+        widths = [min(c * 2 ** i, config.max_channels) for i in range(config.levels)]
+        self.down = nn.ModuleList(
+            nn.Sequential(ConvBlock(widths[i], widths[i + 1], stride=2), ResBlock(widths[i + 1]))
+            for i in range(config.levels - 1))
+        self.middle = ResBlock(widths[-1]) if config.levels > 1 else nn.Identity()
+        self.up = nn.ModuleList(ConvBlock(widths[i + 1] + widths[i] + 1, widths[i]) for i in range(config.levels - 1))
         self.refine = nn.Sequential(
             nn.Conv2d(c + 1, lat, 3, padding=1), *[ResBlock(lat) for _ in range(config.res_blocks)]
         )
@@ -64,35 +76,54 @@ class ImplicitDecoder(nn.Module):
             last.bias[3] = -4.0  # start as "the warped source" (m ~ 0.02)
         self.mlp = nn.Sequential(*layers, last)
 
-    def encode_source(self, source_image: torch.Tensor) -> torch.Tensor:
-        """source (B, 3, H, W) in [-1, 1] -> features (B, C, h, w) at the training resolution / 4."""
+    def encode_source(self, source_image: torch.Tensor) -> list[torch.Tensor]:
+        """source (B, 3, H, W) in [-1, 1] -> features per scale, finest first: (B, C_l, h / 2^l, w / 2^l),
+        (h, w) = training resolution / downsample."""
         s = self.feature_size * self.config.downsample
         if source_image.shape[-2:] != (s, s):
             source_image = F.interpolate(source_image, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
-        return self.source_encoder(source_image)
+        feats = [self.source_encoder(source_image)]
+        for down in self.down:
+            feats.append(down(feats[-1]))
+        return feats
+
+    def warp_and_decode(self, feats: list[torch.Tensor], grid: torch.Tensor, occ: torch.Tensor) -> torch.Tensor:
+        """Occlusion-masked warping at every scale, coarsest to finest -> latent (B, L, h, w).
+
+        feats from `encode_source`; grid (B, H', W', 2); occ (B, 1, H', W')."""
+        warped = []
+        for f in feats:
+            hw = tuple(f.shape[-2:])
+            occ_l = F.interpolate(occ, size=hw, mode="bilinear", align_corners=False, antialias=occ.shape[-1] > hw[1])
+            f = F.grid_sample(f, resample_grid(grid, hw), padding_mode="border", align_corners=False) * (1 - occ_l)
+            warped.append((f, occ_l))
+        x = self.middle(warped[-1][0])
+        for i in reversed(range(len(self.up))):
+            f, occ_l = warped[i]
+            x = F.interpolate(x, size=f.shape[-2:], mode="bilinear", align_corners=False)
+            x = self.up[i](torch.cat([x, f, occ_l], dim=1))
+        return self.refine(torch.cat([x, warped[0][1]], dim=1))
 
     def forward(
         self,
         source_image: torch.Tensor,
         grid: torch.Tensor,
         occlusion: torch.Tensor,
-        source_features: torch.Tensor | None = None,
+        source_features: list[torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
         """source_image (B, 3, H, W) in [-1, 1] at any resolution; grid (B, H', W', 2) backward map
         in normalised crop space; occlusion (B, H', W') in [0, 1].
 
         Returns {"image": (B, 3, H', W') in about [-1, 1], "blend": (B, 1, H', W') the weight m of
         the synthesised colour, "warped": (B, 3, H', W') the source resampled by the field}.
+        `source_features`: `encode_source(source_image)`, when already computed.
         """
         feats = self.encode_source(source_image) if source_features is None else source_features
-        h, w = feats.shape[-2:]
-        grid = grid.to(feats.dtype)
-        occ = occlusion[:, None].to(feats.dtype)
-        grid_lr = resample_grid(grid, (h, w))
-        occ_lr = F.interpolate(occ, size=(h, w), mode="bilinear", align_corners=False, antialias=occ.shape[-1] > w)
-        warped_feats = F.grid_sample(feats, grid_lr, padding_mode="border", align_corners=False) * (1 - occ_lr)
-        latent = self.refine(torch.cat([warped_feats, occ_lr], dim=1))  # (B, L, h, w)
-        warped = F.grid_sample(source_image.to(feats.dtype), grid, padding_mode="border", align_corners=False)
+        dtype = feats[0].dtype
+        grid = grid.to(dtype)
+        occ = occlusion[:, None].to(dtype)
+        latent = self.warp_and_decode(feats, grid, occ)  # (B, L, h, w)
+        warped = F.grid_sample(source_image.to(dtype), grid, padding_mode="border", align_corners=False)
         out = self.query(latent, warped, occ)
         rgb, blend = out[:, :3], torch.sigmoid(out[:, 3:4])
         return {"image": (1 - blend) * warped + blend * rgb, "blend": blend, "warped": warped}

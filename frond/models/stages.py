@@ -103,7 +103,7 @@ class LearnedDecoder(_Learned):
                                                   align_corners=False)[:, 0]
         t = grid.shape[0]
         out = self.model.decoder(self.source.expand(t, -1, -1, -1), grid, occ.clamp(0, 1),
-                                 source_features=self.features.expand(t, -1, -1, -1))
+                                 source_features=[f.expand(t, -1, -1, -1) for f in self.features])
         img = ((out["image"].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return img.permute(0, 2, 3, 1).cpu().numpy()
 

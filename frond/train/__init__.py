@@ -1,7 +1,11 @@
 """Data preparation and training of the learned FROND stages.
 
-- `prepare.prepare_videos`: talking-face videos -> clips (crops, landmarks, audio).
-- `trainer.train(TrainConfig)`: the render and motion stages (DDP under torchrun).
+- `prepare.prepare_videos`: talking-face videos -> clips (JPEG frame shards, landmarks, audio, manifest),
+  in worker processes, each video decoded once.
+- `split.split_clips`: held-out speakers (or the end of each clip).
+- `trainer.train(TrainConfig)`: the render and motion stages (DDP under torchrun: `distributed`).
+- `perceptual`, `mouth_gan`, `augment`, `schedule`: the render stage's VGG19 loss, mouth discriminator,
+  pair augmentation, and the resumable learning-rate schedule.
 - `heldout`: held-out reconstruction PSNR/SSIM and trajectory errors.
-- `cli.register(subparsers)`: the `prepare` and `train` commands.
+- `cli.register(subparsers)`: the `prepare`, `train` and `push` commands.
 """

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from ..errors import FrondInputError
 
@@ -20,6 +21,14 @@ def register(subparsers) -> None:
     p.add_argument("--landmarks", default="auto", choices=("auto", "mediapipe", "fan"),
                    help="landmark backend (auto: face-alignment when its weights are cached, else MediaPipe)")
     p.add_argument("--overwrite", action="store_true", help="redo clips that are already prepared")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="videos prepared in parallel, one process each (default: the CPU count)")
+    p.add_argument("--speakers", default=None,
+                   help="clip,speaker[,note] CSV recorded per clip (held-out splits are by speaker); "
+                        "'shared' for the shared corpus's table")
+    p.add_argument("--format", dest="frame_format", default="jpeg", choices=("jpeg", "webp"),
+                   help="how the crops are stored (default jpeg)")
+    p.add_argument("--quality", type=int, default=90, help="encoder quality of the stored crops (default 90)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_prepare)
 
@@ -40,13 +49,27 @@ def register(subparsers) -> None:
                    help="render training resolution (default: the model's, 256 for a new model)")
     t.add_argument("--model", dest="model_size", default="base", choices=("base", "small", "tiny"),
                    help="size of a new model (small: CPU-friendly) (an existing --out keeps its own)")
-    t.add_argument("--holdout", type=float, default=0.2, help="last fraction of each clip held out (default 0.2)")
+    t.add_argument("--keypoint-motion", default=None, choices=("translation", "affine", "tps"),
+                   help="a new model's keypoint motion in the dense field (default affine: first order)")
+    t.add_argument("--holdout", type=float, default=0.2,
+                   help="fraction of speakers held out (or, with --split time, of each clip's end) (default 0.2)")
+    t.add_argument("--split", default="speaker", choices=("speaker", "time"),
+                   help="held-out data: whole speakers (default) or the end of every clip")
+    t.add_argument("--speakers", default=None, help="clip,speaker CSV (default: what prepare recorded)")
+    t.add_argument("--perceptual", default="auto",
+                   help="VGG19 weights for the perceptual loss: auto ($FROND_VGG19_WEIGHTS, then the Hub cache), "
+                        "off, FILE.safetensors or a Hub repo id (safetensors only)")
+    t.add_argument("--mouth-adv", type=float, default=0.0, help="weight of the mouth adversarial term (default 0: off)")
+    t.add_argument("--mouth-fm", type=float, default=0.0, help="weight of the mouth feature-matching term (default 0: off)")
+    t.add_argument("--no-augment", dest="augment", action="store_false", help="no flip or colour augmentation")
     t.add_argument("--window", type=int, default=50, help="motion: frames per training window (default 50)")
     t.add_argument("--log-every", type=int, default=10, help="steps between log lines")
     t.add_argument("--sample-every", type=int, default=250, help="steps between sample images (0: never)")
     t.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints")
     t.add_argument("--eval-frames", type=int, default=16, help="held-out frames per clip to evaluate (0: skip)")
-    t.add_argument("--workers", type=int, default=0, help="data loader worker processes")
+    t.add_argument("--eval-clips", type=int, default=32, help="held-out clips evaluated at most, split across processes")
+    t.add_argument("--workers", type=int, default=-1,
+                   help="data loader worker processes per process (default: 4 on CUDA, 0 on CPU)")
     t.add_argument("--no-resume", dest="resume", action="store_false", help="ignore an existing checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=run_train)
@@ -69,10 +92,20 @@ def run_prepare(args: argparse.Namespace) -> int:
         raise FrondInputError(f"--size must be a multiple of 16, >= 64, got {args.size}")
     if not 1 <= args.fps <= 60:
         raise FrondInputError(f"--fps must be within 1..60, got {args.fps}")
-    settings = PrepareSettings(size=args.size, fps=args.fps, backend=args.landmarks, overwrite=args.overwrite)
-    report = prepare_videos(args.videos_dir, args.out_dir, settings, progress=not args.quiet)
+    if not 0 <= args.quality <= 100:
+        raise FrondInputError(f"--quality must be within 0..100, got {args.quality}")
+    settings = PrepareSettings(size=args.size, fps=args.fps, backend=args.landmarks, overwrite=args.overwrite,
+                               frame_format=args.frame_format, quality=args.quality, workers=max(1, args.workers))
+    speakers = None
+    if args.speakers:
+        from .speakers import load_speakers
+
+        speakers = load_speakers(None if args.speakers == "shared" else args.speakers)
+    report = prepare_videos(args.videos_dir, args.out_dir, settings, progress=not args.quiet, speakers=speakers)
+    rate = report["throughput"]
     print(f"prepared {len(report['prepared'])}, already done {len(report['done_before'])}, "
-          f"skipped {len(report['skipped'])} -> {args.out_dir}")
+          f"skipped {len(report['skipped'])} -> {args.out_dir} ({rate['frames_per_s']} frames/s, "
+          f"{rate['corpus_gb_per_hour']} GB per hour of video)")
     for name, reason in report["skipped"].items():
         print(f"  skipped {name}: {reason}")
     return 0 if report["prepared"] or report["done_before"] else 1
@@ -86,8 +119,10 @@ def run_train(args: argparse.Namespace) -> int:
         device=args.device, seed=args.seed, image_size=args.image_size, model_size=args.model_size,
         holdout=args.holdout, window=args.window, log_every=args.log_every, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, eval_frames=args.eval_frames, workers=args.workers,
-        resume=args.resume, progress=not args.quiet,
+        resume=args.resume, progress=not args.quiet, keypoint_motion=args.keypoint_motion, split=args.split,
+        speakers=args.speakers, perceptual=args.perceptual, augment=args.augment, eval_clips=args.eval_clips,
     )
+    cfg.render_weights.update(mouth_adv=args.mouth_adv, mouth_fm=args.mouth_fm)
     summary = train(cfg)
     print(json.dumps(summary, indent=2))
     return 0

@@ -1,11 +1,14 @@
 """Prepared clips (see `prepare.py`) as PyTorch datasets.
 
-Each clip's frames are split in time: the first `1 - holdout` are for training, the last
-`holdout` are held out for evaluation (never seen as driving frames or motion targets).
+Held-out data is split by speaker (`split.py`: whole clips) or, with `split="time"`, in
+time: the first `1 - holdout` of each clip for training, the last `holdout` held out
+(never seen as driving frames or motion targets). Items are drawn by `EpochBatches`, which
+hands each index with its epoch so that DataLoader workers draw the same as one process.
 """
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -13,12 +16,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from ..audio.mel import FLOOR_DECADES, FRAMES_PER_SECOND, SCALE_DECADES, mel_power, normalise, speech_level
 from ..audio.phones import Phone, recognise_phones
 from ..errors import FrondInputError
 from ..motion.articulation import clip_articulation
+from .augment import AugmentConfig, augment_pair
+from .frames import FrameShard
 
 
 @dataclass
@@ -40,9 +45,17 @@ class PreparedClip:
         return float(self.meta["fps"])
 
     @cached_property
-    def frames(self) -> np.ndarray:
-        """(T, S, S, 3) uint8, memory-mapped."""
+    def frames(self) -> FrameShard | np.ndarray:
+        """(T, S, S, 3) uint8 RGB: a compressed shard (decoded per frame) or, from prepare v1, a memory map."""
+        info = self.meta.get("frames")
+        if info:
+            return FrameShard(self.root / info["file"])
         return np.load(self.root / "frames.npy", mmap_mode="r")
+
+    @property
+    def speaker(self) -> str:
+        """Who speaks (meta.json's "speaker"; a clip without one is its own speaker)."""
+        return str(self.meta.get("speaker") or self.name)
 
     @cached_property
     def keypoints(self) -> np.ndarray:
@@ -56,8 +69,9 @@ class PreparedClip:
 
     @cached_property
     def audio(self) -> np.ndarray:
-        """(N,) float32 16 kHz."""
-        return np.load(self.root / "audio.npy")
+        """(N,) float32 16 kHz (stored as int16 since prepare v2)."""
+        audio = np.load(self.root / "audio.npy")
+        return audio.astype(np.float32) / 32767 if audio.dtype == np.int16 else audio
 
     def mel_power(self, n_mels: int) -> tuple[np.ndarray, float]:
         """log10 mel power (n_mels, M) of the whole clip at 100 frames/s and its loud-speech level, cached."""
@@ -130,7 +144,7 @@ class PreparedClip:
 
 
 def load_prepared(data_dir: str | Path) -> list[PreparedClip]:
-    """All complete clips under a `prepare` output folder."""
+    """All complete clips (folders with a meta.json) under a `prepare` output folder."""
     root = Path(data_dir)
     if not root.is_dir():
         raise FrondInputError(f"data folder not found: {root} (make it with `python -m frond prepare VIDEOS OUT`)")
@@ -161,13 +175,51 @@ class _Seeded(Dataset):
     def rng(self, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch, index])
 
+    def __getitems__(self, keys: list) -> list:
+        """A batch of `(epoch, index)` keys (from `EpochBatches`) or plain indices."""
+        items = []
+        for key in keys:
+            if isinstance(key, tuple):
+                self.epoch, key = key
+            items.append(self[key])
+        return items
+
+
+def epoch_batches(n: int, batch: int, world: int, rank: int, seed: int, epoch: int) -> list[list[int]]:
+    """This rank's batches of one epoch: a seeded shuffle split across ranks (DistributedSampler)."""
+    sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True,
+                                 seed=seed, drop_last=n >= world * batch)
+    sampler.set_epoch(epoch)
+    idx = list(sampler)
+    if len(idx) < batch:  # tiny data: repeat within the epoch so a batch is full
+        idx = (idx * math.ceil(batch / max(len(idx), 1)))[:batch]
+    return [idx[i:i + batch] for i in range(0, len(idx) - batch + 1, batch)]
+
+
+class EpochBatches(Sampler):
+    """Endless batches of `(epoch, index)` keys from optimiser step `start` on, so that one DataLoader
+    (with persistent workers) serves the whole run and a resumed run draws what it would have."""
+
+    def __init__(self, n: int, batch: int, world: int = 1, rank: int = 0, seed: int = 0, start: int = 0) -> None:
+        self.args = (n, batch, world, rank, seed)
+        self.per_epoch = max(len(epoch_batches(*self.args, 0)), 1)
+        self.start = start
+
+    def __iter__(self):
+        epoch, skip = divmod(self.start, self.per_epoch)
+        while True:
+            for b in epoch_batches(*self.args, epoch)[skip:]:
+                yield [(epoch, i) for i in b]
+            epoch, skip = epoch + 1, 0
+
 
 class RenderPairs(_Seeded):
-    """(source, driving) frame pairs of the same clip, for the render stage."""
+    """(source, driving) frame pairs of the same clip, for the render stage, optionally augmented."""
 
-    def __init__(self, clips: list[PreparedClip], image_size: int, holdout: float = 0.2, seed: int = 0) -> None:
+    def __init__(self, clips: list[PreparedClip], image_size: int, holdout: float = 0.2, seed: int = 0,
+                 augment: AugmentConfig | None = None) -> None:
         super().__init__(seed)
-        self.clips, self.size = clips, image_size
+        self.clips, self.size, self.augment = clips, image_size, augment
         self.train_frames = [c.split(holdout)[0] for c in clips]
         self.items = [(ci, int(f)) for ci, frames in enumerate(self.train_frames) for f in frames]
         if not self.items:
@@ -179,8 +231,10 @@ class RenderPairs(_Seeded):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         ci, drv = self.items[index]
         clip, frames = self.clips[ci], self.train_frames[ci]
-        src = int(self.rng(index).choice(frames)) if len(frames) > 1 else drv
-        return pair(clip, src, drv, self.size)
+        rng = self.rng(index)
+        src = int(rng.choice(frames)) if len(frames) > 1 else drv
+        item = pair(clip, src, drv, self.size)
+        return augment_pair(item, rng, self.augment) if self.augment is not None else item
 
 
 def pair(clip: PreparedClip, src: int, drv: int, size: int) -> dict[str, torch.Tensor]:

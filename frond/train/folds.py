@@ -57,8 +57,9 @@ def run_folds(data: str | Path, k: int, out: str | Path, steps: int = 1500, size
         with tempfile.TemporaryDirectory(prefix="frond-fold-") as tmp:
             model_dir = Path(tmp) / "model"
             summary = train(TrainConfig(data=str(data), stage="motion", out=str(model_dir), steps=steps, seed=seed,
-                                        speakers=str(speakers) if speakers else None, clips=tuple(n for n in names if n not in held),
-                                        eval_clips=tuple(held), progress=False, sample_every=0, checkpoint_every=0))
+                                        speakers=str(speakers) if speakers else "shared",
+                                        clips=tuple(n for n in names if n not in held), eval_names=tuple(held),
+                                        progress=False, sample_every=0, checkpoint_every=0))
             pipe = FrondPipeline(weights=str(model_dir), landmarks=backend)
             rows: dict[str, dict[str, dict[str, float]]] = {}
             for name in held:

@@ -1,8 +1,9 @@
 """Held-out evaluation of the learned stages on prepared clips.
 
-render: the clip's first frame is the source; every held-out frame (the last part of
-the clip, never trained on) is reconstructed from its measured keypoints; PSNR / SSIM on
-the crop, next to the "copy the source frame" baseline.
+render: the clip's first frame is the source; held-out frames (the clips of held-out
+speakers, or the last part of each clip with the time split; never frame 0 itself) are
+reconstructed from their measured keypoints; PSNR / SSIM on the crop, next to the "copy the
+source frame" baseline.
 motion: held-out clips whole (speakers never trained on), the first frame as the portrait:
 the correlation of the driving mouth opening with the real one at lag 0 and at the best
 lag, and the amplitude ratio (`evaluate_motion`).
@@ -25,6 +26,7 @@ def evaluate_render(model: FrondModel, clips: list[PreparedClip], image_size: in
     scores = {"psnr": [], "ssim": [], "psnr_copy_source": [], "ssim_copy_source": []}
     for clip in clips:
         held = clip.split(holdout)[1]
+        held = held[held != 0]  # frame 0 is the source: scoring it would score a copy
         if len(held) > max_frames:
             held = held[np.linspace(0, len(held) - 1, max_frames).round().astype(int)]
         for i in range(0, len(held), batch):
@@ -73,8 +75,9 @@ def evaluate_motion(model: FrondModel, clips: list[PreparedClip], device: str = 
         pred, real = mouth_opening(driving), mouth_opening(clip.keypoints[:n])
         best, lag = lagged_correlation(pred, real, 2)
         rows[clip.name] = {"open_r": pearson(pred, real), "open_r_best": best, "lag": lag,
-                           "amplitude": amplitude_ratio(pred, real), "seconds": n / clip.fps}
+                           "amplitude": amplitude_ratio(pred, real), "frames": n}
     if not rows:
         return {"n_clips": 0}
     mean = {k: round(float(np.nanmean([r[k] for r in rows.values()])), 4) for k in ("open_r", "open_r_best", "lag", "amplitude")}
-    return {**mean, "n_clips": len(rows), "clips": {k: {m: round(float(v), 4) for m, v in r.items()} for k, r in rows.items()}}
+    return {**mean, "n_clips": len(rows), "n_frames": int(sum(r["frames"] for r in rows.values())),
+            "clips": {k: {m: round(float(v), 4) for m, v in r.items()} for k, r in rows.items()}}

@@ -1,4 +1,5 @@
-"""Losses that need no downloaded network, and the image metrics (PSNR, SSIM)."""
+"""Render and motion losses, and the image metrics (PSNR, SSIM). The perceptual (VGG19) term is in
+`perceptual.py`, the mouth discriminator's in `mouth_gan.py`."""
 from __future__ import annotations
 
 import torch
@@ -53,14 +54,19 @@ def gradient_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (dx(pred) - dx(target)).abs().mean() + (dy(pred) - dy(target)).abs().mean()
 
 
-def render_losses(pred: torch.Tensor, target: torch.Tensor, weights: dict[str, float]) -> dict[str, torch.Tensor]:
-    """Reconstruction losses for (B, 3, H, W) images in [-1, 1] -> named terms + "total"."""
-    pred, target = pred.float(), target.float()
+def render_losses(pred: torch.Tensor, target: torch.Tensor, weights: dict[str, float],
+                  perceptual: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """Reconstruction losses for (B, 3, H, W) images in [-1, 1] -> named terms + "total".
+
+    perceptual: a `perceptual.PerceptualLoss` (VGG19 pyramid), or None for the terms that need no network.
+    """
     terms = {
-        "l1": multiscale_l1(pred, target),
-        "ssim": 1 - ssim(pred, target).mean(),
-        "grad": gradient_l1(pred, target),
+        "l1": multiscale_l1(pred.float(), target.float()),
+        "ssim": 1 - ssim(pred.float(), target.float()).mean(),
+        "grad": gradient_l1(pred.float(), target.float()),
     }
+    if perceptual is not None:
+        terms["perceptual"] = perceptual(pred, target)
     terms["total"] = sum(weights.get(k, 0.0) * v for k, v in terms.items())
     return terms
 

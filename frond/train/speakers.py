@@ -50,12 +50,17 @@ def load_speakers(path: str | Path | None = None) -> SpeakerTable:
     return SpeakerTable(speakers, frozenset(bad))
 
 
+def speaker_hash(speaker: str, salt: str = "frond") -> float:
+    """A stable number in [0, 1) per speaker id (blake2b), the basis of the hashed hold-out."""
+    digest = hashlib.blake2b(f"{salt}:{speaker}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2 ** 64
+
+
 def held_out_speaker(speaker: str, fraction: float, salt: str = "frond") -> bool:
     """A stable, seed-free choice: is this speaker in the held-out `fraction`? (hash of the id)"""
     if fraction <= 0:
         return False
-    digest = hashlib.blake2b(f"{salt}:{speaker}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2 ** 64 < fraction
+    return speaker_hash(speaker, salt) < fraction
 
 
 def speaker_folds(clips: list[str], table: SpeakerTable, k: int, weights: dict[str, float] | None = None) -> list[list[str]]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..audio.mel import SAMPLE_RATE
 from ..models.geometry import head_pose_from_keypoints, normalised_to_pixels
+from .frames import FrameShardWriter
 from .prepare import PREPARE_VERSION
 
 IOD = 0.42  # inter-ocular distance of the parametric face, normalised crop units
@@ -57,8 +58,9 @@ def open_curve(n_frames: int, fps: float) -> np.ndarray:
 
 
 def make_clip(out_dir: str | Path, name: str = "astronaut", n_frames: int = 12, size: int = 64,
-              fps: float = 25.0, shift: float = 0.04) -> Path:
-    """Write one synthetic prepared clip to out_dir/name and return its folder."""
+              fps: float = 25.0, shift: float = 0.04, speaker: str | None = None) -> Path:
+    """Write one synthetic prepared clip to out_dir/name (frames in a JPEG shard, as `prepare` writes
+    them) and return its folder. `speaker` goes into meta.json (default: the clip is its own speaker)."""
     dest = Path(out_dir) / name
     dest.mkdir(parents=True, exist_ok=True)
     base = astronaut_face(size)
@@ -83,12 +85,16 @@ def make_clip(out_dir: str | Path, name: str = "astronaut", n_frames: int = 12, 
     env = np.interp(ts, t, opens)
     tone = sum(np.sin(2 * np.pi * f * ts) / (k + 1) for k, f in enumerate((180, 360, 540, 900)))
     audio = (0.5 * env * tone / 2 + 0.001 * np.random.default_rng(0).standard_normal(n_samples)).astype(np.float32)
-    np.save(dest / "frames.npy", np.stack(frames))
+    with FrameShardWriter(dest / "frames.bin", "jpeg", 95) as writer:
+        for frame in frames:
+            writer.add(frame)
     np.save(dest / "keypoints.npy", keypoints)
     np.save(dest / "pose.npy", head_pose_from_keypoints(keypoints))
     np.save(dest / "audio.npy", audio)
     meta = {"version": PREPARE_VERSION, "video": "synthetic:astronaut", "name": name, "fps": fps,
             "n_frames": n_frames, "size": size, "duration": n_frames / fps, "audio_seconds": n_samples / SAMPLE_RATE,
-            "sample_rate": SAMPLE_RATE, "landmarks": "synthetic", "missing_frames": 0}
+            "sample_rate": SAMPLE_RATE, "landmarks": "synthetic", "missing_frames": 0,
+            "frames": {"file": "frames.bin", "format": "jpeg", "quality": 95}, "speaker": speaker or name,
+            "own_voice": True}
     (dest / "meta.json").write_text(json.dumps(meta, indent=2))
     return dest

@@ -3,15 +3,20 @@ reconstructing a driving frame from a source frame of the same clip) and the mot
 stage (audio -> keypoint trajectories measured on real frames).
 
 One process on CPU or GPU, or several under `torchrun` (PyTorch DDP: a process group
-when WORLD_SIZE > 1, a DistributedSampler, rank 0 logs and saves). bf16 autocast on
-CUDA, checkpoints with resume, periodic sample images, seeded, losses logged as JSON
-lines. `--out DIR` is a `FrondModel.from_pretrained` folder; training both stages into
+when WORLD_SIZE > 1, each rank its share of every epoch, losses averaged over ranks before
+rank 0 logs them, held-out evaluation split across ranks; `distributed.py`). One DataLoader
+with persistent workers serves the whole run (`data.EpochBatches`). Held-out clips are
+whole speakers (`split.py`). bf16 autocast on CUDA, checkpoints with resume (the learning
+rate schedule continues without a jump when --steps grows: `schedule.py`), periodic sample
+images, seeded, losses logged as JSON lines. The render stage adds a VGG19 perceptual loss
+when VGG19 weights are at hand (`perceptual.py`; else it says so and goes on without),
+optional mouth adversarial / feature-matching terms (`mouth_gan.py`) and flip + colour
+augmentation (`augment.py`). `--out DIR` is a `FrondModel.from_pretrained` folder; training both stages into
 the same folder fills it stage by stage (`config.trained_stages`).
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
@@ -22,16 +27,25 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..errors import FrondInputError
-from ..models.config import STAGES, FrondConfig
+from ..models.config import KEYPOINT_MOTIONS, STAGES, FrondConfig
 from ..models.frond_model import FrondModel
 from ..models.motion import opening
-from .data import MotionWindows, PreparedClip, RenderPairs, load_prepared
+from .augment import AugmentConfig
+from .data import EpochBatches, MotionWindows, PreparedClip, RenderPairs, load_prepared
+from .distributed import Distributed, barrier, mean_over_ranks, resolve_device, setup_distributed, sharded
 from .heldout import evaluate_motion, evaluate_render
 from .losses import motion_losses, render_losses
+from .mouth_gan import MouthGAN
+from .perceptual import PerceptualLoss, find_vgg19_weights, load_vgg19
+from .schedule import LRSchedule
+from .speakers import load_speakers
+from .split import SPLITS, Split, speaker_of, split_clips
+
+__all__ = ["TrainConfig", "train", "Distributed", "setup_distributed", "resolve_device"]
 
 
 @dataclass
@@ -48,20 +62,26 @@ class TrainConfig:
     seed: int = 0  # seeds data order, sampling and initialisation
     image_size: int | None = None  # render training resolution; None: the model's config (256 for a new model)
     model_size: str = "base"  # a new model's size: base, small (CPU-friendly) or tiny (an existing folder keeps its config)
-    holdout: float = 0.2  # render: last fraction of each clip held out; motion: fraction of speakers held out (hashed ids)
-    speakers: str | None = None  # clip,speaker CSV (default: the shared corpus's table; unlisted clips are their own speaker)
-    clips: tuple[str, ...] = ()  # motion: train on these prepared clips only (default: every clip whose speaker is not held out)
-    eval_clips: tuple[str, ...] = ()  # motion: evaluate on these clips (default: the held-out speakers' clips)
+    keypoint_motion: str | None = None  # a new model's keypoint motion: translation, affine, tps (None: the preset's)
+    holdout: float = 0.2  # fraction of speakers held out ("speaker" split) or of each clip's end ("time")
+    split: str = "speaker"  # held-out data: whole speakers ("speaker") or the end of every clip ("time")
+    speakers: str | None = None  # a clip,speaker CSV, or "shared" for the shared corpus's table (default: each clip's meta.json, else the clip is its own speaker)
+    clips: tuple[str, ...] = ()  # train on these prepared clips only (cross-validation folds); the rest is held out
+    eval_names: tuple[str, ...] = ()  # with `clips`: evaluate on these (default: the clips of speakers not trained on)
     window: int = 50  # motion stage: frames per training window
     weight_decay: float | None = None  # AdamW weight decay; None: 0 (render), 0.05 (motion)
     log_every: int = 10  # steps between log lines
     sample_every: int = 250  # steps between sample images (0: never)
     checkpoint_every: int = 250  # steps between checkpoints (0: only at the end)
     eval_frames: int = 16  # held-out frames per clip for the before/after evaluation (0: skip)
-    workers: int = 0  # DataLoader worker processes
+    eval_clips: int = 32  # held-out clips evaluated at most (evenly spaced), split across the processes
+    workers: int = -1  # DataLoader worker processes per process (-1: 4 on CUDA, 0 on CPU); persistent
+    perceptual: str = "auto"  # VGG19 weights: auto ($FROND_VGG19_WEIGHTS, Hub cache), off, FILE.safetensors or a Hub id
+    augment: bool = True  # render stage: random flip and colour jitter of the pairs
     resume: bool = True  # continue from OUT/checkpoints/<stage>.pt when present
     progress: bool = True  # tqdm progress bar
-    render_weights: dict[str, float] = field(default_factory=lambda: {"l1": 1.0, "ssim": 0.5, "grad": 0.5})
+    render_weights: dict[str, float] = field(default_factory=lambda: {
+        "l1": 1.0, "ssim": 0.5, "grad": 0.5, "perceptual": 1.0, "mouth_adv": 0.0, "mouth_fm": 0.0})
     motion_weights: dict[str, float] = field(default_factory=lambda: {"shape": 1.0, "velocity": 1.0, "open": 1.0,
                                                                       "sync": 0.1, "amplitude": 0.05})
 
@@ -74,42 +94,10 @@ class TrainConfig:
             raise FrondInputError(f"--model must be base, small or tiny, got {self.model_size!r}")
         if self.image_size is not None and (self.image_size < 32 or self.image_size % 16):
             raise FrondInputError(f"--image-size must be a multiple of 16, >= 32, got {self.image_size}")
-
-
-@dataclass
-class Distributed:
-    world: int = 1
-    rank: int = 0
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed(device: str) -> Distributed:
-    """torch.distributed when launched by torchrun (WORLD_SIZE > 1), else a single process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Distributed()
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
-    return Distributed(world=world, rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def resolve_device(device: str, local_rank: int = 0) -> str:
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise FrondInputError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
-        if device == "cuda":
-            device = f"cuda:{local_rank}" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "cuda"
-    elif device != "cpu":
-        raise FrondInputError(f"--device must be auto, cpu or cuda[:N], got {device!r}")
-    return device
+        if self.split not in SPLITS:
+            raise FrondInputError(f"--split must be one of {', '.join(SPLITS)}, got {self.split!r}")
+        if self.keypoint_motion not in (None, *KEYPOINT_MOTIONS):
+            raise FrondInputError(f"--keypoint-motion must be one of {', '.join(KEYPOINT_MOTIONS)}, got {self.keypoint_motion!r}")
 
 
 def seed_everything(seed: int) -> None:
@@ -125,6 +113,8 @@ def load_or_create(out: Path, cfg: TrainConfig) -> FrondModel:
     size = cfg.image_size or 256
     presets = {"tiny": FrondConfig.tiny, "small": FrondConfig.small, "base": lambda s: FrondConfig(image_size=s)}
     config = presets[cfg.model_size](size)
+    if cfg.keypoint_motion:
+        config.field.keypoint_motion = cfg.keypoint_motion
     return FrondModel(config)
 
 
@@ -144,16 +134,47 @@ def set_trainable(model: FrondModel, stage: str) -> list[nn.Parameter]:
 
 
 class RenderObjective(nn.Module):
-    """Reconstruct the driving frame from the source: batch -> (losses, outputs)."""
+    """Reconstruct the driving frame from the source: batch -> (losses, outputs).
 
-    def __init__(self, model: FrondModel, weights: dict[str, float]) -> None:
+    perceptual: the frozen VGG19 pyramid loss, or None (off)."""
+
+    def __init__(self, model: FrondModel, weights: dict[str, float], perceptual: PerceptualLoss | None = None) -> None:
         super().__init__()
-        self.model, self.weights = model, weights
+        self.model, self.weights, self.perceptual = model, weights, perceptual
 
     def forward(self, batch: dict[str, torch.Tensor]):
         out = self.model.reconstruct(batch["source"], batch["source_kp"], batch["source_pose"],
                                      batch["driving_kp"], batch["driving_pose"])
-        return render_losses(out["image"], batch["driving"], self.weights), out
+        return render_losses(out["image"], batch["driving"], self.weights, self.perceptual), out
+
+
+def perceptual_loss(cfg: TrainConfig, device: str) -> tuple[PerceptualLoss | None, str]:
+    """The VGG19 loss when the stage uses it and weights are at hand -> (loss or None, what happened)."""
+    if cfg.stage != "render" or cfg.render_weights.get("perceptual", 0.0) <= 0:
+        return None, "perceptual loss off (weight 0)" if cfg.stage == "render" else "not used by this stage"
+    try:
+        found = find_vgg19_weights(cfg.perceptual)
+    except Exception as exc:  # noqa: BLE001 - a bad path or an unreachable Hub: say so, do not train without asking
+        raise FrondInputError(f"--perceptual {cfg.perceptual}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+    if found.path is None:
+        return None, found.reason
+    return PerceptualLoss(load_vgg19(found.path)).to(device), found.reason
+
+
+def data_workers(requested: int, device: str, world: int) -> int:
+    """-1 (auto): 4 per process on CUDA, bounded by the CPUs; 0 on CPU (the workers would compete with training)."""
+    if requested >= 0:
+        return requested
+    if not device.startswith("cuda"):
+        return 0
+    return max(1, min(4, (os.cpu_count() or 2) // max(world, 1) - 1))
+
+
+def _evenly(items: list, n: int) -> list:
+    """At most n items, evenly spaced (all when n <= 0)."""
+    if n <= 0 or len(items) <= n:
+        return list(items)
+    return [items[int(i)] for i in np.linspace(0, len(items) - 1, n).round()]
 
 
 class MotionObjective(nn.Module):
@@ -166,27 +187,6 @@ class MotionObjective(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]):
         out = self.model.predict_motion(batch["mel"], batch["times"][0], phones=batch.get("phones"))
         return motion_losses(out["articulation"], batch["articulation"], batch["rest"], self.weights), out
-
-
-def motion_split(clips: list[PreparedClip], cfg: TrainConfig) -> tuple[list[PreparedClip], list[PreparedClip]]:
-    """(train, evaluate) clips for the motion stage: speaker-disjoint, own-voice clips only."""
-    from .speakers import held_out_speaker, load_speakers
-
-    table = load_speakers(cfg.speakers)
-    usable = [c for c in clips if table.usable(c.name)]
-    speaker = lambda c: table.speaker_of(c.name) if c.name in table.speakers else c.speaker  # noqa: E731
-    if cfg.clips:
-        train_set = [c for c in usable if c.name in set(cfg.clips)]
-    else:
-        train_set = [c for c in usable if not held_out_speaker(speaker(c), cfg.holdout)]
-    if cfg.eval_clips:
-        eval_set = [c for c in usable if c.name in set(cfg.eval_clips)]
-    else:
-        seen = {speaker(c) for c in train_set}
-        eval_set = [c for c in usable if speaker(c) not in seen]
-    if not train_set:
-        raise FrondInputError("no clips left to train the motion stage on (check --holdout and the speaker table)")
-    return train_set, eval_set
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -223,19 +223,37 @@ def save_motion_sample(path: Path, batch: dict, out: dict) -> None:
     cv2.imwrite(str(path), img)
 
 
-def _describe_data(clips: list[PreparedClip], data_dir: str) -> str:
+def _describe_data(clips: list[PreparedClip], data_dir: str, listed: int = 64) -> str:
+    """The model card's data line: every clip of a small corpus; counts only for a large one (see its manifest)."""
+    hours = sum(c.n_frames / c.fps for c in clips) / 3600
+    head = f"{len(clips)} clips of {len({c.speaker for c in clips})} speakers ({hours:.2f} h) prepared in {data_dir}"
+    if len(clips) > listed:
+        return f"{head} (the clips are listed in its manifest.json)"
     names = ", ".join(f"{c.name} ({Path(c.meta.get('video', c.name)).name}, {c.n_frames} frames)" for c in clips)
-    return f"{len(clips)} clips prepared in {data_dir}: {names}"
+    return f"{head}: {names}"
 
 
-def _batches(n: int, batch: int, dist: Distributed, seed: int, epoch: int) -> list[list[int]]:
-    sampler = DistributedSampler(range(n), num_replicas=dist.world, rank=dist.rank, shuffle=True,
-                                 seed=seed, drop_last=n >= dist.world * batch)
-    sampler.set_epoch(epoch)
-    idx = list(sampler)
-    if len(idx) < batch:  # tiny data: repeat within the epoch so a batch is full
-        idx = (idx * math.ceil(batch / max(len(idx), 1)))[:batch]
-    return [idx[i:i + batch] for i in range(0, len(idx) - batch + 1, batch)]
+def _split_summary(split: Split, table) -> dict:
+    train_sp, held_sp = split.speakers(table)
+    return {"train_clips": len(split.train), "held_out_clips": len(split.held_out),
+            "train_speakers": len(train_sp), "held_out_speakers": sorted(held_sp)}
+
+
+def training_split(cfg: TrainConfig, clips: list[PreparedClip], table=None) -> Split:
+    """The clips a run trains on and the ones it is judged on (speaker-disjoint by default).
+
+    The motion stage leaves out clips whose soundtrack is not the speaker's own voice: they teach
+    nothing about lips. `cfg.clips` names an explicit training set (a cross-validation fold).
+    """
+    if cfg.stage == "motion":
+        clips = [c for c in clips if c.meta.get("own_voice", True) and (table is None or table.usable(c.name))]
+    if not cfg.clips:
+        return split_clips(clips, cfg.holdout, cfg.split, table)
+    chosen = [c for c in clips if c.name in set(cfg.clips)]
+    seen = {speaker_of(c, table) for c in chosen}
+    held = [c for c in clips if c.name in set(cfg.eval_names)] if cfg.eval_names else \
+        [c for c in clips if speaker_of(c, table) not in seen]
+    return Split(chosen, held, 0.0, 1.0)
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -246,25 +264,35 @@ def train(cfg: TrainConfig) -> dict:
         torch.cuda.set_device(torch.device(device))
     seed_everything(cfg.seed)
     clips = load_prepared(cfg.data)
+    table = load_speakers(None if cfg.speakers == "shared" else cfg.speakers) if cfg.speakers else None
+    split = training_split(cfg, clips, table)
+    if not split.train:
+        raise FrondInputError("no training clips are left after the held-out split")
     out = Path(cfg.out)
     model = load_or_create(out, cfg).to(device)
     image_size = cfg.image_size or model.config.image_size
     params = set_trainable(model, cfg.stage)
+    perceptual, perceptual_note = perceptual_loss(cfg, device)
+    gan = None
     if cfg.stage == "render":
-        dataset = RenderPairs(clips, image_size, cfg.holdout, cfg.seed)
-        objective: nn.Module = RenderObjective(model, cfg.render_weights)
+        augment = AugmentConfig() if cfg.augment else None
+        dataset = RenderPairs(split.train, image_size, split.train_holdout, cfg.seed, augment=augment)
+        objective: nn.Module = RenderObjective(model, cfg.render_weights, perceptual)
         lr = cfg.lr or 2e-4
-        eval_clips = clips
+        if max(cfg.render_weights.get("mouth_adv", 0.0), cfg.render_weights.get("mouth_fm", 0.0)) > 0:
+            gan = MouthGAN(device, crop=max(32, image_size // 4), lr=lr, ddp=dist.world > 1)
     else:
-        clips, eval_clips = motion_split(clips, cfg)
-        dataset = MotionWindows(clips, model.config.motion.n_mels, cfg.window, cfg.seed, phones=model.config.motion.phone_features)
+        dataset = MotionWindows(split.train, model.config.motion.n_mels, cfg.window, cfg.seed,
+                                phones=model.config.motion.phone_features)
         objective = MotionObjective(model, cfg.motion_weights)
         lr = cfg.lr or 1e-3
         if not model.motion.basis.abs().sum():  # a fresh motion stage: its articulation space comes from the data
-            explained = model.motion.fit_space(*map(list, zip(*(c.articulation for c in clips))))
+            explained = model.motion.fit_space(*map(list, zip(*(c.articulation for c in split.train))))
             if dist.main and cfg.progress:
                 print(f"articulation basis: {model.config.motion.components} components keep "
-                      f"{explained['explained']:.1%} of the variance")
+                      f"{explained['explained']:.1%} of the variance", flush=True)
+    if dist.main and cfg.stage == "render":
+        print(f"train render: {perceptual_note}", flush=True)
     wrapped = objective
     if dist.world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -272,9 +300,7 @@ def train(cfg: TrainConfig) -> dict:
         wrapped = DistributedDataParallel(objective, device_ids=[torch.device(device).index] if device.startswith("cuda") else None)
     decay = cfg.weight_decay if cfg.weight_decay is not None else (0.05 if cfg.stage == "motion" else 0.0)
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=decay)
-    warmup = min(50, max(1, cfg.steps // 10))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * (0.55 + 0.45 * math.cos(math.pi * min(s, cfg.steps) / cfg.steps)))
+    schedule = LRSchedule.for_run(cfg.steps)
 
     ckpt = out / "checkpoints" / f"{cfg.stage}.pt"
     log_path = out / "logs" / f"{cfg.stage}.jsonl"
@@ -283,19 +309,34 @@ def train(cfg: TrainConfig) -> dict:
         state = torch.load(ckpt, map_location="cpu", weights_only=True)  # a local file we wrote
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
         step, seconds = int(state["step"]), float(state.get("seconds", 0.0))
         before = json.loads(state.get("before", "null"))
         torch.set_rng_state(state["rng"])
+        if "schedule" in state:
+            schedule = LRSchedule(**json.loads(state["schedule"]))
+        else:  # a checkpoint from before the schedule was saved: its run's --steps
+            schedule = LRSchedule.for_run(int(json.loads(state.get("train_config", "{}")).get("steps", cfg.steps)))
+        schedule.extend(cfg.steps, step)
+        if gan is not None and "mouth_gan" in state:
+            gan.load_state_dict(state["mouth_gan"])
+        if log_path.exists() and dist.main:  # rows logged after the checkpoint are logged again
+            rows = [line for line in log_path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+            log_path.write_text("".join(row + "\n" for row in rows))
     elif log_path.exists() and dist.main:
         log_path.unlink()
 
+    eval_clips = _evenly(split.held_out, cfg.eval_clips)
+
     def evaluate() -> dict | None:
-        if cfg.eval_frames <= 0 or not dist.main:
+        if cfg.eval_frames <= 0 or not eval_clips:
             return None
         if cfg.stage == "render":
-            return evaluate_render(model, clips, image_size, cfg.holdout, device, cfg.eval_frames)
-        return evaluate_motion(model, eval_clips, device)
+            result = sharded(lambda cs: evaluate_render(model, cs, image_size, split.eval_holdout, device, cfg.eval_frames),
+                             eval_clips, dist)
+        else:  # whole clips: the motion stage is judged on speakers it never heard
+            result = sharded(lambda cs: evaluate_motion(model, cs, device), eval_clips, dist)
+        model.train()
+        return result
 
     if before is None and step == 0:
         before = evaluate()
@@ -306,13 +347,19 @@ def train(cfg: TrainConfig) -> dict:
             return
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         tmp = ckpt.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "step": step, "seconds": seconds, "rng": torch.get_rng_state(),
-                    "before": json.dumps(before), "train_config": json.dumps(asdict(cfg))}, tmp)
+        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "schedule": json.dumps(schedule.to_dict()),
+                 "step": step, "seconds": seconds, "rng": torch.get_rng_state(),
+                 "before": json.dumps(before), "train_config": json.dumps(asdict(cfg))}
+        if gan is not None:
+            state["mouth_gan"] = gan.state_dict()
+        torch.save(state, tmp)
         tmp.replace(ckpt)
 
     amp = device.startswith("cuda")
-    n_batches = len(_batches(len(dataset), cfg.batch, dist, cfg.seed, 0))
+    workers = data_workers(cfg.workers, device, dist.world)
+    loader = DataLoader(dataset, batch_sampler=EpochBatches(len(dataset), cfg.batch, dist.world, dist.rank, cfg.seed, step),
+                        num_workers=workers, persistent_workers=workers > 0, pin_memory=amp)
+    batches = iter(loader)
     history: list[float] = []
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.stage}", unit="step", disable=not (cfg.progress and dist.main))
     log_file = None
@@ -321,38 +368,40 @@ def train(cfg: TrainConfig) -> dict:
         log_file = log_path.open("a")
     t0 = time.time()
     while step < cfg.steps:
-        epoch, skip = divmod(step, max(n_batches, 1))
-        dataset.set_epoch(epoch)
-        batches = _batches(len(dataset), cfg.batch, dist, cfg.seed, epoch)[skip:]
-        loader = DataLoader(dataset, batch_sampler=batches, num_workers=cfg.workers,
-                            pin_memory=device.startswith("cuda"))
-        for batch in loader:
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                losses, outputs = wrapped(batch)
-            opt.zero_grad(set_to_none=True)
-            losses["total"].backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            history.append(float(losses["total"].detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{history[-1]:.4f}")
-            if dist.main and (step % cfg.log_every == 0 or step == 1 or step == cfg.steps):
-                row = {"step": step, "lr": sched.get_last_lr()[0], "grad_norm": float(grad_norm),
-                       "seconds": round(seconds + time.time() - t0, 2), **{k: float(v.detach()) for k, v in losses.items()}}
-                log_file.write(json.dumps(row) + "\n")
-                log_file.flush()
-            if dist.main and cfg.sample_every and step % cfg.sample_every == 0:
-                sample = out / "samples" / f"{cfg.stage}_{step:06d}.png"
-                (save_render_sample if cfg.stage == "render" else save_motion_sample)(sample, batch, outputs)
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
-                seconds += time.time() - t0
-                t0 = time.time()
-                save_checkpoint()
-            if step >= cfg.steps:
-                break
+        batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
+        rate = lr * schedule.factor(step)
+        for group in opt.param_groups:
+            group["lr"] = rate
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            losses, outputs = wrapped(batch)
+            if gan is not None:
+                terms = gan.generator_terms(outputs["image"], batch["driving"], batch["driving_kp"])
+                losses.update(terms)
+                losses["total"] = losses["total"] + sum(cfg.render_weights.get(k, 0.0) * v for k, v in terms.items())
+        opt.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if gan is not None:
+            losses["mouth_d"] = gan.step(outputs["image"], batch["driving"], batch["driving_kp"], autocast=amp)
+        step += 1
+        logged = mean_over_ranks({**losses, "grad_norm": grad_norm}, dist)  # every rank, every step
+        history.append(logged["total"])
+        bar.update(1)
+        bar.set_postfix(loss=f"{history[-1]:.4f}")
+        if dist.main and (step % cfg.log_every == 0 or step == 1 or step == cfg.steps):
+            row = {"step": step, "lr": rate, "seconds": round(seconds + time.time() - t0, 2),
+                   "processes": dist.world, **logged}
+            log_file.write(json.dumps(row) + "\n")
+            log_file.flush()
+        if dist.main and cfg.sample_every and step % cfg.sample_every == 0:
+            sample = out / "samples" / f"{cfg.stage}_{step:06d}.png"
+            (save_render_sample if cfg.stage == "render" else save_motion_sample)(sample, batch, outputs)
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
+            seconds += time.time() - t0
+            t0 = time.time()
+            save_checkpoint()
+    del batches, loader  # stops the workers
     bar.close()
     seconds += time.time() - t0
     if log_file:
@@ -361,13 +410,20 @@ def train(cfg: TrainConfig) -> dict:
     summary = {"stage": cfg.stage, "steps": step, "seconds": round(seconds, 1), "out": str(out),
                "loss_first": float(np.mean(history[:5])) if history else None,
                "loss_last": float(np.mean(history[-5:])) if history else None,
-               "heldout_before": before, "heldout_after": after}
+               "heldout_before": before, "heldout_after": after, "processes": dist.world, "data_workers": workers,
+               "split": {"mode": cfg.split, **_split_summary(split, table)}}
+    if cfg.stage == "render":
+        summary["perceptual"] = perceptual_note
+        summary["augment"] = cfg.augment
+        summary["mouth_gan"] = gan is not None
     if dist.main:
         save_checkpoint()
         model.config.training[cfg.stage] = {
             "steps": step, "batch": cfg.batch * dist.world, "lr": lr, "image_size": image_size if cfg.stage == "render" else None,
             "device": device.split(":")[0], "processes": dist.world, "seconds": round(seconds, 1),
-            "data": _describe_data(clips, cfg.data), "holdout": cfg.holdout,
+            "data": _describe_data(clips, cfg.data), "holdout": cfg.holdout, "split": summary["split"],
+            **({"perceptual": perceptual_note, "augment": cfg.augment, "mouth_gan": gan is not None}
+               if cfg.stage == "render" else {}),
             "metrics": {"heldout_before": before, "heldout_after": after},
         }
         model.config.trained_stages = sorted(set(model.config.trained_stages) | {cfg.stage})
@@ -375,8 +431,5 @@ def train(cfg: TrainConfig) -> dict:
         model.eval()
         model.save_pretrained(out)
         (out / "logs" / f"{cfg.stage}_summary.json").write_text(json.dumps(summary, indent=2))
-    if dist.world > 1:
-        import torch.distributed as tdist
-
-        tdist.barrier()
+    barrier(dist)
     return summary
