@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -31,10 +32,16 @@ class PhoneWorker:
         self._lock = threading.Lock()
         atexit.register(self.close)
 
+    def start(self) -> None:
+        """Start the helper process now (it imports on another core while the caller goes on)."""
+        with self._lock:
+            self._ensure()
+
     def _ensure(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
             root = str(Path(__file__).resolve().parents[2])  # where `frond` is importable from, wherever we run
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+                   "FROND_PARENT_PID": str(os.getpid())}
             self._process = subprocess.Popen([sys.executable, "-m", "frond.audio.phone_worker"], stdin=subprocess.PIPE,
                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         return self._process
@@ -58,18 +65,43 @@ class PhoneWorker:
         return self._io.submit(self._roundtrip, np.asarray(samples, np.float32))
 
     def close(self) -> None:
-        with self._lock:
-            if self._process is not None and self._process.poll() is None:
-                self._process.stdin.close()
-                try:
-                    self._process.wait(timeout=2)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-            self._process = None
+        """Stop the helper and wait for it: when idle it ends on end of input; when a request is
+        in flight (an interrupted run) nobody waits for the answer any more, so it is killed."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if self._lock.acquire(timeout=0.05):
+            try:
+                if process.poll() is None:
+                    process.stdin.close()
+                    try:
+                        process.wait(timeout=2)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+            finally:
+                self._lock.release()
+        else:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends this process SIGKILL when its parent dies, however it dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def main() -> None:
     """The worker: answer requests until stdin closes."""
+    _die_with_parent()
+    if str(os.getppid()) != os.environ.get("FROND_PARENT_PID", str(os.getppid())):  # it died before the line above
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal reaches us too: the parent decides when we stop
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         header = stdin.read(8)
