@@ -243,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:
+        os.environ["FROND_VERBOSE"] = "1"  # third-party native log lines too (frond.face.landmarks.quiet_native_logs)
     try:
         return int(args.func(args) or 0)
     except FrondInputError as exc:

@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 import sys
@@ -26,6 +25,7 @@ import numpy as np
 
 from ..errors import FrondInputError
 from ..types import FaceDetection
+from .mediapipe_import import face_solutions
 
 # MediaPipe face-mesh vertex for each iBUG-68 landmark (0-indexed iBUG order).
 MESH_TO_68 = np.array(
@@ -46,7 +46,6 @@ MESH_SIDE = (256, 512)  # the crop is resized to within this many pixels: small 
 NOISE = re.compile(r"^([IWEF]\d{4} |INFO: Created TensorFlow Lite|WARNING: All log messages before absl|"
                    r"Downloading model to )")  # MediaPipe's C++ (absl/glog, TFLite) start-up chatter
 _lock = threading.Lock()  # MediaPipe graphs are not re-entrant
-log = logging.getLogger(__name__)
 
 
 def torch_hub_dir() -> str:
@@ -81,9 +80,9 @@ def quiet_native_logs() -> Iterator[None]:
 
     They are written by C++ straight to file descriptor 2, so Python's logging cannot filter
     them: fd 2 goes to a temporary file meanwhile, and what is not such chatter is passed on
-    afterwards. With logging at INFO (`--verbose`) everything passes through unchanged.
+    afterwards. With FROND_VERBOSE=1 (what `--verbose` sets) everything passes through unchanged.
     """
-    if log.isEnabledFor(logging.INFO):
+    if os.environ.get("FROND_VERBOSE", "") not in ("", "0"):
         yield
         return
     sys.stderr.flush()
@@ -104,8 +103,7 @@ def quiet_native_logs() -> Iterator[None]:
 
 @lru_cache(maxsize=2)
 def _mediapipe_mesh(max_faces: int):
-    from mediapipe.python.solutions import face_mesh
-
+    _, face_mesh = face_solutions()
     return face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces, refine_landmarks=False,
                               min_detection_confidence=0.4)
 
@@ -113,8 +111,7 @@ def _mediapipe_mesh(max_faces: int):
 @lru_cache(maxsize=1)
 def _mediapipe_detector():
     """MediaPipe's full-range face detector (model_selection=1; its model ships in the wheel)."""
-    from mediapipe.python.solutions import face_detection
-
+    face_detection, _ = face_solutions()
     return face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
 
 
