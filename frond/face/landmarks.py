@@ -40,7 +40,8 @@ MESH_TO_68 = np.array(
 assert MESH_TO_68.shape == (68,)
 
 FAN_FILES = ("2DFAN4-11f355bf06.pth.tar", "s3fd-619a316812.pth")
-DETECT_TILE_MIN = 640  # px: smallest tile of the detection pyramid (the detector sees faces down to ~6 % of a tile)
+DETECT_TILE_MIN = 600  # px: smallest tile of the detection pyramid (the detector sees faces down to ~6 % of a tile)
+TINY_TILE_MIN = 200  # px: when nothing is found, finer tiles (to 1/8 of the picture), so that a tiny face is reported as too small
 CROP_SCALE = 2.0  # the mesh runs on a square crop this many times the detector's face box
 MESH_SIDE = (256, 512)  # the crop is resized to within this many pixels: small faces up, large ones down
 NOISE = re.compile(r"^([IWEF]\d{4} |INFO: Created TensorFlow Lite|WARNING: All log messages before absl|"
@@ -124,18 +125,28 @@ def _fan_model():
     return face_alignment.FaceAlignment(face_alignment.LandmarksType.TWO_D, device=device, flip_input=False)
 
 
-def detection_tiles(height: int, width: int) -> list[tuple[int, int, int]]:
-    """Square windows (x0, y0, side) for the detector: the whole image, then halves, quarters, ...
-    down to DETECT_TILE_MIN, overlapping so that a face too small for one level lies whole in
-    a tile of the next. The detector sees each window at 192 px, so small faces need small windows."""
-    tiles = [(0, 0, max(height, width))]
-    side = max(height, width) // 2
-    while side >= DETECT_TILE_MIN:
+def detection_levels(height: int, width: int) -> tuple[list[int], list[int]]:
+    """Tile sides of the detection pyramid: (the first pass: the whole picture, then halves, ...
+    down to DETECT_TILE_MIN px; the finer pass, run only when the first finds no face)."""
+    sides = [max(height, width)]
+    while sides[-1] // 2 >= DETECT_TILE_MIN:
+        sides.append(sides[-1] // 2)
+    finer = []
+    while (finer or sides)[-1] // 2 >= max(TINY_TILE_MIN, max(height, width) // 8):
+        finer.append((finer or sides)[-1] // 2)
+    return sides, finer
+
+
+def detection_tiles(height: int, width: int, sides: list[int]) -> list[tuple[int, int, int]]:
+    """Square windows (x0, y0, side) of each side in `sides`, overlapping by a fifth, so that a face
+    too small for one level lies whole in a tile of the next. The detector sees each window at
+    192 px, so small faces need small windows."""
+    tiles = []
+    for side in sides:
         stride = int(side * 0.8)
         xs = sorted({*range(0, max(1, width - side), stride), max(0, width - side)})
         ys = sorted({*range(0, max(1, height - side), stride), max(0, height - side)})
         tiles += [(x, y, side) for y in ys for x in xs]
-        side //= 2
     return tiles
 
 
@@ -155,13 +166,14 @@ def _distinct(boxes: list[np.ndarray]) -> list[int]:
     return kept
 
 
-def face_boxes(image: np.ndarray) -> np.ndarray:
-    """Every face the full-range detector finds, at any size: (F, 5) x0, y0, x1, y1, score in
-    image pixels, largest first. image: (H, W, 3) uint8 RGB."""
+def face_boxes(image: np.ndarray, sides: list[int] | None = None) -> np.ndarray:
+    """Every face the full-range detector finds in tiles of `sides` (default: the first pass of
+    `detection_levels`): (F, 5) x0, y0, x1, y1, score in image pixels, largest first.
+    image: (H, W, 3) uint8 RGB."""
     height, width = image.shape[:2]
     found = []
     detector = _mediapipe_detector()
-    for x, y, side in detection_tiles(height, width):
+    for x, y, side in detection_tiles(height, width, sides or detection_levels(height, width)[0]):
         window = np.ascontiguousarray(image[y:y + side, x:x + side])
         h, w = window.shape[:2]
         for d in detector.process(window).detections or []:
@@ -189,13 +201,16 @@ def _mesh_in_box(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
 
 
 def _detect_mediapipe(image: np.ndarray, max_faces: int) -> list[np.ndarray]:
-    """Full-range detection over a tile pyramid, then the mesh on each face's crop; the whole-image
-    mesh as a fallback when the detector finds nothing."""
+    """Full-range detection over a tile pyramid, then the mesh on each face's crop. When that finds
+    nothing: finer tiles (a tiny face, to be reported as too small), then the mesh on the whole image."""
     image = np.ascontiguousarray(image)
     with _lock, quiet_native_logs():
-        meshes = [m for m in (_mesh_in_box(image, box) for box in face_boxes(image)[:max_faces]) if m is not None]
-        if meshes:  # two boxes can still lead the mesh to one face
-            return [meshes[i] for i in _distinct([np.concatenate([m.min(0), m.max(0)]) for m in meshes])]
+        for sides in detection_levels(*image.shape[:2]):
+            if not sides:
+                continue
+            meshes = [m for m in (_mesh_in_box(image, box) for box in face_boxes(image, sides)[:max_faces]) if m is not None]
+            if meshes:  # two boxes can still lead the mesh to one face
+                return [meshes[i] for i in _distinct([np.concatenate([m.min(0), m.max(0)]) for m in meshes])]
         height, width = image.shape[:2]
         result = _mediapipe_mesh(max_faces).process(image)
         return [np.array([(p.x * width, p.y * height) for p in face.landmark], dtype=np.float32)[MESH_TO_68]
