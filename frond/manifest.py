@@ -17,12 +17,13 @@ import csv
 import json
 import os
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .config import GenerationSettings
 from .errors import FrondInputError
+from .paths import check_paths
 
 REQUIRED = ("portrait", "audio", "out")
 SETTINGS = tuple(f.name for f in fields(GenerationSettings))
@@ -177,9 +178,14 @@ def run_jobs(generate: Callable[[int, Job], Any], jobs: list[Job], overwrite: bo
     outcomes: list[Outcome] = []
     for i, job in enumerate(jobs):
         start = time.perf_counter()
+        try:
+            if job.error is None:  # an out that is an input is an error, not a finished video to skip
+                check_paths(job.out, (job.portrait, job.audio), job.intermediates)
+        except FrondInputError as exc:
+            job = replace(job, error=str(exc))
         if job.error is not None:
             outcome = Outcome(job, "failed", 0.0, message=job.error)
-        elif job.out.exists() and not job.out.is_dir() and not overwrite:
+        elif job.out.exists() and not overwrite:
             outcome = Outcome(job, "skipped", time.perf_counter() - start, message=f"{job.out} exists")
         else:
             try:
