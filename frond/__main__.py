@@ -114,6 +114,18 @@ def _check_request(args: argparse.Namespace) -> None:
     check_paths(args.out, (args.portrait, args.audio), args.save_intermediates)
 
 
+def _start_phones(audio: Path, limits: Limits) -> None:
+    """Decode the speech and hand it to the phone helper before the pipeline is imported: the helper
+    starts, imports its recogniser and decodes on the other core meanwhile (the pipeline's own request
+    for the same samples gets this one's answer). Bad audio is refused here, early."""
+    from .audio.phone_worker import PhoneWorker
+    from .media import load_audio
+
+    worker = PhoneWorker.shared()
+    worker.start()
+    worker.submit(load_audio(audio, limits).samples)
+
+
 def _pipeline(args: argparse.Namespace, limits: Limits):
     from .pipeline import FrondPipeline
 
@@ -145,6 +157,7 @@ def _generate(args: argparse.Namespace) -> int:
     _check_request(args)
     if args.manifest is not None:
         return _generate_manifest(args, settings, limits)
+    _start_phones(args.audio, limits)
     pipe = _pipeline(args, limits)
     bar, progress = _progress_bar(args.quiet)
     try:

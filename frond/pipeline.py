@@ -60,7 +60,7 @@ class FrondPipeline:
         self.limits = limits
         self.landmarks = landmarks
         self.notices: list[str] = []
-        worker = PhoneWorker() if use_phones else None
+        worker = PhoneWorker.shared() if use_phones else None
         if worker is not None:
             worker.start()  # the helper imports its recogniser on another core while we find the face
         self.stages: dict[str, object] = {

@@ -9,12 +9,14 @@ its stdin/stdout: an 8-byte little-endian sample count, then that many int16 sam
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,13 +26,29 @@ from .phones import Phone, decode_pcm, to_pcm
 
 
 class PhoneWorker:
-    """Client of one worker process; `submit` returns a Future of the phones."""
+    """Client of one worker process; `submit` returns a Future of the phones.
+
+    `shared()` is the process's one worker: the CLI submits the clip as soon as it is decoded,
+    before the pipeline is even imported, and the pipeline's own submission of the same samples
+    gets that request's Future instead of decoding them again.
+    """
+
+    _shared: "PhoneWorker | None" = None
+    RECENT = 4  # requests remembered by content, so that the same samples are decoded once
 
     def __init__(self) -> None:
         self._process: subprocess.Popen | None = None
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phones")
         self._lock = threading.Lock()
+        self._recent: OrderedDict[bytes, Future] = OrderedDict()
         atexit.register(self.close)
+
+    @classmethod
+    def shared(cls) -> "PhoneWorker":
+        """The process-wide worker (created on first use)."""
+        if cls._shared is None:
+            cls._shared = cls()
+        return cls._shared
 
     def start(self) -> None:
         """Start the helper process now (it imports on another core while the caller goes on)."""
@@ -46,8 +64,7 @@ class PhoneWorker:
                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         return self._process
 
-    def _roundtrip(self, samples: np.ndarray) -> list[Phone]:
-        pcm = to_pcm(samples)  # exactly what the in-process path decodes: same phones either way
+    def _roundtrip(self, pcm: bytes) -> list[Phone]:
         with self._lock:
             process = self._ensure()
             process.stdin.write((len(pcm) // 2).to_bytes(8, "little") + pcm)
@@ -61,8 +78,16 @@ class PhoneWorker:
         return [Phone(label, float(start), float(end)) for label, start, end in answer]
 
     def submit(self, samples: np.ndarray) -> Future:
-        """samples (N,) float32 at 16 kHz -> Future[list[Phone]]."""
-        return self._io.submit(self._roundtrip, np.asarray(samples, np.float32))
+        """samples (N,) float32 at 16 kHz -> Future[list[Phone]] (the earlier one for the same samples)."""
+        pcm = to_pcm(np.asarray(samples, np.float32))  # exactly what the in-process path decodes: same phones either way
+        key = hashlib.blake2b(pcm, digest_size=16).digest()
+        future = self._recent.get(key)
+        if future is None or (future.done() and future.exception() is not None):
+            future = self._recent[key] = self._io.submit(self._roundtrip, pcm)
+            while len(self._recent) > self.RECENT:
+                self._recent.popitem(last=False)
+        self._recent.move_to_end(key)
+        return future
 
     def close(self) -> None:
         """Stop the helper and wait for it: when idle it ends on end of input; when a request is
