@@ -58,3 +58,24 @@ def test_check_paths_in_process(tmp_path):
             check_paths(out, [audio])
     with pytest.raises(FrondInputError, match="would overwrite --out"):
         check_paths(tmp_path / "parts" / "overlay.mp4", [audio], intermediates=tmp_path / "parts")
+
+
+def test_warm_fills_the_one_time_caches(tmp_path):
+    """./setup.sh runs `python -m frond.warm`: matplotlib's font cache is built there, not on a first run."""
+    import os
+
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl")}
+    done = subprocess.run([sys.executable, "-m", "frond.warm"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "a first generation" in done.stdout
+    assert list((tmp_path / "mpl").glob("fontlist-*.json")), "no font cache was written"
+
+
+def test_bench_ceiling_is_measured(tmp_path):
+    from frond.bench import ceiling_fps
+
+    fps = ceiling_fps(256, tmp_path, frames=20, repeats=1)
+    assert 1.0 < fps < 10_000
+    from frond.media import probe_video
+
+    assert probe_video(tmp_path / "ceiling_256.mp4")["frames"] == 20
