@@ -119,10 +119,11 @@ def _start_phones(audio: Path, limits: Limits) -> None:
     starts, imports its recogniser and decodes on the other core meanwhile (the pipeline's own request
     for the same samples gets this one's answer). Bad audio is refused here, early."""
     from .audio.phone_worker import PhoneWorker
-    from .media import load_audio
 
     worker = PhoneWorker.shared()
-    worker.start()
+    worker.start()  # first: its imports overlap with ours from here on
+    from .media import load_audio
+
     worker.submit(load_audio(audio, limits).samples)
 
 
