@@ -267,6 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"stopped ({exc})" if str(exc) else "interrupted", file=sys.stderr)
         return getattr(exc, "exit_status", 130)
+    except MemoryError:
+        print("error: out of memory. Try --size 256, shorter audio, or close other programs.", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the disk filled up, a file vanished mid-run, ...: what and where, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}. Free some disk space or choose another --out, then run again.",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -155,7 +155,8 @@ def load_audio(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Audi
         )
     if duration < limits.min_audio_seconds:
         raise FrondInputError(
-            f"The audio is {duration:.2f} s long; at least {limits.min_audio_seconds:.1f} s of speech is needed."
+            f"The audio is {duration:.2f} s long; at least {limits.min_audio_seconds:.1f} s of speech is needed. "
+            "Record or choose a longer clip."
         )
     if not np.isfinite(samples).all():
         raise FrondInputError(f"The audio in {path.name!r} holds invalid (NaN/inf) samples. "

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import wave
 from pathlib import Path
 
@@ -230,6 +231,9 @@ def test_unreachable_weights_start_fast_on_the_prior_with_a_notice(tmp_path):
     with AppServer(args=["--examples-dir", str(tmp_path)], env=env) as server:
         seconds = server.wait_ready(timeout=120)
         log = server.log()
+        with urllib.request.urlopen(server.url + "config", timeout=30) as response:
+            page = response.read().decode()
+    assert "could not be loaded" in page and "nobody/frond-weights-test@main" in page, "no visible warning on the page"
     assert seconds < 30, f"start-up took {seconds:.1f} s"
     assert "path: training-free motion prior" in log
     assert "[frond]" in log.split("path:")[0], "no notice about the weights"
