@@ -14,6 +14,7 @@ from typing import Iterable
 
 from .errors import FrondInputError
 
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # what an H.264 + AAC MP4 may be called
 INTERMEDIATE_FILES = ("aligned.png", "trajectories.png", "motion_field.mp4", "overlay.mp4", "side_by_side.mp4",
                       "keypoints.npz")  # what --save-intermediates writes into its folder
 
@@ -69,6 +70,9 @@ def check_paths(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | Non
         if _same_file(out, source):
             raise FrondInputError(f"--out {out} is the input {source}: writing it would destroy the input. "
                                   "Choose another output name.")
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise FrondInputError(f"--out {out}: the video is H.264 + AAC in an MP4 file, so its name must end in .mp4 "
+                              f"(e.g. {out.with_suffix('.mp4').name}).")
     _check_writable_folder(out.parent, "--out", out)
     if intermediates is None:
         return

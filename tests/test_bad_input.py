@@ -203,6 +203,7 @@ def test_out_that_is_a_folder_or_under_a_file_is_refused(tmp_path, own_inputs):
     folder = tmp_path / "videos"
     folder.mkdir()
     _refuse_out(tmp_path, image, audio, folder, message="is a folder")
+    _refuse_out(tmp_path, image, audio, tmp_path / "out.webm", message="must end in .mp4")
     _refuse_out(tmp_path, image, audio, image / "out.mp4", message="is a file, not a folder")
     _refuse_out(tmp_path, image, audio, image / "deeper" / "out.mp4", message="is a file, not a folder")
 
