@@ -49,7 +49,6 @@ except ImportError:
     spaces = None
 
 import gradio as gr  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from frond import FrondPipeline  # noqa: E402
 from frond.config import DEFAULT_SETTINGS, GenerationSettings, Limits  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from frond import FrondPipeline, GenerationSettings
-from frond.media import load_audio, probe_video
+from frond.media import probe_video
 
 from .conftest import RATE, run_cli, voiced, write_wav
 

@@ -1,7 +1,6 @@
 """SIGTERM, SIGHUP and SIGINT in the middle of a render: no output, no hidden .part file, no helper process left."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
