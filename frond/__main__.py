@@ -127,6 +127,14 @@ def _start_phones(audio: Path, limits: Limits) -> None:
     worker.submit(load_audio(audio, limits).samples)
 
 
+def _prefetch_phones(audio: Path, limits: Limits) -> None:
+    """`_start_phones` for a manifest's next video; a problem with its audio is reported when its turn comes."""
+    try:
+        _start_phones(audio, limits)
+    except FrondInputError:
+        pass
+
+
 def _pipeline(args: argparse.Namespace, limits: Limits):
     from .pipeline import FrondPipeline
 
@@ -179,11 +187,17 @@ def _generate_manifest(args: argparse.Namespace, settings: GenerationSettings, l
 
     jobs = shard(read_manifest(args.manifest, settings), args.shard)
     total = len(jobs)
-    pipe = None  # built at the first video to render: a rerun with every output done loads nothing
+    to_render = [job.error is None and (args.overwrite or not job.out.exists()) for job in jobs]
+    if any(to_render):
+        _prefetch_phones(jobs[to_render.index(True)].audio, limits)
+    pipe = _pipeline(args, limits) if any(to_render) else None  # a rerun with every output done loads nothing
+    following: list[int | None] = [None] * total  # the next job to render after each
+    for k in range(total - 2, -1, -1):
+        following[k] = k + 1 if to_render[k + 1] else following[k + 1]
 
     def generate(i: int, job):
-        nonlocal pipe
-        pipe = pipe or _pipeline(args, limits)
+        if following[i] is not None:  # its phones are recognised by the helper while this one renders
+            _prefetch_phones(jobs[following[i]].audio, limits)
         bar, progress = _progress_bar(args.quiet, f"[{i + 1}/{total}] ")
         try:
             return pipe.generate(job.portrait, job.audio, job.out, job.settings, job.intermediates, progress)

@@ -129,3 +129,13 @@ def test_overhead_per_video_is_small(media):
     overhead = (wall - generating) / count
     print(f"wall {wall:.2f} s, generating {generating:.2f} s, overhead {overhead:.3f} s per video")
     assert overhead < 0.5, done.stdout
+
+
+def test_weights_that_cannot_load_stop_a_manifest_at_once(media, tmp_path):
+    manifest = media / "weights.csv"
+    manifest.write_text("portrait,audio,out\nhopper.jpg,a.wav,weights/1.mp4\nhopper.jpg,b.wav,weights/2.mp4\n")
+    done = run_cli("generate", "--manifest", str(manifest), "--weights", str(tmp_path / "no_weights"), "--quiet")
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "--weights" in errors[0], done.stderr
+    assert not (media / "weights").exists()
