@@ -33,7 +33,6 @@ import itertools
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -50,12 +49,12 @@ except ImportError:
     spaces = None
 
 import gradio as gr  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from frond import FrondPipeline  # noqa: E402
 from frond.config import DEFAULT_SETTINGS, GenerationSettings, Limits  # noqa: E402
 from frond.errors import FrondInputError  # noqa: E402
 from frond.hub import go_offline_if_hub_unreachable  # noqa: E402
+from frond.shutdown import stop_like_interrupt  # noqa: E402
 
 log = logging.getLogger("frond.app")
 
@@ -87,6 +86,7 @@ class AppConfig:
     queue_size: int = 16  # waiting requests allowed
     cache_seconds: int = 3600  # uploads and results older than this are deleted (checked every 10 min)
     examples_dir: Path = ROOT / "examples"
+    verbose: bool = False  # third-party log lines too (httpx, MediaPipe's C++ start-up chatter)
 
     @property
     def limits(self) -> Limits:
@@ -122,13 +122,15 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
         help="requests allowed to wait in the queue (default 16) [FROND_QUEUE_SIZE]")
     add("--examples-dir", type=Path, default=Path(env("FROND_EXAMPLES_DIR", ROOT / "examples")),
         help="folder of example portraits and speech (default ./examples) [FROND_EXAMPLES_DIR]")
+    add("--verbose", action="store_true", default=env("FROND_VERBOSE", "") not in ("", "0"),
+        help="also show third-party log lines (HTTP requests, MediaPipe/TFLite start-up) [FROND_VERBOSE]")
     a = p.parse_args(argv)
     if a.max_audio_seconds <= 0 or a.max_image_side < 64 or a.concurrency < 1 or a.queue_size < 1:
         p.error("--max-audio-seconds must be > 0, --max-image-side >= 64, --concurrency and --queue-size >= 1")
     return AppConfig(
         host=a.host, port=a.port, share=a.share, weights=a.weights, device=a.device,
         max_audio_seconds=a.max_audio_seconds, max_image_side=a.max_image_side, max_upload=a.max_upload,
-        concurrency=a.concurrency, queue_size=a.queue_size, examples_dir=a.examples_dir.resolve(),
+        concurrency=a.concurrency, queue_size=a.queue_size, examples_dir=a.examples_dir.resolve(), verbose=a.verbose,
     )
 
 
@@ -211,11 +213,13 @@ if spaces is not None:  # on Hugging Face Spaces; spaces.GPU is a no-op off Zero
 
 
 def friendly_image_errors(component: gr.Image) -> gr.Image:
-    """Make an unreadable upload a message instead of a stack trace.
+    """Let FROND's own reader judge an upload that PIL cannot open.
 
-    gr.Image opens the upload with PIL before our function runs; wrap that step. (An
-    instance attribute, not a subclass: Gradio writes a .pyi stub next to any file that
-    defines a Component subclass.)
+    gr.Image opens the upload with PIL before our functions run, and a failure there would
+    surface as an unexplained error (before the validator, even). Instead the raw upload's
+    path goes on, and `load_image` refuses it with its message ("Could not read ... as an
+    image ..."). (An instance attribute, not a subclass: Gradio writes a .pyi stub next to any
+    file that defines a Component subclass.)
     """
     original = component.preprocess
 
@@ -224,16 +228,12 @@ def friendly_image_errors(component: gr.Image) -> gr.Image:
             return original(payload)
         except gr.Error:
             raise
-        except Image.DecompressionBombError:
-            raise gr.Error("This image is far too large to process. Use a photo under 100 megapixels.",
-                           title="Cannot use this portrait", print_exception=False) from None
-        except Exception as exc:
-            name = Path(getattr(payload, "orig_name", None) or "the file").name
-            raise gr.Error(
-                f"Could not read {name!r} as an image ({type(exc).__name__}). "
-                "Upload a PNG, JPEG or WebP photo with a face in it.",
-                title="Cannot use this portrait", print_exception=False,
-            ) from None
+        except Exception:  # noqa: BLE001 - not an image PIL can open: our reader says why
+            path = getattr(payload, "path", None)
+            if path is None:
+                raise gr.Error("Could not read the upload as an image. Upload a PNG, JPEG or WebP photo with a face in it.",
+                               title="Cannot use this portrait", print_exception=False) from None
+            return path
 
     component.preprocess = preprocess  # type: ignore[method-assign]
     return component
@@ -304,19 +304,73 @@ def _settings_from_widgets(
     motion: Any = DEFAULT_SETTINGS.motion,
 ) -> GenerationSettings:
     try:
-        return GenerationSettings(
-            size=int(size),
-            fps=float(fps),
-            smoothing=float(smoothing),
-            lip_scale=float(lip_scale),
-            head_motion=float(head_motion),
-            blink_rate=float(blink_rate),
-            full_frame=(framing == "full"),
-            seed=int(seed or 0),
-            motion=str(motion or DEFAULT_SETTINGS.motion),
-        )
+        return _settings_or_raise(size, fps, smoothing, lip_scale, head_motion, blink_rate, framing, seed, motion)
     except (TypeError, ValueError) as exc:
         raise gr.Error(f"Invalid setting: {exc}.", title="Check the settings", print_exception=False) from None
+
+
+def _settings_or_raise(
+    size: Any, fps: Any, smoothing: Any, lip_scale: Any, head_motion: Any, blink_rate: Any, framing: Any, seed: Any,
+    motion: Any = DEFAULT_SETTINGS.motion,
+) -> GenerationSettings:
+    """The widgets' values -> GenerationSettings; TypeError/ValueError naming the bad one."""
+    return GenerationSettings(
+        size=int(size),
+        fps=float(fps),
+        smoothing=float(smoothing),
+        lip_scale=float(lip_scale),
+        head_motion=float(head_motion),
+        blink_rate=float(blink_rate),
+        full_frame=(framing == "full"),
+        seed=int(seed or 0),
+        motion=str(motion or DEFAULT_SETTINGS.motion),
+    )
+
+
+INPUT_NAMES = ("portrait", "speech", "smoothing", "lip_scale", "head_motion", "blink_rate", "size", "fps", "framing", "seed",
+               "motion")
+
+
+def make_validator(config: AppConfig):
+    """The check Gradio runs *before* a request joins the queue, so that bad input is answered at
+    once instead of after its turn: the settings, the speech (decoded: format, length, NaN) and the
+    portrait (read, and its face found). One `gr.validate` per input, in `INPUT_NAMES` order."""
+    from frond.media import load_audio, load_image
+
+    def validate(portrait: str | None, speech: str | None, *settings_values: Any) -> list[Any]:
+        verdicts: dict[str, str] = {}
+        settings = None
+        try:
+            settings = _settings_or_raise(*_widget_order(settings_values))
+        except (TypeError, ValueError) as exc:
+            field = next((n for n in INPUT_NAMES if str(exc).startswith(n)), "size")
+            verdicts[field] = f"Invalid setting: {exc}."
+        if not speech:
+            verdicts["speech"] = "Add speech first: upload an audio file or record one with the microphone."
+        else:
+            try:
+                load_audio(speech, config.limits)
+            except FrondInputError as exc:
+                verdicts["speech"] = str(exc)
+        if not portrait:
+            verdicts["portrait"] = "Add a portrait first: upload a photo, paste one, or take one with the webcam."
+        else:
+            try:
+                image, _ = load_image(portrait, config.limits)
+                if settings is not None and _PIPELINE is not None:
+                    _PIPELINE.find_face(image, settings)
+            except FrondInputError as exc:
+                verdicts["portrait"] = str(exc)
+        return [gr.validate(name not in verdicts, verdicts.get(name, "")) for name in INPUT_NAMES]
+
+    return validate
+
+
+def _widget_order(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """(smoothing, lip_scale, head_motion, blink_rate, size, fps, framing, seed, motion) as the click sends them ->
+    the order `_settings_or_raise` takes: (size, fps, smoothing, lip_scale, head_motion, blink_rate, framing, seed, motion)."""
+    smoothing, lip_scale, head_motion, blink_rate, size, fps, framing, seed, *motion = values
+    return size, fps, smoothing, lip_scale, head_motion, blink_rate, framing, seed, *motion
 
 
 def make_generate(dirs: OutputDirs):
@@ -440,6 +494,9 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
     d = DEFAULT_SETTINGS
 
     startup = f"**Path:** {describe_modes(pipeline.modes)}"
+    if config.weights and getattr(pipeline, "weights_error", None):
+        startup = (f"⚠️ **The weights `{config.weights}` could not be loaded** ({pipeline.weights_error.rstrip('.')}): "
+                   f"every video is made with the training-free prior. Check FROND_WEIGHTS / --weights.  \n" + startup)
     notices = list(pipeline.notices) if notices is None else notices
     if notices:
         startup += "  \n" + "  \n".join(f"ⓘ {n}" for n in notices)
@@ -529,6 +586,7 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
             api_name="generate",
             concurrency_limit=config.concurrency,
             concurrency_id="generate",
+            validator=make_validator(config),
         )
         defaults = [d.smoothing, d.lip_scale, d.head_motion, d.blink_rate, d.size, d.fps,
                     "full" if d.full_frame else "crop", d.seed, d.motion]
@@ -536,20 +594,13 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
     return demo
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (docker stop, a Space restart) shuts down like Ctrl+C, so temporary files are removed."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
-
-
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
-    _stop_on_sigterm()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    stop_like_interrupt()  # SIGTERM (docker stop, a Space restart) and SIGHUP shut down like Ctrl+C: temporary files go
+    logging.basicConfig(level=logging.INFO if config.verbose else logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("frond").setLevel(logging.INFO)  # ours: start-up and model timings; third parties' only with --verbose
+    if config.verbose:
+        os.environ["FROND_VERBOSE"] = "1"
     offline = go_offline_if_hub_unreachable(config.weights)
     pipeline = get_pipeline(config)  # before serving: the page answers only once the pipeline is ready
     notices = ([offline] if offline else []) + list(pipeline.notices)

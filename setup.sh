@@ -15,3 +15,8 @@ if [ ! -f "$STAMP" ]; then
   .venv/bin/python -m pip install -q -r "$REQ"
   touch "$STAMP"
 fi
+# one-time caches (bytecode, matplotlib's fonts, librosa's numba kernels, a first generation): here, not on a user's first run
+WARMED="${STAMP/installed/warmed}"
+if [ ! -f "$WARMED" ]; then
+  if .venv/bin/python -m frond.warm; then touch "$WARMED"; else echo "note: some caches could not be warmed; they fill on first use" >&2; fi
+fi

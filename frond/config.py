@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -42,6 +43,8 @@ class GenerationSettings:
             raise ValueError(f"motion must be one of {', '.join(MOTION_PATHS)}, got {self.motion!r}")
         if self.face_index < 0:
             raise ValueError(f"face_index must be >= 0, got {self.face_index}")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be a whole number >= 0, got {self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,6 +63,13 @@ class Limits:
     max_image_side: int = 4096  # larger portraits are downscaled to this side, then used
     min_face_pixels: int = 64  # faces narrower than this (eye-to-eye span x 2.5) are refused
     max_full_frame_side: int = 1920  # full-frame output is downscaled to fit this side
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.max_audio_seconds) or self.max_audio_seconds < self.min_audio_seconds:
+            raise ValueError(f"the audio length limit must be a number of seconds >= {self.min_audio_seconds:g}, "
+                             f"got {self.max_audio_seconds}")
+        if self.max_image_side < 64 or self.max_full_frame_side < 64:
+            raise ValueError(f"image size limits must be >= 64 px, got {self.max_image_side} and {self.max_full_frame_side}")
 
 
 DEFAULT_SETTINGS = GenerationSettings()

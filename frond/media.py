@@ -23,7 +23,9 @@ from .errors import FrondInputError
 from .types import AudioClip
 
 ANALYSIS_RATE = 16_000  # Hz, the rate every analysis (features, phones) runs at
-OUTPUT_AUDIO_RATE = 48_000  # Hz, AAC in the MP4
+OUTPUT_AUDIO_RATE = 48_000  # Hz, the MP4's AAC when the source's rate is one AAC does not take
+AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)  # what AAC encodes
+AAC_FRAME = 1024  # samples per AAC frame
 Image.MAX_IMAGE_PIXELS = 400_000_000  # refuse only absurd images (decompression bombs)
 
 
@@ -100,26 +102,45 @@ def _open_audio(path: Path) -> av.container.InputContainer:
     return container
 
 
-def _decode(path: Path, rate: int, layout: str, fmt: str, max_seconds: float | None) -> Iterator[av.AudioFrame]:
-    """Decode the first audio stream, resampled; stops past `max_seconds` (+1 s)."""
+def _decode(path: Path, rate: int, layout: str, fmt: str, max_seconds: float | None,
+            frame_size: int | None = None) -> Iterator[av.AudioFrame]:
+    """Decode the first audio stream, resampled once to `rate`; stops past `max_seconds` (+1 s).
+
+    Frames are re-stamped from the samples themselves (pts counts samples, time base 1/rate):
+    containers' own timestamps and header durations (WebM's milliseconds, MKV, MP3 padding)
+    are never trusted. `frame_size`: every frame but the last holds exactly that many samples.
+    """
     container = _open_audio(path)
     try:
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
+        resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate, frame_size=frame_size)
+        time_base = Fraction(1, rate)
         decoded = 0
+
+        def stamped(frames: list[av.AudioFrame]) -> Iterator[av.AudioFrame]:
+            nonlocal decoded
+            for out in frames:
+                out.pts, out.time_base, out.sample_rate = decoded, time_base, rate
+                decoded += out.samples
+                yield out
+
         try:
             for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    decoded += out.samples
-                    yield out
+                frame.pts = None  # the input's timestamps play no part in the output's
+                yield from stamped(resampler.resample(frame))
                 if max_seconds is not None and decoded > (max_seconds + 1.0) * rate:
                     return
-            for out in resampler.resample(None):
-                yield out
+            yield from stamped(resampler.resample(None))
         except (av.FFmpegError, ValueError) as exc:
-            raise FrondInputError(f"The audio in {path.name!r} is corrupt and could not be decoded ({type(exc).__name__}).") from None
+            raise FrondInputError(f"The audio in {path.name!r} is corrupt and could not be decoded ({type(exc).__name__}). "
+                                  "Export it again as WAV or MP3, or use another recording.") from None
     finally:
         container.close()
+
+
+def aac_rate(source_rate: int) -> int:
+    """The soundtrack's sample rate: the source's when AAC takes it (no resampling), else 48 kHz."""
+    return source_rate if source_rate in AAC_RATES else OUTPUT_AUDIO_RATE
 
 
 def load_audio(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> AudioClip:
@@ -134,10 +155,12 @@ def load_audio(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Audi
         )
     if duration < limits.min_audio_seconds:
         raise FrondInputError(
-            f"The audio is {duration:.2f} s long; at least {limits.min_audio_seconds:.1f} s of speech is needed."
+            f"The audio is {duration:.2f} s long; at least {limits.min_audio_seconds:.1f} s of speech is needed. "
+            "Record or choose a longer clip."
         )
     if not np.isfinite(samples).all():
-        raise FrondInputError(f"The audio in {path.name!r} holds invalid (NaN/inf) samples.")
+        raise FrondInputError(f"The audio in {path.name!r} holds invalid (NaN/inf) samples. "
+                              "Export it again from your audio editor as 16-bit WAV.")
     return AudioClip(samples=np.clip(samples, -1.0, 1.0), sample_rate=ANALYSIS_RATE, duration=float(duration), path=path)
 
 
@@ -227,16 +250,15 @@ class VideoWriter:
 
     def _prepare_audio(self, audio_path: Path) -> None:
         probe = _open_audio(audio_path)
-        channels = min(2, probe.streams.audio[0].codec_context.channels or 1)
+        source = probe.streams.audio[0].codec_context
+        channels, source_rate = min(2, source.channels or 1), int(source.sample_rate or OUTPUT_AUDIO_RATE)
         probe.close()
         layout = "stereo" if channels == 2 else "mono"
-        self._audio = self._container.add_stream("aac", rate=OUTPUT_AUDIO_RATE)
+        rate = aac_rate(source_rate)
+        self._audio = self._container.add_stream("aac", rate=rate)
         self._audio.layout = layout
-        self._audio.bit_rate = 128_000
-        pts = 0
-        for frame in _decode(audio_path, OUTPUT_AUDIO_RATE, layout, "fltp", None):
-            frame.pts = pts
-            pts += frame.samples
+        self._audio.bit_rate = min(128_000, 3 * rate * channels)  # AAC's ceiling is ~6 bits per sample and channel
+        for frame in _decode(audio_path, rate, layout, "fltp", None, frame_size=AAC_FRAME):
             self._audio_packets.extend(self._audio.encode(frame))
         self._audio_packets.extend(self._audio.encode(None))
         self._audio_cursor = 0

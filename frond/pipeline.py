@@ -25,6 +25,7 @@ from .face.align import align_face, apply_affine, invert_affine, norm_to_px, nor
 from .face.landmarks import detect_faces, inter_ocular
 from .field.prior import PriorDenseField
 from .media import VideoWriter, load_audio, load_image
+from .paths import check_paths
 from .audio.phone_worker import PhoneSource, PhoneWorker
 from .motion.learned import LearnedMotionEstimator, load_motion_net
 from .motion.prior import PriorKeypointEncoder, PriorMotionEstimator
@@ -62,7 +63,10 @@ class FrondPipeline:
         self.limits = limits
         self.landmarks = landmarks
         self.notices: list[str] = []
-        self.phones = PhoneSource(PhoneWorker() if use_phones else None)  # one helper process for either motion path
+        worker = PhoneWorker.shared() if use_phones else None
+        if worker is not None:
+            worker.start()  # the helper imports its recogniser on another core while we find the face
+        self.phones = PhoneSource(worker)  # one helper process for either motion path
         self.prior_motion = PriorMotionEstimator(use_phones=use_phones, source=self.phones)
         self.stages: dict[str, object] = {
             "encoder": PriorKeypointEncoder(),
@@ -70,6 +74,7 @@ class FrondPipeline:
             "field": PriorDenseField(), "decoder": PriorDecoder(),
         }
         self.weights = weights
+        self.weights_error: str | None = None  # why `weights` could not be loaded, if they could not
         if weights:
             self._load_learned(weights, device)
 
@@ -97,15 +102,22 @@ class FrondPipeline:
             dev = resolve_device(device) if "render" in trained_stages(weights) else "cpu"
             learned = load_learned_stages(weights, device=dev, phones=self.phones)
         except FrondInputError as exc:
+            self.weights_error = str(exc)
             self.notices.append(f"{exc} Using the bundled stages instead.")
             return
         except ImportError as exc:
+            self.weights_error = f"learned stages unavailable ({exc})"
             self.notices.append(f"Learned stages unavailable ({exc}); using the bundled stages instead.")
             return
         self.stages.update(learned)
         missing = [s for s in STAGES if s not in learned]
         if missing:
             self.notices.append(f"{weights} has no trained {', '.join(missing)}; those stages use the bundled ones.")
+
+    def close(self) -> None:
+        """Stop the helper processes (the phone recogniser's). Also done at exit; `generate` restarts them."""
+        if self.phones.worker is not None:
+            self.phones.worker.close()
 
     @property
     def modes(self) -> dict[str, str]:
@@ -180,12 +192,14 @@ class FrondPipeline:
     # -- the stages in order -------------------------------------------------------------
 
     def find_face(self, portrait: np.ndarray, settings: GenerationSettings) -> AlignedFace:
-        faces = detect_faces(portrait, backend=self.landmarks)
+        faces = detect_faces(portrait, backend=self.landmarks, max_faces=max(4, settings.face_index + 1))
         if not faces:
-            raise FrondInputError("No face found in the portrait. Use a clear, well-lit, frontal photo of one face.")
+            raise FrondInputError("No face found in the portrait. Use a clear, well-lit photo where the face is at least "
+                                  f"{self.limits.min_face_pixels} px across and turned towards the camera; "
+                                  "if the face is small in a large picture, crop the picture around it.")
         if settings.face_index >= len(faces):
-            raise FrondInputError(f"Face {settings.face_index} was asked for, but the portrait has {len(faces)} face(s) "
-                                  f"(0 = the largest).")
+            raise FrondInputError(f"Face {settings.face_index} was asked for, but the portrait has {len(faces)} face(s): "
+                                  f"use --face-index 0 to {len(faces) - 1} (0 = the largest).")
         face = faces[settings.face_index]
         span = float(inter_ocular(face.landmarks)) * 2.5
         if span < self.limits.min_face_pixels:
@@ -240,6 +254,7 @@ class FrondPipeline:
 
         Bad input raises `FrondInputError`; nothing is left at `out_path` on failure.
         """
+        started = time.perf_counter()
         report = progress or (lambda fraction, stage: None)
         timings: dict[str, float] = {}
         notices = list(self.notices)
@@ -247,6 +262,7 @@ class FrondPipeline:
         def timed(name: str, start: float) -> None:
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
 
+        check_paths(out_path, (portrait, audio), intermediates_dir)  # before any work: never overwrite an input
         report(0.0, "reading the portrait and the audio")
         t = time.perf_counter()
         image, image_notices = load_image(portrait, self.limits)
@@ -344,6 +360,7 @@ class FrondPipeline:
             files["keypoints.npz"] = inter / "keypoints.npz"
             files["trajectories.png"] = plot_trajectories(motion, inter / "trajectories.png")
         report(1.0, "done")
+        timings["total"] = time.perf_counter() - started  # wall time of this call: what a batch's overhead is measured against
         return GenerationResult(video_path=out_path, duration=n_frames / settings.fps, n_frames=n_frames, fps=settings.fps,
                                 width=width, height=height, motion=motion, aligned=face,
                                 modes={**self.modes, "motion": getattr(motion_stage, "name", PRIOR)},

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import wave
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from PIL import Image
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
+from gradio_client.exceptions import AppError, ValidationError  # noqa: E402
 
 from frond.bench_app import APP, AppServer  # noqa: E402
 
@@ -171,7 +172,7 @@ def test_settings_reach_the_pipeline(client, inputs):
     ],
 )
 def test_bad_input_gives_a_message_not_a_traceback(client, inputs, portrait, speech, expected):
-    with pytest.raises(AppError) as err:
+    with pytest.raises((AppError, ValidationError)) as err:
         client.predict(handle_file(str(inputs[portrait])), handle_file(str(inputs[speech])), api_name="/generate")
     message = str(err.value)
     assert expected in message.lower() or expected in message, message
@@ -179,12 +180,30 @@ def test_bad_input_gives_a_message_not_a_traceback(client, inputs, portrait, spe
 
 
 def test_missing_input_gives_a_message(client, inputs):
-    with pytest.raises(AppError, match="portrait"):
+    with pytest.raises((AppError, ValidationError), match="portrait"):
         client.predict(None, handle_file(str(inputs["speech"])), api_name="/generate")
 
 
+def test_bad_input_is_answered_before_queueing(client, inputs, tmp_path):
+    """While a generation holds the only slot, bad input (no face, not audio) is refused at once, not after its turn."""
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (400, 300), (120, 160, 200)).save(blank)
+    busy = _write_wav(tmp_path / "busy.wav", _synthetic_voice(MAX_AUDIO_SECONDS - 0.5))  # keeps the slot for seconds
+    job = client.submit(handle_file(str(inputs["portrait"])), handle_file(str(busy)), api_name="/generate", size=512)
+    while job.status().code.name not in ("PROCESSING", "PROGRESS") and not job.done():
+        time.sleep(0.05)
+    for portrait, speech, expected in ((blank, inputs["speech"], "no face found"), (inputs["portrait"], inputs["not_audio"], "audio")):
+        start = time.perf_counter()
+        with pytest.raises(ValidationError) as err:
+            client.predict(handle_file(str(portrait)), handle_file(str(speech)), api_name="/generate")
+        assert expected in str(err.value).lower(), str(err.value)
+        assert time.perf_counter() - start < 10.0
+    assert not job.done(), "the generation finished first: this test proves nothing"
+    job.result(timeout=300)
+
+
 def test_app_keeps_serving_after_errors_without_reloading(app, client, inputs):
-    with pytest.raises(AppError):
+    with pytest.raises((AppError, ValidationError)):
         client.predict(handle_file(str(inputs["not_image"])), handle_file(str(inputs["speech"])), api_name="/generate")
     job = client.submit(
         handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])), api_name="/generate", fps=10
@@ -212,6 +231,9 @@ def test_unreachable_weights_start_fast_on_the_prior_with_a_notice(tmp_path):
     with AppServer(args=["--examples-dir", str(tmp_path)], env=env) as server:
         seconds = server.wait_ready(timeout=120)
         log = server.log()
+        with urllib.request.urlopen(server.url + "config", timeout=30) as response:
+            page = response.read().decode()
+    assert "could not be loaded" in page and "nobody/frond-weights-test@main" in page, "no visible warning on the page"
     assert seconds < 30, f"start-up took {seconds:.1f} s"
     assert "path: training-free motion prior" in log
     assert "[frond]" in log.split("path:")[0], "no notice about the weights"

@@ -1,6 +1,7 @@
 """Bad input: one clear line on stderr, exit status 2, no traceback, no output file."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from PIL import Image
 
 from frond import FrondPipeline, GenerationSettings
-from frond.media import load_audio, probe_video
+from frond.media import probe_video
 
 from .conftest import RATE, run_cli, voiced, write_wav
 
@@ -48,15 +49,13 @@ def test_no_face(tmp_path, short_speech):
 
 
 def test_face_too_small(tmp_path, portrait, short_speech):
-    small = Image.open(portrait).convert("RGB").resize((170, 170), Image.LANCZOS)
+    """A face the detector finds but under the 64 px README names: "too small", not "no face"."""
+    small = Image.open(portrait).convert("RGB").resize((240, 240), Image.LANCZOS)  # the face: about 50 px across
     canvas = Image.new("RGB", (1200, 1200), (200, 200, 200))
     canvas.paste(small, (500, 500))
     path = tmp_path / "tiny_face.png"
     canvas.save(path)
-    out = tmp_path / "out.mp4"
-    done = run_cli("generate", "--portrait", str(path), "--audio", str(short_speech), "--out", str(out), "--quiet")
-    assert done.returncode == 2 and not out.exists()
-    assert "too small" in done.stderr or "no face found" in done.stderr.lower()
+    expect_refusal(tmp_path, path, short_speech, message="the face is too small")
 
 
 def test_not_audio_and_corrupt_audio(tmp_path, portrait):
@@ -95,8 +94,51 @@ def test_video_file_without_audio_track(tmp_path, portrait):
 
 
 def test_bad_settings(tmp_path, portrait, short_speech):
-    expect_refusal(tmp_path, portrait, short_speech, "--smoothing", "4", message="smoothing must be within")
+    expect_refusal(tmp_path, portrait, short_speech, "--smoothing", "4", message="--smoothing must be within")
     expect_refusal(tmp_path, portrait, short_speech, "--face-index", "3", message="face 3 was asked for")
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--max-audio-seconds", "-1", "--max-audio-seconds: must be a number of seconds > 0"),
+    ("--max-audio-seconds", "nan", "--max-audio-seconds: must be a finite number"),
+    ("--fps", "inf", "--fps: must be a finite number"),
+    ("--fps", "0", "--fps must be within 1..60"),
+    ("--seed", "-1", "--seed must be a whole number >= 0"),
+    ("--lip-scale", "-0.5", "--lip-scale must be within 0..3"),
+    ("--size", "300", "invalid choice"),
+    ("--face-index", "-1", "--face-index must be >= 0"),
+])
+def test_option_values_are_validated_before_any_work(tmp_path, portrait, short_speech, option, value, message):
+    expect_refusal(tmp_path, portrait, short_speech, option, value, message=message)
+
+
+def test_weights_that_cannot_be_loaded_are_an_error(tmp_path, portrait, short_speech):
+    """The user asked for a model: silently getting another would be wrong."""
+    expect_refusal(tmp_path, portrait, short_speech, "--weights", str(tmp_path / "no_such_weights"), message="--weights")
+    empty = tmp_path / "empty_weights"
+    empty.mkdir()
+    expect_refusal(tmp_path, portrait, short_speech, "--weights", str(empty), message="lacks config.json")
+
+
+def test_nan_audio_says_what_to_do(tmp_path, portrait):
+    import soundfile as sf
+
+    samples = voiced(1.0)
+    samples[500:600] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, samples, RATE, subtype="FLOAT")
+    expect_refusal(tmp_path, portrait, path, message="export it again")
+
+
+def test_a_normal_run_prints_no_third_party_log_lines(tmp_path, portrait, short_speech):
+    """MediaPipe/TFLite write `W0000 ...` and "Created TensorFlow Lite ..." from C++: held back without --verbose."""
+    out = tmp_path / "quiet.mp4"
+    done = run_cli("generate", "--portrait", str(portrait), "--audio", str(short_speech), "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "", done.stderr
+    loud = run_cli("generate", "--portrait", str(portrait), "--audio", str(short_speech), "--out", str(out),
+                   "--quiet", "--verbose")
+    assert loud.returncode == 0, loud.stderr
 
 
 def test_silence_gives_a_valid_video_with_a_closed_mouth(tmp_path, portrait):
@@ -119,30 +161,79 @@ def test_huge_image_is_downscaled(tmp_path, portrait, short_speech):
     assert probe_video(result.video_path)["width"] == 256
 
 
-@pytest.mark.parametrize("suffix,codec", [("mp3", "libmp3lame"), ("m4a", "aac"), ("ogg", "libopus"),
-                                          ("flac", "flac"), ("webm", "libopus")])
-def test_audio_formats(tmp_path, suffix, codec):
-    """Any common container/codec at any rate and channel count decodes to the same speech."""
-    import av
+# --------------------------------------------------------------------------- output paths, checked before any work
 
-    seconds, rate = 1.5, 44100
-    samples = voiced(seconds, rate=rate)
-    stereo = np.stack([samples, 0.5 * samples])
-    path = tmp_path / f"speech.{suffix}"
-    try:
-        with av.open(str(path), "w") as container:
-            stream = container.add_stream(codec, rate=48000 if codec == "libopus" else rate)
-            stream.layout = "stereo"
-            frame = av.AudioFrame.from_ndarray(stereo.astype(np.float32).reshape(1, -1, order="F"), format="flt", layout="stereo")
-            frame.sample_rate = rate
-            resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="stereo", rate=stream.rate)
-            for chunk in resampler.resample(frame) + resampler.resample(None):
-                for packet in stream.encode(chunk):
-                    container.mux(packet)
-            container.mux(stream.encode(None))
-    except (av.FFmpegError, ValueError) as exc:
-        pytest.skip(f"this PyAV build cannot encode {codec}: {exc}")
-    clip = load_audio(path)
-    assert clip.sample_rate == 16000 and clip.samples.ndim == 1
-    assert abs(clip.duration - seconds) < 0.1
-    assert 0.05 < np.abs(clip.samples).max() <= 1.0
+
+def _refuse_out(tmp_path: Path, portrait: Path, audio: Path, out: Path, *extra: str, message: str) -> None:
+    """--out (or --save-intermediates) refused with one error line, status 2, inputs untouched, nothing created."""
+    before = {p: p.read_bytes() for p in (portrait, audio)}
+    listing = sorted(tmp_path.rglob("*"))
+    done = run_cli("generate", "--portrait", str(portrait), "--audio", str(audio), "--out", str(out), "--quiet", *extra)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message.lower() in lines[0].lower(), done.stderr
+    assert all(p.read_bytes() == data for p, data in before.items()), "an input was changed"
+    assert sorted(tmp_path.rglob("*")) == listing, "something was left behind"
+
+
+@pytest.fixture()
+def own_inputs(tmp_path, portrait) -> tuple[Path, Path]:
+    """Copies of the inputs in the test's folder, so that overwriting them would show."""
+    image = tmp_path / "portrait.png"
+    image.write_bytes(portrait.read_bytes())
+    return image, write_wav(tmp_path / "speech.wav", voiced(1.0))
+
+
+def test_out_that_is_an_input_is_refused(tmp_path, own_inputs):
+    image, audio = own_inputs
+    _refuse_out(tmp_path, image, audio, audio, message="would destroy the input")
+    _refuse_out(tmp_path, image, audio, image, message="would destroy the input")
+    _refuse_out(tmp_path, image, audio, tmp_path / "." / "speech.wav", message="would destroy the input")
+    link = tmp_path / "link.mp4"
+    link.symlink_to(audio)
+    _refuse_out(tmp_path, image, audio, link, message="would destroy the input")
+    hard = tmp_path / "hard.mp4"
+    os.link(image, hard)
+    _refuse_out(tmp_path, image, audio, hard, message="would destroy the input")
+
+
+def test_out_that_is_a_folder_or_under_a_file_is_refused(tmp_path, own_inputs):
+    image, audio = own_inputs
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    _refuse_out(tmp_path, image, audio, folder, message="is a folder")
+    _refuse_out(tmp_path, image, audio, tmp_path / "out.webm", message="must end in .mp4")
+    _refuse_out(tmp_path, image, audio, image / "out.mp4", message="is a file, not a folder")
+    _refuse_out(tmp_path, image, audio, image / "deeper" / "out.mp4", message="is a file, not a folder")
+
+
+def test_out_in_a_folder_that_cannot_be_written_is_refused(tmp_path, own_inputs):
+    image, audio = own_inputs
+    _refuse_out(tmp_path, image, audio, Path("/proc/frond_out.mp4"), message="not writable")
+    if os.geteuid() != 0:  # root writes into read-only-mode folders anyway
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        try:
+            _refuse_out(tmp_path, image, audio, locked / "out.mp4", message="not writable")
+        finally:
+            locked.chmod(0o755)
+
+
+def test_intermediates_that_would_overwrite_an_input_are_refused(tmp_path, own_inputs):
+    image, audio = own_inputs
+    renamed = tmp_path / "aligned.png"  # --save-intermediates writes aligned.png into its folder
+    image.rename(renamed)
+    _refuse_out(tmp_path, renamed, audio, tmp_path / "out.mp4", "--save-intermediates", str(tmp_path),
+                message="would overwrite the input")
+    _refuse_out(tmp_path, renamed, audio, tmp_path / "out.mp4", "--save-intermediates", str(audio), message="is a file")
+
+
+def test_missing_parent_folders_are_created(tmp_path, own_inputs):
+    image, audio = own_inputs
+    out = tmp_path / "new" / "deeper" / "out.mp4"
+    done = run_cli("generate", "--portrait", str(image), "--audio", str(audio), "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert probe_video(out)["frames"] == 25
+    assert not list(out.parent.glob(".*")), "a temporary file was left behind"

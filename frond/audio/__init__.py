@@ -1,1 +1,1 @@
-"""Audio: speech features (librosa) and timed phones -> visemes."""
+"""Audio: speech features (numpy) and timed phones -> visemes."""

@@ -1,12 +1,13 @@
-"""Speech features with librosa, sampled at arbitrary times.
+"""Speech features (numpy kernels that match librosa's, in `dsp`), sampled at arbitrary times.
 
 All functions take mono float32 samples and return values at `times` (seconds), so
 the motion stage can ask for any frame rate.
 """
 from __future__ import annotations
 
-import librosa
 import numpy as np
+
+from . import dsp
 
 HOP_SECONDS = 0.01  # analysis hop: 100 frames per second
 SPEECH_BAND = (300.0, 3000.0)  # Hz, where speech energy lives
@@ -17,7 +18,7 @@ DYNAMIC_RANGE_DB = 40.0  # envelope maps [peak - 40 dB, peak] to [0, 1]
 def _frames(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int, int]:
     hop = int(round(HOP_SECONDS * sample_rate))
     n_fft = 1 << int(np.ceil(np.log2(0.032 * sample_rate)))  # ~32 ms window
-    spectrum = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop, center=True)) ** 2
+    spectrum = np.abs(dsp.stft(samples, n_fft, hop)) ** 2
     return spectrum, n_fft, hop
 
 
@@ -29,7 +30,7 @@ def _at(values: np.ndarray, hop_seconds: float, times: np.ndarray) -> np.ndarray
 def band_energy_db(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
     """Speech-band energy per 10 ms hop, in dB. Returns ((F,) dB, hop seconds)."""
     spectrum, n_fft, hop = _frames(samples, sample_rate)
-    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    freqs = dsp.fft_frequencies(sample_rate, n_fft)
     band = (freqs >= SPEECH_BAND[0]) & (freqs <= SPEECH_BAND[1])
     energy = spectrum[band].sum(axis=0) / n_fft
     return 10.0 * np.log10(energy + 1e-12), hop / sample_rate
@@ -68,7 +69,7 @@ def spectral_shape(samples: np.ndarray, sample_rate: int, times: np.ndarray) -> 
     if samples.size == 0:
         return np.zeros(times.shape, np.float32)
     hop = int(round(HOP_SECONDS * sample_rate))
-    centroid = librosa.feature.spectral_centroid(y=samples, sr=sample_rate, hop_length=hop, n_fft=512)[0]
+    centroid = dsp.spectral_centroid(samples, sample_rate, 512, hop)
     scaled = np.clip((np.log2(np.maximum(centroid, 1.0)) - np.log2(1500.0)) / 1.5, -1.0, 1.0)
     return _at(scaled, hop / sample_rate, times)
 
@@ -85,8 +86,8 @@ def pitch_contour(samples: np.ndarray, sample_rate: int, times: np.ndarray,
     hop = int(round(HOP_SECONDS * sample_rate))
     chunk = hop * 1000  # 10 s at a time: yin's frame matrix stays small for long clips
     f0 = np.concatenate([
-        librosa.yin(np.pad(samples[i: i + chunk], (0, max(0, 2048 - len(samples[i: i + chunk])))), fmin=70.0, fmax=400.0,
-                    sr=sample_rate, frame_length=1024, hop_length=hop)[: -(-min(chunk, len(samples) - i) // hop) or None]
+        dsp.yin(np.pad(samples[i: i + chunk], (0, max(0, 2048 - len(samples[i: i + chunk])))), 70.0, 400.0,
+                sample_rate, 1024, hop)[: -(-min(chunk, len(samples) - i) // hop) or None]
         for i in range(0, len(samples), chunk)])
     f0_times = np.arange(f0.shape[0]) * hop / sample_rate
     env = np.interp(f0_times, *envelope) if envelope is not None else speech_envelope(samples, sample_rate, f0_times)

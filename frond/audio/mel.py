@@ -1,4 +1,4 @@
-"""Log-mel features of speech (librosa) for the learned motion stage, in training and inference.
+"""Log-mel features of speech for the learned motion stage, in training and inference.
 
 16 kHz mono, 25 ms windows, 10 ms hop: frame m is centred at m / 100 s. The levels are
 relative to the clip's own loud speech (its 95th-percentile frame), so that a quiet
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FrondInputError
+from .dsp import mel_power_spectrogram
 
 SAMPLE_RATE = 16000  # Hz, the analysis rate of every feature
 HOP_SECONDS = 0.01  # one mel frame per 10 ms
@@ -19,20 +20,23 @@ SCALE_DECADES = 2.0  # one feature unit = 20 dB
 
 
 def mel_power(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, n_mels: int = 80) -> np.ndarray:
-    """Speech samples (N,) in [-1, 1] -> log10 mel power (n_mels, M), M = N / 160 + 1 at 16 kHz."""
-    import librosa
+    """Speech samples (N,) in [-1, 1] -> log10 mel power (n_mels, M), M = N / 160 + 1 at 16 kHz.
 
+    Any other rate is resampled to 16 kHz first (scipy's polyphase filter).
+    """
     y = np.asarray(samples, dtype=np.float32)
     if y.ndim != 1:
         raise FrondInputError(f"audio must be mono samples of shape (N,), got shape {y.shape}")
     if y.size < 400 or not np.isfinite(y).all():
         raise FrondInputError(f"audio must hold at least 25 ms of finite samples, got {y.size} samples")
     if sample_rate != SAMPLE_RATE:
-        y = librosa.resample(y, orig_sr=sample_rate, target_sr=SAMPLE_RATE)
-    mel = librosa.feature.melspectrogram(
-        y=y, sr=SAMPLE_RATE, n_fft=512, hop_length=160, win_length=400,
-        n_mels=n_mels, fmin=55.0, fmax=7600.0, center=True, power=2.0,
-    )
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(int(sample_rate), SAMPLE_RATE)
+        y = resample_poly(y, SAMPLE_RATE // g, int(sample_rate) // g).astype(np.float32)
+    mel = mel_power_spectrogram(y, SAMPLE_RATE, n_fft=512, hop=160, win_length=400, n_mels=n_mels, fmin=55.0, fmax=7600.0)
     return np.log10(np.maximum(mel, 1e-10)).astype(np.float32)
 
 

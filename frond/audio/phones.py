@@ -24,7 +24,7 @@ PHONE_SET = ("AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER
              "Y", "Z", "ZH")
 
 
-def _decoder():
+def new_decoder():
     """A new decoder for every clip (~0.1 s): a reused one carries adaptation state from the
     previous clip, so the same audio would give different phones after other audio."""
     from pocketsphinx import Decoder, get_model_path
@@ -45,12 +45,13 @@ def to_pcm(samples: np.ndarray) -> bytes:
     return np.clip(samples * gain * 32767.0, -32768, 32767).astype("<i2").tobytes()
 
 
-def decode_pcm(pcm: bytes) -> list[Phone]:
+def decode_pcm(pcm: bytes, decoder=None) -> list[Phone]:
     """16 kHz 16-bit mono PCM -> phones covering it.
 
-    Noise and filler labels (``+NSN+``, ``+SPN+``, ...) are reported as "SIL".
+    Noise and filler labels (``+NSN+``, ``+SPN+``, ...) are reported as "SIL". `decoder`: a
+    fresh, unused one from `new_decoder()` (built ahead of time), else one is built here.
     """
-    decoder = _decoder()
+    decoder = decoder or new_decoder()
     with _lock:
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)

@@ -18,6 +18,7 @@ import numpy as np
 MOUTH_POINTS = np.r_[3:14, 48:68]  # lower jaw + outer and inner lips: 31 points
 DIM = 2 * len(MOUTH_POINTS)  # articulation vector size (x, y per point)
 UPPER_INNER, LOWER_INNER = 62, 66  # middle of the inner lips
+INNER_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper and lower inner-lip points that meet when the lips close
 REST_QUANTILE = 0.2  # frames whose opening is in the clip's lowest 20 % define its rest shape
 _UPPER = int(np.flatnonzero(MOUTH_POINTS == UPPER_INNER)[0])  # their rows in a mouth shape
 _LOWER = int(np.flatnonzero(MOUTH_POINTS == LOWER_INNER)[0])
@@ -70,10 +71,18 @@ def apply(source: np.ndarray, articulation: np.ndarray, source_articulation: np.
     portrait's own (from `estimate_source`). -> (T, 68, 2): the source with its mouth moved by
     (articulation - source_articulation), mapped back from the face frame.
     """
-    _, axes, iod = face_frame(source)
+    origin, axes, iod = face_frame(source)
     delta = (np.asarray(articulation, np.float64) - source_articulation).reshape(-1, len(MOUTH_POINTS), 2)
     out = np.repeat(np.asarray(source, np.float64)[None], delta.shape[0], axis=0)
     out[:, MOUTH_POINTS] += iod * delta @ axes
+    # lips never cross: a lower inner-lip point above its upper partner meets it halfway
+    local = (out - origin) @ axes.T  # face frame, y down the face
+    for upper, lower in INNER_PAIRS:
+        crossed = local[:, lower, 1] < local[:, upper, 1]
+        if crossed.any():
+            middle = (local[crossed, upper] + local[crossed, lower]) / 2
+            local[crossed, upper] = local[crossed, lower] = middle
+    out = local @ axes + origin
     return out.astype(np.float32)
 
 

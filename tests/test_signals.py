@@ -1,0 +1,60 @@
+"""SIGTERM, SIGHUP and SIGINT in the middle of a render: no output, no hidden .part file, no helper process left."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import EXAMPLES, ROOT, voiced, write_wav
+
+
+def children(pid: int) -> set[int]:
+    """Direct child processes of `pid` (Linux /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.update(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            pass
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def long_speech(tmp_path_factory) -> Path:
+    return write_wav(tmp_path_factory.mktemp("audio") / "long.wav", voiced(30.0))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: signal.Signals(s).name)
+def test_signal_mid_render_leaves_nothing_behind(tmp_path, long_speech, signum):
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "frond", "generate", "--portrait", str(EXAMPLES / "grace_hopper.jpg"),
+                             "--audio", str(long_speech), "--out", str(out), "--size", "512", "--quiet"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".out*.part.mp4")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # wait until the video is being written
+    helpers = children(proc.pid)
+    assert proc.poll() is None, f"finished before the signal: {proc.communicate()}"
+    assert helpers, "the phone helper process should be running"
+    time.sleep(0.3)
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum or (signum == signal.SIGINT and proc.returncode == 130), (proc.returncode, stderr)
+    assert "Traceback" not in stderr, stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*")), f"left behind: {list(tmp_path.glob('.*'))}"
+    time.sleep(0.2)
+    assert not [pid for pid in helpers if alive(pid)], "a helper process outlived the run"
