@@ -31,7 +31,7 @@ class MotionConfig:
     """Audio -> continuous-time mouth articulation (B-spline coefficients in a PCA basis)."""
 
     n_mels: int = 80  # log-mel bands (librosa), 16 kHz, 10 ms hop, levels relative to the clip's loud speech
-    phone_features: str = "visemes"  # what it also hears of pocketsphinx's phones: "visemes" (the prior's 4 mouth channels), "onehot" (40 phones), "none"
+    phone_features: str = "onehot"  # what it also hears of pocketsphinx's phones: "onehot" (40 phones), "visemes" (the prior's 4 mouth channels), "none"
     knot_hz: float = 25.0  # control points per second of the cubic B-spline (must divide 100)
     hidden: int = 96  # width of the convolutions
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # dilated residual convolutions at the control-point rate
@@ -39,9 +39,9 @@ class MotionConfig:
     dropout: float = 0.1  # dropout inside the residual blocks (training only)
     stiffness: float = 1.0  # default P-spline penalty weight (second differences of coefficients)
     gain: float = 1.0  # articulation scale around the mean: calibrated after training against under-articulation
-    lead: float = 0.0  # seconds the mouth is moved earlier at inference (calibrated on the folds)
-    pause_gate: float = 0.0  # speech-envelope level (0..1) under which the mouth rests at inference; 0: off
-    prior_weight: float = 0.0  # share of the training-free prior's phone-driven mouth blended in at inference
+    lead: float = 0.0  # seconds the mouth is moved earlier at inference (calibrated on the folds: 0 and 20 ms tie)
+    pause_gate: float = 0.15  # speech-envelope level (0..1) under which the mouth rests at inference; 0: off
+    prior_weight: float = 0.3  # share of the training-free prior's phone-driven mouth blended in at inference
 
 
 @dataclass
@@ -74,7 +74,7 @@ class DecoderConfig:
 
 KEYPOINT_MOTIONS = ("translation", "affine", "tps")
 # Values a config.json written before a field existed meant (read back when the key is missing)
-LEGACY = {"field": {"keypoint_motion": "translation"}, "decoder": {"levels": 1}, "motion": {"phone_features": "none"}}
+LEGACY = {"field": {"keypoint_motion": "translation"}, "decoder": {"levels": 1}, "motion": {"phone_features": "none", "pause_gate": 0.0, "prior_weight": 0.0}}
 
 
 @dataclass

@@ -256,7 +256,7 @@ class AudioAugment:
     noise_probability: float = 0.5  # share of windows with added noise
     tempo: float = 0.0  # +- relative speaking-rate change (audio and mouth stretched together); 0: off
     phone_dropout: float = 0.2  # share of windows whose phone features are blanked (as when recognition fails)
-    mel_dropout: float = 0.0  # share of windows that hear only the phone features (so the network learns to use them)
+    mel_dropout: float = 0.3  # share of windows that hear only the phone features (so the network learns to use them)
     snr_db: tuple[float, float] = (10.0, 40.0)  # noise level under the clip's loud speech
     tilt_decades: float = 0.4  # +- spectral tilt from the lowest to the highest band (microphones, rooms)
 
