@@ -150,6 +150,44 @@ def peak_memory_mb(seconds: float, size: int, folder: Path) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+def motion_seconds(seconds: float, folder: Path, repeats: int = 3) -> dict:
+    """The motion stage alone on `seconds` of speech (best of `repeats`): the learned stage (its network
+    in numpy, given the phones), the training-free prior (given the phones), and pocketsphinx's phone
+    recognition (which both use; the pipeline runs it in its helper process beside face finding)."""
+    from .audio.phone_worker import PhoneSource
+    from .audio.phones import recognise_phones
+    from .config import GenerationSettings
+    from .media import load_audio
+    from .motion.learned import LearnedMotionEstimator, load_motion_net
+    from .motion.prior import PriorMotionEstimator
+    from .pipeline import BUNDLED_MOTION
+    from .train.synthetic import face_keypoints
+
+    clip = load_audio(speech_of_length(seconds, folder))
+    phones = recognise_phones(clip.samples, clip.sample_rate)
+
+    class Given(PhoneSource):  # the phones, already recognised: time the stage itself
+        def phones(self, samples, sample_rate):
+            return phones, "given"
+
+    times = np.arange(int(seconds * 25)) / 25
+    source = face_keypoints(0.05)
+    stages = {"learned": LearnedMotionEstimator(load_motion_net(BUNDLED_MOTION), "bundled", Given()),
+              "prior": PriorMotionEstimator(source=Given())}
+    out: dict = {"seconds_of_speech": seconds}
+    for name, stage in stages.items():
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            stage.estimate(clip, source, None, times, GenerationSettings())
+            best = min(best, time.perf_counter() - t0)
+        out[f"{name}_s"] = best
+    t0 = time.perf_counter()
+    recognise_phones(clip.samples, clip.sample_rate)
+    out["phones_s"] = time.perf_counter() - t0
+    return out
+
+
 def main(args: argparse.Namespace) -> int:
     print(f"machine: {machine()}")
     report: dict = {"machine": machine()}
@@ -163,6 +201,12 @@ def main(args: argparse.Namespace) -> int:
         for r in rows:
             print(f"{r['size']:>6} {r['x_realtime']:>11.1f}x {r['frames_per_s']:>9.1f}  "
                   + " ".join(f"{r['ms_per_frame'].get(s, 0.0):>8.2f}" for s in stages))
+        motion = motion_seconds(args.long_seconds, folder, args.repeats)
+        report["motion"] = motion
+        print(f"\nmotion stage alone, {motion['seconds_of_speech']:g} s of speech (best of {args.repeats}): learned "
+              f"{motion['learned_s']:.2f} s ({motion['seconds_of_speech'] / motion['learned_s']:.0f}x real time), prior "
+              f"{motion['prior_s']:.2f} s; both given the phones, whose recognition took {motion['phones_s']:.2f} s "
+              f"({motion['seconds_of_speech'] / motion['phones_s']:.0f}x real time, in the helper process beside face finding)")
         if not args.skip_cli:
             cli = cli_runs(folder, args.repeats)
             report["cli"] = cli

@@ -10,6 +10,7 @@ import numpy as np
 from . import dsp
 
 HOP_SECONDS = 0.01  # analysis hop: 100 frames per second
+PITCH_HOP_SECONDS = 0.02  # pitch only lifts the head, slowly: 50 estimates per second are plenty
 SPEECH_BAND = (300.0, 3000.0)  # Hz, where speech energy lives
 SILENCE_RMS = 3e-4  # below this (about -70 dBFS) a whole clip counts as silent
 DYNAMIC_RANGE_DB = 40.0  # envelope maps [peak - 40 dB, peak] to [0, 1]
@@ -83,8 +84,8 @@ def pitch_contour(samples: np.ndarray, sample_rate: int, times: np.ndarray,
     times = np.asarray(times, dtype=np.float64)
     if samples.size < 2048:
         return np.zeros(times.shape, np.float32)
-    hop = int(round(HOP_SECONDS * sample_rate))
-    chunk = hop * 1000  # 10 s at a time: yin's frame matrix stays small for long clips
+    hop = int(round(PITCH_HOP_SECONDS * sample_rate))
+    chunk = hop * 500  # 10 s at a time: yin's frame matrix stays small for long clips
     f0 = np.concatenate([
         dsp.yin(np.pad(samples[i: i + chunk], (0, max(0, 2048 - len(samples[i: i + chunk])))), 70.0, 400.0,
                 sample_rate, 1024, hop)[: -(-min(chunk, len(samples) - i) // hop) or None]

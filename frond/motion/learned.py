@@ -76,14 +76,16 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 
 def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int = 1, dilation: int = 1) -> np.ndarray:
-    """x (C_in, M) already padded, weight (C_out, C_in, k) -> (C_out, M_out), as torch's conv1d."""
-    k = weight.shape[-1]
+    """x (C_in, M) already padded, weight (C_out, C_in, k) -> (C_out, M_out), as torch's conv1d.
+
+    One matrix product over the stacked shifted copies of x (im2col): strided column views would
+    make BLAS copy element by element, ten times slower.
+    """
+    c_out, c_in, k = weight.shape
     m_out = (x.shape[1] - dilation * (k - 1) - 1) // stride + 1
-    out = np.zeros((weight.shape[0], m_out), np.float32)
-    for j in range(k):
-        start = j * dilation
-        out += weight[:, :, j] @ x[:, start: start + stride * (m_out - 1) + 1: stride]
-    return out + bias[:, None]
+    span = stride * (m_out - 1) + 1
+    cols = np.concatenate([x[:, j * dilation: j * dilation + span: stride] for j in range(k)], axis=0)
+    return (weight.transpose(0, 2, 1).reshape(c_out, k * c_in) @ cols + bias[:, None]).astype(np.float32)
 
 
 @dataclass

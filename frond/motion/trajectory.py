@@ -108,7 +108,23 @@ class UniformBSpline:
         return eye + lam * d2.T @ d2
 
     def stiffen(self, coefficients: np.ndarray, lam: float) -> np.ndarray:
-        """P-spline smoothing along time: coefficients (n, D) -> (n, D)."""
-        if lam <= 0 or coefficients.shape[0] < 3:
+        """P-spline smoothing along time: coefficients (n, D) -> (n, D).
+
+        The system is symmetric, positive definite and pentadiagonal: a banded solve, O(n).
+        """
+        n = coefficients.shape[0]
+        if lam <= 0 or n < 3:
             return coefficients
-        return np.linalg.solve(self.stiffness_system(coefficients.shape[0], lam), coefficients)
+        from scipy.linalg import solveh_banded
+
+        bands = np.zeros((3, n))  # upper form: row 2 the diagonal, rows 1 and 0 the first and second superdiagonals
+        rows = n - 2  # second differences: D2 row r is (1, -2, 1) at columns r, r + 1, r + 2
+        bands[2, :rows] += 1.0
+        bands[2, 1:rows + 1] += 4.0
+        bands[2, 2:] += 1.0
+        bands[1, 1:rows + 1] -= 2.0
+        bands[1, 2:] -= 2.0
+        bands[0, 2:] += 1.0
+        bands *= lam
+        bands[2] += 1.0
+        return solveh_banded(bands, coefficients)
