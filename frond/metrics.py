@@ -19,17 +19,11 @@ import math
 import numpy as np
 from scipy import ndimage
 
-# iBUG-68 index groups (0-indexed)
-JAW = np.arange(0, 17)
-BROWS = np.arange(17, 27)
-NOSE = np.arange(27, 36)
-RIGHT_EYE = np.arange(36, 42)  # the subject's right eye: left in the image
-LEFT_EYE = np.arange(42, 48)
-MOUTH = np.arange(48, 68)  # outer lips 48-59, inner lips 60-67
-NON_MOUTH = np.arange(0, 48)
-ALL = np.arange(0, 68)
-UPPER_INNER_LIP = 62  # middle of the upper inner lip
-LOWER_INNER_LIP = 66  # middle of the lower inner lip
+from .face import ibug
+
+MOUTH = np.arange(68)[ibug.MOUTH]  # the index groups as arrays, for fancy indexing
+NON_MOUTH = np.arange(68)[ibug.NON_MOUTH]
+ALL = np.arange(68)
 
 _MIN_STD = 1e-9  # a signal whose std is below this is "still"
 MOUTH_MAX_LAG = 3  # frames searched for the generated mouth's best lag against the real one
@@ -48,22 +42,17 @@ def _as_sequence(landmarks: np.ndarray) -> np.ndarray:
 
 
 def interocular_distance(landmarks: np.ndarray) -> np.ndarray:
-    """Distance between the two eye centres (means of 36-41 and 42-47). (T, 68, 2) -> (T,)."""
-    lms = _as_sequence(landmarks)
-    right = lms[:, RIGHT_EYE].mean(axis=1)
-    left = lms[:, LEFT_EYE].mean(axis=1)
-    return np.linalg.norm(left - right, axis=-1)
+    """Distance between the two eye centres (`frond.face.ibug`). (T, 68, 2) -> (T,)."""
+    return ibug.inter_ocular(_as_sequence(landmarks))
 
 
 def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
-    """Inner-lip gap (62 to 66) divided by the inter-ocular distance. (T, 68, 2) -> (T,).
+    """Inner-lip gap over the inter-ocular distance (`frond.face.ibug`). (T, 68, 2) -> (T,).
 
     0 for a closed mouth, about 0.3-0.5 for a wide-open one; NaN where the frame has no face.
     """
-    lms = _as_sequence(landmarks)
-    gap = np.linalg.norm(lms[:, LOWER_INNER_LIP] - lms[:, UPPER_INNER_LIP], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return gap / interocular_distance(lms)
+        return ibug.mouth_opening(_as_sequence(landmarks))
 
 
 def landmark_distance(

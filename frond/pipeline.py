@@ -22,7 +22,8 @@ from threadpoolctl import threadpool_limits
 from .config import DEFAULT_LIMITS, GenerationSettings, Limits
 from .errors import FrondInputError
 from .face.align import align_face, apply_affine, invert_affine, norm_to_px, norm_to_px_affine, px_to_norm_affine
-from .face.landmarks import detect_faces, inter_ocular
+from .face.ibug import inter_ocular
+from .face.landmarks import detect_faces
 from .field.prior import PriorDenseField
 from .media import VideoWriter, load_audio, load_image
 from .paths import check_paths

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from frond import FrondPipeline, GenerationSettings
-from frond.face.landmarks import detect_faces, face_boxes, inter_ocular, mouth_opening
+from frond.face.ibug import inter_ocular, mouth_opening
+from frond.face.landmarks import detect_faces, face_boxes
 from frond.media import load_image, probe_video
 
 from .conftest import EXAMPLES, ROOT, run_cli, voiced, write_wav

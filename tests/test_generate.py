@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from frond import FrondPipeline, GenerationSettings
-from frond.face.landmarks import detect_faces, mouth_opening
+from frond.face.ibug import mouth_opening
+from frond.face.landmarks import detect_faces
 from frond.media import load_audio, probe_video, read_video_frames
 
 from .conftest import run_cli

@@ -325,7 +325,7 @@ def test_frame_shard_round_trip(tmp_path):
 
 def test_prepare_compressed_round_trip_with_workers_and_speakers(videos, tmp_path):
     from frond.face.landmarks import detect_faces
-    from frond.models.geometry import pixels_to_normalised
+    from frond.face.ibug import px_to_norm as pixels_to_normalised
     from frond.train.prepare import PrepareSettings, prepare_videos, read_audio
 
     table = tmp_path / "speakers.csv"

@@ -162,3 +162,19 @@ def test_mel_features_do_not_depend_on_recording_level():
     assert loud.shape[0] == 80 and abs(loud.shape[1] - 151) <= 1
     np.testing.assert_allclose(loud, quiet, atol=0.02)
     assert loud.max() > 0.0 and loud.min() >= -3.0
+
+
+def test_ibug_left_and_right_are_the_images(portrait):
+    """36-41 is the eye on the image's left (the subject's right eye), 42-47 the other: one convention everywhere."""
+    from PIL import Image
+
+    from frond.face import ibug
+    from frond.face.landmarks import detect_faces
+
+    face = detect_faces(np.asarray(Image.open(portrait).convert("RGB")))[0].landmarks
+    left, right = ibug.eye_centres(face)
+    assert left[0] < right[0]
+    assert face[ibug.IMAGE_LEFT_EYE, 0].max() < face[ibug.IMAGE_RIGHT_EYE, 0].min()
+    assert ibug.inter_ocular(face) == pytest.approx(float(np.linalg.norm(right - left)))
+    corner_left, corner_right = ibug.MOUTH_CORNERS
+    assert face[corner_left, 0] < face[corner_right, 0]

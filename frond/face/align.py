@@ -10,7 +10,7 @@ import numpy as np
 from skimage.transform import SimilarityTransform
 
 from ..types import AlignedFace, FaceDetection
-from .landmarks import eye_centres
+from .ibug import eye_centres
 
 # Where the eye centres and mouth corners land, in normalised crop space. The head
 # sits in the middle with room for hair, chin and some neck and background.

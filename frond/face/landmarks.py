@@ -238,20 +238,3 @@ def detect_faces(image: np.ndarray, backend: str = "auto", max_faces: int = 4) -
         out.append(FaceDetection(landmarks=points, box=(float(x0), float(y0), float(x1), float(y1)), backend=name))
     out.sort(key=lambda d: -(d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
     return out[:max_faces]
-
-
-def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """landmarks (..., 68, 2) -> the two eye centres (..., 2): image-left eye, image-right eye."""
-    return landmarks[..., 36:42, :].mean(axis=-2), landmarks[..., 42:48, :].mean(axis=-2)
-
-
-def inter_ocular(landmarks: np.ndarray) -> np.ndarray:
-    """landmarks (..., 68, 2) -> distance between the eye centres (...)."""
-    left, right = eye_centres(landmarks)
-    return np.linalg.norm(right - left, axis=-1)
-
-
-def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
-    """landmarks (..., 68, 2) -> inner-lip gap (62 to 66) / inter-ocular distance (...)."""
-    gap = np.linalg.norm(landmarks[..., 66, :] - landmarks[..., 62, :], axis=-1)
-    return gap / np.maximum(inter_ocular(landmarks), 1e-6)

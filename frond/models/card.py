@@ -15,8 +15,9 @@ MODEL_CARD_TEMPLATE = """---
 Networks of FROND (Fine-gRained mOtioN moDel), an open re-implementation of the ideas of
 "Toward Fine-Grained Talking Face Generation" (IEEE TIP 2023, doi 10.1109/TIP.2023.3323452):
 a two-stream encoder (68 keypoints + global code), an audio-to-motion estimator that predicts
-cubic B-spline coefficients of keypoint trajectories, a dense motion field fusing keypoint and
-global motion (flow + occlusion), and a LIIF-style implicit image decoder.
+cubic B-spline coefficients of the mouth's articulation over time (from log-mel and the phones
+pocketsphinx hears), a dense motion field fusing keypoint and global motion (flow + occlusion),
+and a LIIF-style implicit image decoder. Only the stages listed below carry trained weights.
 
 **These are not the paper authors' weights.** No official FROND weights exist. These weights
 were trained with `python -m frond train` from this project, on the data stated below only.

@@ -115,7 +115,8 @@ class FrondModel(
             "folds_text": "\n\n".join(str(tr[s]["folds"]) for s in stages if tr.get(s, {}).get("folds")),
             "provenance_text": "\n\n".join(str(tr[s]["provenance"]) for s in stages if tr.get(s, {}).get("provenance")),
             "stages_text": ", ".join(stages) if stages else "none (untrained)",
-            "n_params": f"{sum(p.numel() for p in self.parameters()):,}",
+            "n_params": f"{sum(p.numel() for s in stages for m in self.stage_modules()[s] for p in m.parameters()):,}"
+                        + (" (the trained stages')" if stages else ""),
             "training_text": "\n".join(lines),
             "metrics_text": "\n".join(metrics),
             "training_data": "\n".join(f"- {d}" for d in data),

@@ -9,12 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-LEFT_EYE = slice(36, 42)  # iBUG-68 indices of the first eye (image left)
-RIGHT_EYE = slice(42, 48)  # iBUG-68 indices of the second eye
-MOUTH = slice(48, 68)  # outer + inner lips
-INNER_LIP_TOP, INNER_LIP_BOTTOM = 62, 66  # middle of the inner lips
-NOSE_TIP, CHIN = 30, 8
-JAW_LEFT, JAW_RIGHT = 0, 16
+from ..face.ibug import CHIN, NOSE_TIP, eye_centres
+
+JAW_LEFT, JAW_RIGHT = 0, 16  # the jaw's extremes (iBUG-68; the layout lives in `frond.face.ibug`)
 
 
 def coordinate_grid(h: int, w: int, device=None, dtype=torch.float32) -> torch.Tensor:
@@ -23,16 +20,6 @@ def coordinate_grid(h: int, w: int, device=None, dtype=torch.float32) -> torch.T
     xs = (torch.arange(w, device=device, dtype=dtype) * 2 + 1) / w - 1
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([gx, gy], dim=-1)
-
-
-def pixels_to_normalised(points: np.ndarray, size: int) -> np.ndarray:
-    """Crop pixel coordinates (pixel centre of index i at i) -> normalised crop space."""
-    return ((np.asarray(points, dtype=np.float64) + 0.5) * 2.0 / size - 1.0).astype(np.float32)
-
-
-def normalised_to_pixels(points: np.ndarray, size: int) -> np.ndarray:
-    """Inverse of `pixels_to_normalised`."""
-    return ((np.asarray(points, dtype=np.float64) + 1.0) * size / 2.0 - 0.5).astype(np.float32)
 
 
 def keypoint_heatmaps(keypoints: torch.Tensor, grid: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -44,27 +31,6 @@ def keypoint_heatmaps(keypoints: torch.Tensor, grid: torch.Tensor, sigma: float)
     return torch.exp(-(diff ** 2).sum(-1) / (2.0 * sigma ** 2))
 
 
-def mouth_open(keypoints):
-    """Mouth opening = inner-lip gap / inter-ocular distance.
-
-    keypoints (..., 68, 2), numpy or torch -> (...,). Inner-lip points 62 (upper middle)
-    and 66 (lower middle); eye centres are the means of 36-41 and 42-47.
-    """
-    lib = torch if isinstance(keypoints, torch.Tensor) else np
-    gap = keypoints[..., INNER_LIP_BOTTOM, :] - keypoints[..., INNER_LIP_TOP, :]
-    eyes = keypoints[..., RIGHT_EYE, :].mean(-2) - keypoints[..., LEFT_EYE, :].mean(-2)
-    iod = lib.sqrt((eyes ** 2).sum(-1))
-    return lib.sqrt((gap ** 2).sum(-1)) / lib.clip(iod, 1e-6, None)
-
-
-def mouth_width(keypoints):
-    """Mouth width (corners 48, 54) / inter-ocular distance, (..., 68, 2) -> (...,)."""
-    lib = torch if isinstance(keypoints, torch.Tensor) else np
-    corners = keypoints[..., 54, :] - keypoints[..., 48, :]
-    eyes = keypoints[..., RIGHT_EYE, :].mean(-2) - keypoints[..., LEFT_EYE, :].mean(-2)
-    return lib.sqrt((corners ** 2).sum(-1)) / lib.clip(lib.sqrt((eyes ** 2).sum(-1)), 1e-6, None)
-
-
 def head_pose_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
     """A crude geometric head pose from 2D landmarks, (..., 68, 2) -> (..., 3) degrees.
 
@@ -74,8 +40,7 @@ def head_pose_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
     It is the conditioning of the global stream, not a calibrated 3D pose.
     """
     kp = np.asarray(keypoints, dtype=np.float64)
-    left = kp[..., LEFT_EYE, :].mean(-2)
-    right = kp[..., RIGHT_EYE, :].mean(-2)
+    left, right = eye_centres(kp)
     eyes = right - left
     roll = np.arctan2(eyes[..., 1], eyes[..., 0])
     cos, sin = np.cos(-roll), np.sin(-roll)

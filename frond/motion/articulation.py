@@ -15,24 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..face.ibug import LOWER_INNER_LIP, UPPER_INNER_LIP, face_frame
+
 MOUTH_POINTS = np.r_[3:14, 48:68]  # lower jaw + outer and inner lips: 31 points
 DIM = 2 * len(MOUTH_POINTS)  # articulation vector size (x, y per point)
-UPPER_INNER, LOWER_INNER = 62, 66  # middle of the inner lips
 INNER_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper and lower inner-lip points that meet when the lips close
 REST_QUANTILE = 0.2  # frames whose opening is in the clip's lowest 20 % define its rest shape
-_UPPER = int(np.flatnonzero(MOUTH_POINTS == UPPER_INNER)[0])  # their rows in a mouth shape
-_LOWER = int(np.flatnonzero(MOUTH_POINTS == LOWER_INNER)[0])
-
-
-def face_frame(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """keypoints (..., 68, 2) -> origin (..., 2), axes (..., 2, 2) (rows: face x, face y), iod (...)."""
-    kp = np.asarray(keypoints, dtype=np.float64)
-    left, right = kp[..., 36:42, :].mean(-2), kp[..., 42:48, :].mean(-2)
-    eyes = right - left
-    iod = np.maximum(np.linalg.norm(eyes, axis=-1), 1e-9)
-    x_axis = eyes / iod[..., None]
-    y_axis = np.stack([-x_axis[..., 1], x_axis[..., 0]], -1)
-    return (left + right) / 2, np.stack([x_axis, y_axis], -2), iod
+_UPPER = int(np.flatnonzero(MOUTH_POINTS == UPPER_INNER_LIP)[0])  # their rows in a mouth shape
+_LOWER = int(np.flatnonzero(MOUTH_POINTS == LOWER_INNER_LIP)[0])
 
 
 def mouth_shape(keypoints: np.ndarray) -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from ..face.ibug import inter_ocular
+
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """Degrees -> (3, 3) rotation, x right, y down, z towards the camera."""
@@ -24,8 +26,7 @@ class HeadGeometry:
 
     def __init__(self, keypoints: np.ndarray) -> None:
         """keypoints (68, 2), normalised crop space."""
-        left, right = keypoints[36:42].mean(0), keypoints[42:48].mean(0)
-        self.iod = float(np.linalg.norm(right - left))
+        self.iod = float(inter_ocular(keypoints))
         self.centre = np.array([(keypoints[:, 0].min() + keypoints[:, 0].max()) / 2, keypoints[27:36, 1].mean()])
         self.radii = np.array([0.55 * (keypoints[:, 0].max() - keypoints[:, 0].min()), 1.3 * self.iod])
         self.pivot = np.array([self.centre[0], self.centre[1] + 0.8 * self.iod, -1.2 * self.iod])

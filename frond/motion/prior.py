@@ -19,11 +19,11 @@ from ..audio.phone_worker import PhoneSource
 from ..audio.phones import Phone
 from ..audio.visemes import is_bilabial, viseme_for
 from ..config import GenerationSettings
-from ..face.landmarks import mouth_opening
+from ..face.ibug import inter_ocular, mouth_opening
 from ..types import AudioClip, MotionSequence
 from .head import HeadGeometry
 from .idle import envelope_grid, idle_motion, pose_keypoints
-from .shape import deform, face_frame
+from .shape import deform
 from .trajectory import Trajectory, stiffness
 
 MAX_GAP = 0.32  # inner-lip gap at open = 1, in inter-ocular distances
@@ -146,7 +146,7 @@ class PriorMotionEstimator:
         idle = idle_motion(audio, times, settings, envelope)
         trajectory, _, how = self.trajectory(audio, settings, envelope)
         local, open_, round_ = mouth_keypoints(source_keypoints, trajectory, times, settings.lip_scale)
-        _, iod = face_frame(source_keypoints)
+        iod = float(inter_ocular(source_keypoints))
         keypoints = pose_keypoints(source_keypoints, local, idle)
         lip_width = np.linalg.norm(local[:, 54] - local[:, 48], axis=-1) / iod
         channels = {

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..face.ibug import face_frame
+
 K = 68
 
 
@@ -57,23 +59,13 @@ UPPER_LIDS = ((37, 41), (38, 40), (43, 47), (44, 46))  # (upper lid point, lower
 LID_TRAVEL = 0.6  # how far the upper lid's keypoints travel towards the lower lid on a full blink
 
 
-def face_frame(keypoints: np.ndarray) -> tuple[np.ndarray, float]:
-    """keypoints (68, 2) -> ((2, 2) rows = face x axis, face y axis; inter-ocular distance)."""
-    left, right = keypoints[36:42].mean(0), keypoints[42:48].mean(0)
-    x_axis = right - left
-    iod = float(np.linalg.norm(x_axis))
-    x_axis = x_axis / max(iod, 1e-9)
-    y_axis = np.array([-x_axis[1], x_axis[0]])
-    return np.stack([x_axis, y_axis]), iod
-
-
 def deform(source: np.ndarray, channels: dict[str, np.ndarray]) -> np.ndarray:
     """source (68, 2) + channels {open, close, width, round, blink, brow: (T,)} -> keypoints (T, 68, 2).
 
     `open` opens from the portrait's own mouth; `close` (in units of the portrait's
     inner-lip gap) brings parted lips together, for silences and bilabials.
     """
-    axes, iod = face_frame(source)
+    _, axes, iod = face_frame(source)
     n = len(next(iter(channels.values())))
     offsets = np.zeros((n, K, 2))
     for name, basis in (("open", OPEN), ("close", CLOSE), ("width", WIDTH), ("round", ROUND), ("brow", BROW)):

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ..face.align import apply_affine, invert_affine
-from ..face.landmarks import inter_ocular
+from ..face.ibug import inter_ocular
 from ..types import AlignedFace, FieldFrame, OutputSpace, upsample_lattice
 from ..field.prior import inner_mouth_mask
 from ..motion.shape import LID_TRAVEL

@@ -16,7 +16,8 @@ from torch import nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..models.geometry import MOUTH, coordinate_grid
+from ..face.ibug import MOUTH
+from ..models.geometry import coordinate_grid
 
 MIN_SIDE = 0.25  # smallest crop side, normalised crop units (a closed, narrow mouth)
 

@@ -32,7 +32,8 @@ from tqdm import tqdm
 
 from ..errors import FrondInputError
 from ..audio.mel import SAMPLE_RATE
-from ..models.geometry import head_pose_from_keypoints, pixels_to_normalised
+from ..face.ibug import px_to_norm
+from ..models.geometry import head_pose_from_keypoints
 from .frames import FrameShard, FrameShardWriter
 from .speakers import SpeakerTable
 
@@ -248,7 +249,7 @@ def prepare_video(path: Path, dest: Path, settings: PrepareSettings, speaker: di
         del stored
         for leftover in tmp.glob("canvas.*"):
             leftover.unlink()
-        keypoints = np.stack([pixels_to_normalised(apply_affine(m, lm), settings.size) for m, lm in zip(mats, landmarks)])
+        keypoints = np.stack([px_to_norm(apply_affine(m, lm), settings.size) for m, lm in zip(mats, landmarks)])
         np.save(tmp / "keypoints.npy", keypoints.astype(np.float32))
         np.save(tmp / "pose.npy", head_pose_from_keypoints(keypoints))
         np.save(tmp / "audio.npy", np.round(np.clip(audio, -1, 1) * 32767).astype(np.int16))

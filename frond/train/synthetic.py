@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 from ..audio.mel import SAMPLE_RATE
-from ..models.geometry import head_pose_from_keypoints, normalised_to_pixels
+from ..face.ibug import norm_to_px
+from ..models.geometry import head_pose_from_keypoints
 from .frames import FrameShardWriter
 from .prepare import PREPARE_VERSION
 
@@ -71,7 +72,7 @@ def make_clip(out_dir: str | Path, name: str = "astronaut", n_frames: int = 12, 
         dx, dy = shift * np.sin(2 * np.pi * 0.7 * t[i]), 0.5 * shift * np.cos(2 * np.pi * 0.5 * t[i])
         kp = face_keypoints(float(opens[i])) + np.array([dx, dy], dtype=np.float32)
         img = base.copy()
-        inner = normalised_to_pixels(kp[60:68], size)
+        inner = norm_to_px(kp[60:68], size)
         centre = inner.mean(0)
         axes = (max(1, int(round((inner[4, 0] - inner[0, 0]) / 2))), max(1, int(round((inner[6, 1] - inner[2, 1]) / 2))))
         cv2.ellipse(img, (int(round(centre[0] - dx * size / 2)), int(round(centre[1] - dy * size / 2))),

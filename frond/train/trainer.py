@@ -223,10 +223,11 @@ def save_motion_sample(path: Path, batch: dict, out: dict) -> None:
     cv2.imwrite(str(path), img)
 
 
-def _describe_data(clips: list[PreparedClip], data_dir: str, listed: int = 64) -> str:
+def _describe_data(clips: list[PreparedClip], data_dir: str, table=None, listed: int = 64) -> str:
     """The model card's data line: every clip of a small corpus; counts only for a large one (see its manifest)."""
     hours = sum(c.n_frames / c.fps for c in clips) / 3600
-    head = f"{len(clips)} clips of {len({c.speaker for c in clips})} speakers ({hours:.2f} h) prepared in {data_dir}"
+    speakers = len({speaker_of(c, table) for c in clips})
+    head = f"{len(clips)} clips of {speakers} speakers ({hours:.2f} h) prepared in {data_dir}"
     if len(clips) > listed:
         return f"{head} (the clips are listed in its manifest.json)"
     names = ", ".join(f"{c.name} ({Path(c.meta.get('video', c.name)).name}, {c.n_frames} frames)" for c in clips)
@@ -421,7 +422,7 @@ def train(cfg: TrainConfig) -> dict:
         model.config.training[cfg.stage] = {
             "steps": step, "batch": cfg.batch * dist.world, "lr": lr, "image_size": image_size if cfg.stage == "render" else None,
             "device": device.split(":")[0], "processes": dist.world, "seconds": round(seconds, 1),
-            "data": _describe_data(clips, cfg.data), "holdout": cfg.holdout, "split": summary["split"],
+            "data": _describe_data(split.train, cfg.data, table), "holdout": cfg.holdout, "split": summary["split"],
             **({"perceptual": perceptual_note, "augment": cfg.augment, "mouth_gan": gan is not None}
                if cfg.stage == "render" else {}),
             "metrics": {"heldout_before": before, "heldout_after": after},
