@@ -185,10 +185,10 @@ class FrondPipeline:
         """
         size = settings.size
         n2p, p2n = norm_to_px_affine(size), px_to_norm_affine(size)
-        if not settings.full_frame:
-            space = OutputSpace(size, size, out_to_norm=p2n, source=face.image, norm_to_source=n2p)
-            return space, None, face.image, None
         portrait, matrix = face.portrait, face.crop_from_image
+        if not settings.full_frame:  # the decoder samples the original portrait (one resampling pass)
+            space = OutputSpace(size, size, out_to_norm=p2n, source=portrait, norm_to_source=_compose(invert_affine(matrix), n2p))
+            return space, None, face.image, None
         side = max(portrait.shape[:2])
         if side > self.limits.max_full_frame_side:
             scale = self.limits.max_full_frame_side / side

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..field.lips import lip_curve, mouth_box
 
 
 @dataclass
@@ -43,20 +44,6 @@ def palette_from_source(image: np.ndarray, keypoints_px: np.ndarray) -> MouthPal
                         lips=lips.astype(np.float32))
 
 
-def _lip_curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:  # also the lower eyelid
-    """Piecewise-linear y(x) through points (N, 2) sorted by x, evaluated at xs."""
-    order = np.argsort(points[:, 0])
-    return np.interp(xs, points[order, 0], points[order, 1])
-
-
-def mouth_box(keypoints_px: np.ndarray, iod_px: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """The box (y0, y1, x0, x1) around the lips with a margin, clipped to the frame."""
-    pad = 0.25 * iod_px + 3
-    lo = np.floor(keypoints_px[48:68].min(0) - pad).astype(int)
-    hi = np.ceil(keypoints_px[48:68].max(0) + pad).astype(int)
-    return max(lo[1], 0), min(hi[1], shape[0]), max(lo[0], 0), min(hi[0], shape[1])
-
-
 def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.ndarray,
                    palette: MouthPalette, iod_px: float) -> None:
     """Blend a synthesised interior into frame (H, W, 3) uint8 where occlusion (H, W) > 0, in place."""
@@ -67,8 +54,8 @@ def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.nd
     y0, y1, x0, x1 = by0 + ys.min(), by0 + ys.max() + 1, bx0 + xs.min(), bx0 + xs.max() + 1
     alpha = occlusion[y0:y1, x0:x1, None]
     gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    upper = _lip_curve(keypoints_px[[60, 61, 62, 63, 64]], gx[0])[None, :]  # (1, w)
-    lower = _lip_curve(keypoints_px[[60, 67, 66, 65, 64]], gx[0])[None, :]
+    upper = lip_curve(keypoints_px[[60, 61, 62, 63, 64]], gx[0])[None, :]  # (1, w)
+    lower = lip_curve(keypoints_px[[60, 67, 66, 65, 64]], gx[0])[None, :]
     gap = np.maximum(lower - upper, 1e-3)
     depth = np.clip(1.0 - np.abs((gy - (upper + lower) / 2) / (gap / 2 + 1e-3)), 0, 1)  # 1 at the centre line
     left, right = keypoints_px[60, 0], keypoints_px[64, 0]
@@ -86,28 +73,6 @@ def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.nd
         lower_teeth = np.clip((gy - (lower - lower_h)) / 1.2, 0, 1) * (gy <= lower + 1) * span
         colour = colour * (1 - lower_teeth[..., None]) + 0.75 * palette.teeth * shade * lower_teeth[..., None]
     colour = cv2.GaussianBlur(colour.astype(np.float32), (0, 0), max(0.5, 0.01 * iod_px))
-    roi = frame[y0:y1, x0:x1].astype(np.float32)
-    frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
-
-
-def paint_closed_lips(frame: np.ndarray, cover: np.ndarray, box: tuple[int, int, int, int], keypoints_px: np.ndarray,
-                      palette: MouthPalette, iod_px: float) -> None:
-    """Cover, in place, where the output samples the portrait's own mouth interior but the lips are closed.
-
-    cover (h, w) in [0, 1] over the frame's `box` (y0, y1, x0, x1): the lips meet there,
-    so lip colour is painted, darker along the line where they touch.
-    """
-    ys, xs = np.nonzero(cover > 0.02)
-    if ys.size == 0:
-        return
-    cover = cover[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
-    y0, y1, x0, x1 = box[0] + ys.min(), box[0] + ys.max() + 1, box[2] + xs.min(), box[2] + xs.max() + 1
-    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    upper = _lip_curve(keypoints_px[[60, 61, 62, 63, 64]], gx[0])[None, :]
-    lower = _lip_curve(keypoints_px[[60, 67, 66, 65, 64]], gx[0])[None, :]
-    line = np.exp(-(((gy - (upper + lower) / 2) / max(0.02 * iod_px, 0.7)) ** 2))
-    colour = palette.lips[None, None] * (1.0 - 0.45 * line[..., None])
-    alpha = cv2.GaussianBlur(np.clip(cover * 1.5, 0, 1), (0, 0), max(0.5, 0.015 * iod_px))[..., None]
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
 
@@ -154,7 +119,7 @@ def paint_closed_lids(frame: np.ndarray, keypoints_px: np.ndarray, closure: np.n
         mask = np.zeros((y1 - y0, x1 - x0), np.float32)
         cv2.fillPoly(mask, [np.round((contour - (x0, y0)) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
         mask = cv2.GaussianBlur(cv2.dilate(mask, np.ones((3, 3), np.uint8)), (0, 0), max(0.6, 0.02 * iod_px))
-        lash_y = _lip_curve(contour[[0, 5, 4, 3]], np.arange(x0, x1))  # the lower lid: where the lashes meet it
+        lash_y = lip_curve(contour[[0, 5, 4, 3]], np.arange(x0, x1))  # the lower lid: where the lashes meet it
         gy = np.arange(y0, y1, dtype=np.float32)[:, None]
         lash = np.exp(-((gy - lash_y[None, :]) / max(0.025 * iod_px, 0.8)) ** 2)
         paint = colour[None, None] * (1.0 - 0.55 * lash[..., None])
