@@ -46,6 +46,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("sharpness", "sharp", "{:.2f}"),
     ("jitter", "jitter", "{:.5f}"),
     ("face_rate", "faces", "{:.2f}"),
+    ("render_fidelity", "render r", "{:.3f}"),
 ]
 MARKDOWN_HEADERS = {
     "mouth_corr": "mouth-opening r ↑",
@@ -58,6 +59,7 @@ MARKDOWN_HEADERS = {
     "ssim": "SSIM ↑",
     "sharpness": "sharpness (→1)",
     "jitter": "jitter ↓",
+    "render_fidelity": "render fidelity ↑",
 }
 
 
@@ -300,6 +302,10 @@ def evaluate_clip(
 
     tick = time.perf_counter()
     rows = {GENERATED: metrics.compare(gen_lms, real_lms, envelope, gen_frames, real_frames, portrait)}
+    driving = _driving_opening(result.motion.keypoints[:n])
+    # does the renderer show the motion it is given: re-detected opening vs the driving keypoints' opening
+    rows[GENERATED]["render_fidelity"] = (metrics.pearson(metrics.mouth_opening(gen_lms), driving)
+                                          if driving.size == n else math.nan)
     still_lms = np.repeat(portrait_lms[None], n, axis=0)
     if baselines:
         still_frames = np.broadcast_to(portrait, real_frames.shape)
@@ -320,7 +326,7 @@ def evaluate_clip(
             "mouth_generated": metrics.mouth_opening(gen_lms),
             "mouth_portrait": float(metrics.mouth_opening(portrait_lms)[0]),
             "envelope": envelope,
-            "mouth_driving": _driving_opening(result.motion.keypoints[:n]),
+            "mouth_driving": driving,
         },
         "modes": dict(result.modes),
         "timings": {k: round(v, 2) for k, v in timings.items()},
@@ -457,7 +463,8 @@ def results_markdown(report: dict[str, Any]) -> str:
              + ": far above it means a mouth that follows loudness more closely than real mouths do"
              + "; LMD: landmark distance in inter-ocular distances (mouth shape: mouth points centred first, "
              "so head motion does not count); sharpness: relative to the portrait; "
-             "jitter: mean second difference of the non-mouth landmarks."]
+             "jitter: mean second difference of the non-mouth landmarks; render fidelity: correlation of the "
+             "re-detected opening with the driving keypoints' own (does the renderer show the motion it is given)."]
     return "\n".join(lines + notes) + "\n"
 
 

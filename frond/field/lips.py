@@ -38,8 +38,8 @@ def mouth_box(keypoints_px: np.ndarray, iod_px: float, shape: tuple[int, ...]) -
 UPPER_OUTER = [50, 51, 52]  # the outer edge of the lip above each UPPER_INNER point
 LOWER_OUTER = [58, 57, 56]  # ... and below each LOWER_INNER point
 CORNERS = ((60, 49, 59, 0), (64, 53, 55, 2))  # inner corner, the lip points above and below it, the nearest inner pair
-TRIM = 0.2  # closed lips hide this much of each lip's thickness next to the gap (they press and roll in)
-MAX_LIP_STRETCH = 1.25  # a lip is drawn at most this much thicker than the portrait's, whatever the keypoints say
+TRIM = 0.3  # closed lips hide this much of each lip's thickness next to the gap (they press and roll in)
+MAX_LIP_STRETCH = 1.0  # a lip is drawn at most this much thicker than the portrait's, whatever the keypoints say
 MAX_LOWER_RATIO = 1.3  # a lower lip thicker than this many upper lips has its inner points on the tongue or teeth
 
 
@@ -112,18 +112,20 @@ def inner_gap(keypoints: np.ndarray) -> float:
     return float(np.max(np.linalg.norm(keypoints[LOWER_INNER] - keypoints[UPPER_INNER], axis=1)))
 
 
-def contact_seam(xs: np.ndarray, ys: np.ndarray, driving_px: np.ndarray, width: float) -> np.ndarray:
-    """The thin shadow where the driving lips (68, 2) output px press together, over pixels xs, ys (h, w), in [0, 1].
+def contact_seam(xs: np.ndarray, ys: np.ndarray, driving_px: np.ndarray, closed: np.ndarray, width: float) -> np.ndarray:
+    """The thin shadow where the driving lips (68, 2) output px have closed the portrait's gap, over pixels xs, ys (h, w).
 
-    It follows the line where they meet, `width` px wide, and fades where they part (by
-    twice its width) and beyond the mouth corners.
+    closed (5,): how many px of the portrait's own gap the driving lips have closed at the
+    corners and the three inner-lip pairs (from corner 60 to corner 64). The shadow follows
+    the line where the lips meet, `width` px wide, and fades where they part or where the
+    portrait's lips met already (there, the portrait's own seam shows). In [0, 1].
     """
-    order = [60, 61, 62, 63, 64], [60, 67, 66, 65, 64]
-    upper = lip_curve(driving_px[order[0]], xs)
-    lower = lip_curve(driving_px[order[1]], xs)
-    line = midline(driving_px)
-    beyond = np.maximum(np.maximum(line[0, 0] - xs, xs - line[-1, 0]), 0.0)
-    pressed = np.clip(1.0 - (lower - upper) / (2.0 * width), 0.0, 1.0) * np.clip(1.0 - beyond / (2.0 * width), 0.0, 1.0)
+    upper = lip_curve(driving_px[[60, 61, 62, 63, 64]], xs)
+    lower = lip_curve(driving_px[[60, 67, 66, 65, 64]], xs)
+    along = driving_px[[60, 62, 64], 0]
+    position = np.interp(xs, np.sort(along), [0.0, 2.0, 4.0] if along[0] <= along[2] else [4.0, 2.0, 0.0])
+    closing = np.interp(position, np.arange(5.0), closed)
+    pressed = np.clip(1.0 - (lower - upper) / (2.0 * width), 0.0, 1.0) * np.clip(closing / (2.0 * width), 0.0, 1.0)
     return (pressed * np.exp(-((ys - (upper + lower) / 2) / width) ** 2)).astype(np.float32)
 
 
@@ -159,9 +161,7 @@ class LipSplit:
         source = source_keypoints.astype(np.float64)
         self.source = source
         self.edges = closed_edges(source)
-        closing = source.copy()
-        closing[UPPER_INNER], closing[LOWER_INNER] = self.edges
-        self.source_line = midline(closing)  # the middle of the portrait's own interior, normalised crop space
+        self.source_line = midline(source)  # the middle of the portrait's own interior, normalised crop space
         self.out_to_norm = out_to_norm
         self.px_per_norm = px_per_norm
         self.cell = max(2, int(round(px_per_norm / 64.0)))  # lattice of the two splines inside the box (px)
@@ -202,7 +202,9 @@ class LipSplit:
         # which side of the portrait's own lips each sample lands on, in output pixels (positive: below its midline)
         chosen = np.where(weight[..., None] >= 0.5, upper, lower)
         below = (chosen[..., 1] - lip_curve(self.source_line, chosen[..., 0])) * self.px_per_norm
-        outside = weight * np.clip(below + 0.5, 0, 1) + (1.0 - weight) * np.clip(0.5 - below, 0, 1)
-        seam = contact_seam(gx, gy, driving_px, max(0.6, 0.005 * self.px_per_norm))
+        outside = weight * np.clip(below - 0.5, 0, 1) + (1.0 - weight) * np.clip(-0.5 - below, 0, 1)  # half a pixel of slack
+        gaps = lambda kp: np.r_[0.0, np.linalg.norm(kp[LOWER_INNER] - kp[UPPER_INNER], axis=1), 0.0]  # noqa: E731
+        closed = np.clip(gaps(self.source) * self.px_per_norm - gaps(driving_px), 0.0, None)
+        seam = contact_seam(gx, gy, driving_px, closed, max(0.6, 0.005 * self.px_per_norm))
         return (MouthSplit(box=box, upper=upper, lower=lower, weight=weight, seam=seam),
                 (inner * outside).astype(np.float32))

@@ -138,9 +138,9 @@ class PriorDenseField:
         self.norm_to_out = invert_affine(space.out_to_norm)
         # motion support: the displacement fades to exactly 0 just beyond the static ring (background stays put)
         self.ring = (ring_centre, np.array([half_width * 1.9, iod * 2.9]))
+        self.out_scale = float(np.sqrt(abs(np.linalg.det(self.norm_to_out[:, :2]))))  # output px per norm unit
         self.support = self._support(self.grid_norm).reshape(gh, gw, 1)
         self.static_kernel = batched_kernel(self.grid_norm.astype(np.float32), self.anchors.astype(np.float32))  # (P, A), fixed
-        self.out_scale = float(np.sqrt(abs(np.linalg.det(self.norm_to_out[:, :2]))))  # output px per norm unit
         # parted lips: the map splits where the driving lips meet (worth it once the gap spans a pixel)
         self.lips = LipSplit(kp, space.out_to_norm, self.out_scale) if inner_gap(kp) * self.out_scale > 1.0 else None
 
@@ -155,8 +155,27 @@ class PriorDenseField:
         edge = np.minimum(np.minimum(source_px[:, 0] + 0.5, width - 0.5 - source_px[:, 0]),
                           np.minimum(source_px[:, 1] + 0.5, height - 0.5 - source_px[:, 1]))
         px_per_norm = float(np.sqrt(abs(np.linalg.det(self.space.norm_to_source[:, :2]))))
-        inside = np.clip(edge / (self.edge_margin * px_per_norm), 0.0, 1.0)
+        cell = self.lattice[0] * px_per_norm / self.out_scale  # one lattice cell, in source pixels: still there
+        inside = np.clip((edge - cell) / (self.edge_margin * px_per_norm), 0.0, 1.0)
         return (ring * inside).astype(np.float32)
+
+    def _edge_distance(self, points: np.ndarray) -> np.ndarray:
+        """(..., 2) normalised -> (...) source pixels to the portrait's nearest edge (negative outside)."""
+        px = points @ self.space.norm_to_source[:, :2].T.astype(np.float32) + self.space.norm_to_source[:, 2].astype(np.float32)
+        height, width = self.space.source.shape[:2]
+        return np.minimum(np.minimum(px[..., 0] + 0.5, width - 0.5 - px[..., 0]),
+                          np.minimum(px[..., 1] + 0.5, height - 0.5 - px[..., 1]))
+
+    def _keep_inside(self, maps: np.ndarray, identity: np.ndarray) -> np.ndarray:
+        """Shorten, in place, the motion of points inside the portrait whose sample would leave it: they stop
+        at its edge. maps, identity (..., 2) normalised. (The edge distance is concave along the way, so the
+        point found by linear interpolation is inside.)"""
+        start, end = self._edge_distance(identity), self._edge_distance(maps)
+        leaving = (start >= 0) & (end < 0)
+        if leaving.any():
+            t = (start / np.maximum(start - end, 1e-9))[..., None]
+            maps[:] = np.where(leaving[..., None], identity + (maps - identity) * t, maps)
+        return maps
 
     def frames(self, driving_keypoints: np.ndarray, head_poses: np.ndarray) -> list[FieldFrame]:
         """Batched: driving_keypoints (T, 68, 2), head_poses (T, 3) -> T fields (one solve for all).
@@ -185,6 +204,7 @@ class PriorDenseField:
                   + self.static_kernel @ weights[:, m:, :2] + affine[:, :1, :2] + grid[None] @ affine[:, 1:, :2])
         identity = grid.reshape(*self.grid_shape, 2)
         coarse = identity + (coarse.reshape(t, *self.grid_shape, 2) - identity) * self.support
+        self._keep_inside(coarse, identity)
         feather = max(0.6, 0.004 * self.out_scale)
         out = []
         for i, kp in enumerate(drv):
@@ -212,6 +232,8 @@ class PriorDenseField:
                 + affine[:1] + points @ affine[1:])  # (P, 6)
         identity = np.tile(points, 3)
         maps = identity + (maps - identity) * self._support(points)[:, None]
+        for side in range(3):
+            self._keep_inside(maps[:, 2 * side: 2 * side + 2], points)
         split, lacking = self.lips.build(box, maps.reshape(*shape, 6).astype(np.float32), kp_px, occlusion[y0:y1, x0:x1])
         occlusion[y0:y1, x0:x1] = lacking
         return split
