@@ -38,6 +38,7 @@ def mouth_box(keypoints_px: np.ndarray, iod_px: float, shape: tuple[int, ...]) -
 UPPER_OUTER = [50, 51, 52]  # the outer edge of the lip above each UPPER_INNER point
 LOWER_OUTER = [58, 57, 56]  # ... and below each LOWER_INNER point
 CORNERS = ((60, 49, 59, 0), (64, 53, 55, 2))  # inner corner, the lip points above and below it, the nearest inner pair
+CORNER_TRIM = 0.6  # ... and at the corners, of the span to the lip points beside them (the dark wedge there)
 TRIM = 0.3  # closed lips hide this much of each lip's thickness next to the gap (they press and roll in)
 MAX_LIP_STRETCH = 1.0  # a lip is drawn at most this much thicker than the portrait's, whatever the keypoints say
 MAX_LOWER_RATIO = 1.3  # a lower lip thicker than this many upper lips has its inner points on the tongue or teeth
@@ -80,7 +81,7 @@ def split_values(driving: np.ndarray, source: np.ndarray, edges: tuple[np.ndarra
     upper, lower = source.copy(), source.copy()
     upper[UPPER_INNER], lower[LOWER_INNER] = upper_at, lower_at
     for corner, above, below, pair in CORNERS:  # the corners close a little inside the lips too
-        amount = TRIM * closure[pair]
+        amount = CORNER_TRIM * closure[pair]
         upper[corner] = source[corner] + amount * (source[above] - source[corner])
         lower[corner] = source[corner] + amount * (source[below] - source[corner])
     for side, at, inner, outer, others in ((upper, upper_at, UPPER_INNER, UPPER_OUTER, (LOWER_INNER, LOWER_OUTER)),

@@ -22,7 +22,7 @@ from .mouth import eye_openness, lid_colour, paint_closed_lids, paint_interior, 
 from .sampling import compose, prepare_source
 
 
-SEAM_SHADOW = 0.45  # how much light the line where closed lips meet takes away
+SEAM_SHADOW = 0.3  # how much light the line where closed lips meet takes away
 
 
 class PriorDecoder:
