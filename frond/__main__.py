@@ -1,4 +1,4 @@
-"""Command line: python -m frond generate|prepare|train|evaluate|bench."""
+"""Command line: python -m frond generate|prepare|train|evaluate|bench|contact-sheet."""
 from __future__ import annotations
 
 import argparse
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_generate(sub)
-    for module in ("frond.train.cli", "frond.evaluate"):
+    for module in ("frond.train.cli", "frond.evaluate", "frond.contact_sheet"):
         try:
             __import__(module, fromlist=["register"]).register(sub)
         except ImportError as exc:  # an optional part missing must not break generate
