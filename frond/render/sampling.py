@@ -101,40 +101,52 @@ def extend(image: np.ndarray, top: int, bottom: int, left: int, right: int) -> n
     sigma of half the distance. Farther out: the colours of the picture's edge band, spread by
     a normalised convolution (Knutsson & Westin 1993) whose sigma equals the distance, so the
     fill gets smoother, never streakier, and never repeats what lies deep inside the picture.
+    Gaussian pyramids give the blurs; only the border strips are computed at full size.
     """
     if top == bottom == left == right == 0:
         return image
     padded = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REFLECT_101)
     h, w = padded.shape[:2]
     ih, iw = image.shape[:2]
-    rows, cols = np.arange(h), np.arange(w)
-    dy = np.maximum(np.maximum(top - rows, rows - (top + ih - 1)), 0).astype(np.float32)
-    dx = np.maximum(np.maximum(left - cols, cols - (left + iw - 1)), 0).astype(np.float32)
-    distance = np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2)[..., None]
-    inside_y = np.minimum(rows - top, top + ih - 1 - rows)  # depth into the picture, px (negative outside)
-    inside_x = np.minimum(cols - left, left + iw - 1 - cols)
-    band = ((inside_y[:, None] >= 0) & (inside_x[None, :] >= 0)
-            & ((inside_y[:, None] < EDGE_BAND) | (inside_x[None, :] < EDGE_BAND))).astype(np.float32)[..., None]
-    mirror = padded.astype(np.float32)
-    weighted = mirror * band
-    mirror_level = np.log2(np.maximum(0.5 * distance, 1.0))  # Gaussian pyramid level k ~ sigma 2^k
-    fill_level = np.log2(np.maximum(distance, 1.0))
-    fill_num, fill_den = weighted.copy(), band.copy()
-    levels = (padded, weighted, band)
-    for k in range(1, int(np.ceil(fill_level.max())) + 1):
-        if min(levels[0].shape[:2]) < 2:
-            break
-        levels = tuple(cv2.pyrDown(x) for x in levels)
-        up = [cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32) for x in levels]
-        up[2] = up[2][..., None] if up[2].ndim == 2 else up[2]
-        mirror += np.clip(mirror_level - (k - 1), 0.0, 1.0) * (up[0] - mirror)
-        step = np.clip(fill_level - (k - 1), 0.0, 1.0)
-        fill_num += step * (up[1] - fill_num)
-        fill_den += step * (up[2] - fill_den)
-    fill = fill_num / np.maximum(fill_den, 1e-6)
-    keep_mirror = np.clip((MIRROR_REACH[1] - distance) / (MIRROR_REACH[1] - MIRROR_REACH[0]), 0.0, 1.0)
-    out = np.where(distance > 0, keep_mirror * mirror + (1.0 - keep_mirror) * fill, padded)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    band = np.zeros((h, w), np.float32)  # the picture's own edge band: the colours the far fill spreads
+    band[top:top + ih, left:left + iw] = 1.0
+    band[top + EDGE_BAND:top + ih - EDGE_BAND, left + EDGE_BAND:left + iw - EDGE_BAND] = 0.0
+    pyramids = [[padded.astype(np.float32), padded.astype(np.float32) * band[..., None], band]]
+    reach = np.hypot(max(top, bottom), max(left, right))
+    while 2 ** len(pyramids) <= 2 * reach and min(pyramids[-1][0].shape[:2]) >= 2:
+        pyramids.append([cv2.pyrDown(x) for x in pyramids[-1]])
+    out = padded.copy()
+    strips = ((0, top, 0, w), (top + ih, h, 0, w), (top, top + ih, 0, left), (top, top + ih, left + iw, w))
+    for y0, y1, x0, x1 in strips:
+        if y1 <= y0 or x1 <= x0:
+            continue
+        rows, cols = np.arange(y0, y1), np.arange(x0, x1)
+        dy = np.maximum(np.maximum(top - rows, rows - (top + ih - 1)), 0).astype(np.float32)
+        dx = np.maximum(np.maximum(left - cols, cols - (left + iw - 1)), 0).astype(np.float32)
+        distance = np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2)[..., None]
+        mirror_level = np.log2(np.maximum(0.5 * distance, 1.0))  # pyramid level k ~ a sigma of 2^k px
+        fill_level = np.log2(np.maximum(distance, 1.0))
+        mirror, num, den = (x[y0:y1, x0:x1].copy() for x in pyramids[0])
+        den = den[..., None]
+        for k, levels in enumerate(pyramids[1:], 1):
+            up_mirror, up_num, up_den = (_upsampled(x, (h, w), (y0, y1, x0, x1)) for x in levels)
+            mirror += np.clip(mirror_level - (k - 1), 0.0, 1.0) * (up_mirror - mirror)
+            step = np.clip(fill_level - (k - 1), 0.0, 1.0)
+            num += step * (up_num - num)
+            den += step * (up_den[..., None] - den)
+        fill = num / np.maximum(den, 1e-6)
+        keep_mirror = np.clip((MIRROR_REACH[1] - distance) / (MIRROR_REACH[1] - MIRROR_REACH[0]), 0.0, 1.0)
+        out[y0:y1, x0:x1] = np.clip(keep_mirror * mirror + (1.0 - keep_mirror) * fill + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _upsampled(level: np.ndarray, full: tuple[int, int], rect: tuple[int, int, int, int]) -> np.ndarray:
+    """A pyramid level resized bilinearly to the `full` (h, w) size, but only over rect (y0, y1, x0, x1), float32."""
+    y0, y1, x0, x1 = rect
+    sy, sx = level.shape[0] / full[0], level.shape[1] / full[1]
+    matrix = np.array([[sx, 0.0, (x0 + 0.5) * sx - 0.5], [0.0, sy, (y0 + 0.5) * sy - 0.5]])
+    return cv2.warpAffine(level, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
 
 
 def sample_affine(source: SourceImage, out_to_portrait: np.ndarray, out_shape: tuple[int, int]) -> np.ndarray:
