@@ -50,16 +50,25 @@ def load_portrait(path: Path) -> np.ndarray:
     return load_image(path)[0]
 
 
+def prepare_portrait(pipe, image: np.ndarray, settings):
+    """The pipeline's stages ready for `image` (H, W, 3), as `generate` prepares them.
+
+    Returns (aligned face, source keypoints (68, 2), output space, field stage, decoder stage).
+    """
+    face = pipe.find_face(image, settings)
+    keypoints, _ = pipe.stages["encoder"].encode(face)
+    space = pipe.output_space(face, settings)[0]
+    field, decoder = pipe.stages["field"], pipe.stages["decoder"]
+    field.prepare(face, keypoints, space)
+    decoder.prepare(face, keypoints, space)
+    return face, keypoints, space, field, decoder
+
+
 def render_stills(pipe, image: np.ndarray, settings, driving: np.ndarray, poses: np.ndarray) -> Stills:
     """Render frames of `image` through the pipeline's stages: driving (T, 68, 2) keypoints, poses (T, 3)."""
     from .face.landmarks import mouth_opening
 
-    face = pipe.find_face(image, settings)
-    keypoints, _ = pipe.stages["encoder"].encode(face)
-    space, _, _, _ = pipe.output_space(face, settings)
-    field, decoder = pipe.stages["field"], pipe.stages["decoder"]
-    field.prepare(face, keypoints, space)
-    decoder.prepare(face, keypoints, space)
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, settings)
     fields = field.frames(driving, poses) if hasattr(field, "frames") else [field.frame(k, p) for k, p in zip(driving, poses)]
     frames = [decoder.render(f, k) for f, k in zip(fields, driving)]
     return Stills(portrait=face.image, frames=frames, openings=[float(mouth_opening(k)) for k in driving])

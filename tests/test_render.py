@@ -9,6 +9,7 @@ from scipy.ndimage import gaussian_filter1d
 from skimage.data import astronaut
 
 from frond import FrondPipeline, GenerationSettings
+from frond.contact_sheet import prepare_portrait
 from frond.face.align import crop_transform, invert_affine, norm_to_px
 from frond.face.landmarks import detect_faces, mouth_opening
 from frond.metrics import relative_sharpness
@@ -47,16 +48,6 @@ def pipe() -> FrondPipeline:
     return FrondPipeline(landmarks="mediapipe", use_phones=False)
 
 
-def prepared(pipe: FrondPipeline, image: np.ndarray, settings: GenerationSettings):
-    face = pipe.find_face(image, settings)
-    keypoints, _ = pipe.stages["encoder"].encode(face)
-    space, offset, background, alpha = pipe.output_space(face, settings)
-    field, decoder = pipe.stages["field"], pipe.stages["decoder"]
-    field.prepare(face, keypoints, space)
-    decoder.prepare(face, keypoints, space)
-    return face, keypoints, space, field, decoder
-
-
 def render(field, decoder, driving: np.ndarray, pose=(0.0, 0.0, 0.0)) -> np.ndarray:
     frame = field.frames(np.asarray(driving, np.float32)[None], np.asarray([pose], np.float32))[0]
     return decoder.render(frame, driving)
@@ -79,7 +70,7 @@ def test_stripe_detector_fires_on_a_replicated_edge():
 def test_no_stripes_with_the_face_at_the_edge(pipe, edge, full_frame, size):
     image = np.ascontiguousarray(astronaut()[EDGE_CROPS[edge]])
     settings = GenerationSettings(size=size, full_frame=full_frame)
-    face, keypoints, space, field, decoder = prepared(pipe, image, settings)
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, settings)
     if not full_frame:  # the crop reaches past the picture here: that is the point of the test
         corners = norm_to_px(np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]]), size)
         inverse = invert_affine(face.crop_from_image)
@@ -97,7 +88,7 @@ def test_no_stripes_with_the_face_at_the_edge(pipe, edge, full_frame, size):
 def test_full_frame_samples_inside_the_picture(pipe):
     """In full-frame mode the field fades out at the picture's edge: no output pixel samples beyond it."""
     image = np.ascontiguousarray(astronaut()[EDGE_CROPS["left"]])
-    face, keypoints, space, field, decoder = prepared(pipe, image, GenerationSettings(full_frame=True))
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings(full_frame=True))
     frame = field.frames((keypoints + np.array([0.03, 0.0], np.float32))[None], np.array([[10.0, 0.0, 5.0]], np.float32))[0]
     source_px = frame.dense() @ space.norm_to_source[:, :2].T + space.norm_to_source[:, 2]
     height, width = space.source.shape[:2]
@@ -109,7 +100,7 @@ def test_one_resampling_pass_keeps_the_detail(pipe):
     """A head that moves by a fraction of a pixel stays as sharp as the aligned crop: each frame
     samples the original portrait once (a second bicubic pass over the crop would blur it)."""
     settings = GenerationSettings(size=256)
-    face, keypoints, space, field, decoder = prepared(pipe, astronaut(), settings)
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, astronaut(), settings)
     still = render(field, decoder, keypoints)
     assert np.abs(still.astype(int) - face.image.astype(int)).mean() < 0.5  # identity field: the crop itself
     shifted = keypoints + np.float32(1.0 / 256)  # half an output pixel right and down
@@ -158,7 +149,7 @@ def test_parted_lips_close_through_the_field(pipe, size):
     between them, and the landmark detector reads a mouth far more closed than hers (the
     painted closure it replaces read 0.109 at 256 and 0.113 at 512; her portrait 0.157)."""
     settings = GenerationSettings(size=size)
-    face, keypoints, space, field, decoder = prepared(pipe, astronaut(), settings)
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, astronaut(), settings)
     assert mouth_opening(keypoints) > 0.15 and field.lips is not None
     driving = closed(keypoints)
     frame = render(field, decoder, driving)
@@ -181,7 +172,7 @@ def test_an_opening_mouth_reuses_the_portraits_teeth(pipe):
     """Opening a little wider than the portrait keeps its own teeth under the upper lip (sampled,
     not painted): the rendered band under the lip matches the portrait's teeth."""
     settings = GenerationSettings(size=512)
-    face, keypoints, space, field, decoder = prepared(pipe, astronaut(), settings)
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, astronaut(), settings)
     wider = keypoints.copy()
     wider[[65, 66, 67, 55, 56, 57, 58, 59]] += np.array([0.0, 0.03], np.float32)
     frame = render(field, decoder, wider)
@@ -204,8 +195,37 @@ def test_talk3_first_frame_closes(pipe):
     frames = read_video_frames(SHARED / "clips" / "talk3.mp4")
     image = next(frames)
     frames.close()
-    face, keypoints, space, field, decoder = prepared(pipe, image, GenerationSettings(size=512))
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings(size=512))
     assert mouth_opening(keypoints) > 0.3
     frame = render(field, decoder, closed(keypoints))
     found = detect_faces(frame, backend="mediapipe")
     assert found and float(mouth_opening(found[0].landmarks)) < 0.08  # painted: 0.157; her portrait: 0.37
+
+
+def test_contact_sheet_from_given_portraits(tmp_path):
+    """`python -m frond contact-sheet --portraits ...` writes one row per portrait: the portrait and
+    three frames (closed, half open, widest), each a 1:1 tile of the rendered crop."""
+    from .conftest import EXAMPLES, run_cli
+
+    out = tmp_path / "sheet.png"
+    done = run_cli("contact-sheet", "--portraits", str(EXAMPLES / "astronaut.png"), str(EXAMPLES / "grace_hopper.jpg"),
+                   "--size", "256", "--tile", "128", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    import cv2
+
+    sheet = cv2.imread(str(out))
+    assert sheet.shape[1] == 4 * 128 and sheet.shape[0] == 2 * (128 + 22)
+    tiles = [sheet[22:150, c * 128:(c + 1) * 128].astype(float) for c in range(4)]
+    assert np.abs(tiles[3] - tiles[1]).mean() > 2  # the widest-open frame differs from the closed one
+
+
+def test_contact_sheet_skips_without_shared_data(monkeypatch, tmp_path, capsys):
+    import argparse
+
+    from frond import contact_sheet
+
+    monkeypatch.setattr(contact_sheet, "SHARED", tmp_path / "absent")
+    args = argparse.Namespace(portraits=None, audio=contact_sheet.ROOT / "examples" / "speech_1.wav", size=512, tile=256,
+                              out=tmp_path / "sheet.png")
+    assert contact_sheet.run(args) == 0
+    assert "skipped" in capsys.readouterr().err and not (tmp_path / "sheet.png").exists()
