@@ -92,6 +92,7 @@ class MouthSplit:
     lower: np.ndarray  # (h, w, 2) float32 the same for the lower lip's side
     weight: np.ndarray  # (h, w) float32 in [0, 1]: how much of each pixel is on the upper side
     seam: np.ndarray | None = None  # (h, w) float32 in [0, 1]: the shadow where closed lips press together
+    hollow: np.ndarray | None = None  # (h, w) float32 in [0, 1]: the depth of the opening between the lips (its shade)
 
 
 @dataclass

@@ -170,7 +170,7 @@ def test_parted_lips_close_through_the_field(pipe, size):
 
 def test_an_opening_mouth_reuses_the_portraits_teeth(pipe):
     """Opening a little wider than the portrait keeps its own teeth under the upper lip (sampled,
-    not painted): the rendered band under the lip matches the portrait's teeth."""
+    not painted): the rendered band under the lip shows the portrait's teeth."""
     settings = GenerationSettings(size=512)
     face, keypoints, space, field, decoder = prepare_portrait(pipe, astronaut(), settings)
     wider = keypoints.copy()
@@ -178,10 +178,14 @@ def test_an_opening_mouth_reuses_the_portraits_teeth(pipe):
     frame = render(field, decoder, wider)
     src_px, out_px = norm_to_px(keypoints, 512), norm_to_px(wider, 512)
     x0, x1 = int(src_px[61, 0]), int(src_px[63, 0])
-    teeth_src = face.image[int(src_px[62, 1]) + 2: int(src_px[62, 1]) + 8, x0:x1].astype(float)
-    teeth_out = frame[int(out_px[62, 1]) + 2: int(out_px[62, 1]) + 8, x0:x1].astype(float)
+    half = int((src_px[66, 1] - src_px[62, 1]) / 2) - 1  # the upper half of her own interior: what hangs from the lip
+    teeth_src = face.image[int(src_px[62, 1]) + 1: int(src_px[62, 1]) + half, x0:x1].astype(float)
+    teeth_out = frame[int(out_px[62, 1]) + 1: int(out_px[62, 1]) + half, x0:x1].astype(float)
     assert teeth_src.mean() > 150  # they are teeth
-    assert np.abs(teeth_out - teeth_src).mean() < 12
+    # the same teeth (their pattern along the row), in the shade of the deeper opening: not painted ones
+    along_src, along_out = teeth_src.mean(axis=(0, 2)), teeth_out.mean(axis=(0, 2))
+    assert np.corrcoef(along_src, along_out)[0, 1] > 0.75
+    assert teeth_out.mean() > 0.6 * teeth_src.mean()
     occlusion = field.frames(wider[None], np.zeros((1, 3), np.float32))[0].occlusion
     inner = (src_px[66, 1] - src_px[62, 1]) / 2
     assert occlusion[int(out_px[62, 1] + 2): int(out_px[62, 1] + inner - 2), x0:x1].max() < 0.05  # nothing new needed there

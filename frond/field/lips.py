@@ -123,11 +123,27 @@ def contact_seam(xs: np.ndarray, ys: np.ndarray, driving_px: np.ndarray, closed:
     """
     upper = lip_curve(driving_px[[60, 61, 62, 63, 64]], xs)
     lower = lip_curve(driving_px[[60, 67, 66, 65, 64]], xs)
-    along = driving_px[[60, 62, 64], 0]
-    position = np.interp(xs, np.sort(along), [0.0, 2.0, 4.0] if along[0] <= along[2] else [4.0, 2.0, 0.0])
-    closing = np.interp(position, np.arange(5.0), closed)
+    closing = np.interp(_position(xs, driving_px), np.arange(5.0), closed)
     pressed = np.clip(1.0 - (lower - upper) / (2.0 * width), 0.0, 1.0) * np.clip(closing / (2.0 * width), 0.0, 1.0)
     return (pressed * np.exp(-((ys - (upper + lower) / 2) / width) ** 2)).astype(np.float32)
+
+
+def hollow_depth(xs: np.ndarray, ys: np.ndarray, driving_px: np.ndarray, width: float) -> np.ndarray:
+    """How deep into the mouth each pixel (xs, ys: (h, w) output px) looks, in [0, 1]: 0 at the driving
+    lips (68, 2), rising towards the middle of the opening as it widens past a few `width` px. The
+    decoder shades the portrait's own interior by it, so the shade follows the opening (a gap cut
+    down from the portrait's keeps its brightest parts, the teeth, and would read as closed)."""
+    upper = lip_curve(driving_px[[60, 61, 62, 63, 64]], xs)
+    lower = lip_curve(driving_px[[60, 67, 66, 65, 64]], xs)
+    gap = np.maximum(lower - upper, 1e-3)
+    middle = np.clip(1.0 - np.abs(2.0 * (ys - upper) / gap - 1.0), 0.0, 1.0)
+    return (middle * np.clip(gap / (4.0 * width), 0.0, 1.0) * (ys > upper) * (ys < lower)).astype(np.float32)
+
+
+def _position(xs: np.ndarray, driving_px: np.ndarray) -> np.ndarray:
+    """Where each x lies along the mouth, 0 at corner 60, 2 at the middle pair, 4 at corner 64."""
+    along = driving_px[[60, 62, 64], 0]
+    return np.interp(xs, np.sort(along), [0.0, 2.0, 4.0] if along[0] <= along[2] else [4.0, 2.0, 0.0])
 
 
 def lip_curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:  # also the eyelids (render.mouth)
@@ -206,6 +222,8 @@ class LipSplit:
         outside = weight * np.clip(below - 0.5, 0, 1) + (1.0 - weight) * np.clip(-0.5 - below, 0, 1)  # half a pixel of slack
         gaps = lambda kp: np.r_[0.0, np.linalg.norm(kp[LOWER_INNER] - kp[UPPER_INNER], axis=1), 0.0]  # noqa: E731
         closed = np.clip(gaps(self.source) * self.px_per_norm - gaps(driving_px), 0.0, None)
-        seam = contact_seam(gx, gy, driving_px, closed, max(0.6, 0.005 * self.px_per_norm))
-        return (MouthSplit(box=box, upper=upper, lower=lower, weight=weight, seam=seam),
+        width = max(0.6, 0.005 * self.px_per_norm)
+        seam = contact_seam(gx, gy, driving_px, closed, width)
+        hollow = hollow_depth(gx, gy, driving_px, width) * inner
+        return (MouthSplit(box=box, upper=upper, lower=lower, weight=weight, seam=seam, hollow=hollow),
                 (inner * outside).astype(np.float32))

@@ -23,6 +23,7 @@ from .sampling import compose, prepare_source
 
 
 SEAM_SHADOW = 0.3  # how much light the line where closed lips meet takes away
+HOLLOW_SHADOW = 0.9  # ... and the middle of a wide opening (the portrait's own teeth and tongue fall into shade)
 
 
 class PriorDecoder:
@@ -81,4 +82,6 @@ class PriorDecoder:
         joined = lower + weight * (upper - lower)
         if split.seam is not None:  # closed lips press together along a thin shadow
             joined *= 1.0 - SEAM_SHADOW * split.seam[..., None]
+        if split.hollow is not None:  # the middle of an opening looks into the mouth: shade follows the opening
+            joined *= 1.0 - HOLLOW_SHADOW * split.hollow[..., None] ** 2
         frame[y0:y1, x0:x1] = np.clip(joined + 0.5, 0, 255).astype(np.uint8)
