@@ -180,6 +180,9 @@ class FrondPipeline:
                      ) -> tuple[OutputSpace, tuple[int, int] | None, np.ndarray, np.ndarray | None]:
         """Crop mode: the aligned crop. Full frame: the crop's footprint inside the portrait.
 
+        Either way the space's source is the (possibly downscaled) portrait itself, so that a
+        decoder samples it once through the field (the alignment affine is in `norm_to_source`).
+
         Returns the space, the (x, y) offset of the region in the full frame (None for
         crop mode), the background the region is pasted into, and the paste-back alpha
         (H, W, 1): 1 inside, falling to 0 at the crop's edge, so that no seam shows.

@@ -64,7 +64,7 @@ def warp_to_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray
     """Resample image (H, W, 3) into the (size, size, 3) crop, `matrix` (2, 3) taking image to crop pixels.
 
     The same single pass as every rendered frame (`frond.render.sampling`): prefiltered when
-    the crop is smaller than the face, and continued by a blurred mirror image (not stripes)
+    the crop is smaller than the face, and continued plausibly (never by smeared edge rows)
     where the crop reaches past the picture.
     """
     crop_to_image = invert_affine(matrix)

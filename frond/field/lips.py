@@ -10,11 +10,13 @@ split along the line where the driving lips meet (the midline of the inner lips)
   their shape;
 - below the line, the *lower* spline: the upper inner-lip controls move with the lower lip.
 
-Both splines share their control points, so one solve gives both (the values differ at
-the six inner-lip points only). Closing the lips moves the upper lip's pixels down and
-the lower lip's up until the gap is gone; an opening mouth shows the portrait's own
-interior, its teeth included, as far as the portrait has one. Where the mouth opens wider
-than that, the occlusion map asks the decoder for new content.
+Both splines share their control points, so one solve gives both (their values differ
+around the lips only). Closing the lips moves the upper lip's pixels down and the lower
+lip's up until the gap is gone; they meet a little inside their edges, as pressed lips do
+(`closed_edges`). An opening mouth shows the portrait's own interior, its teeth included,
+as far as the portrait has one; the decoder shades its middle by the depth of the opening
+(`hollow_depth`) and draws a thin shadow where closed lips meet (`contact_seam`). Where the
+mouth opens wider than the portrait's, the occlusion map asks the decoder for new content.
 """
 from __future__ import annotations
 
@@ -24,7 +26,13 @@ from ..types import MouthSplit, upsample_lattice
 
 UPPER_INNER = [61, 62, 63]
 LOWER_INNER = [67, 66, 65]  # each below the UPPER_INNER point in the same position
-MIDLINE = (60, 0, 1, 2, 64)  # corners, and the three inner-lip pairs (by index into UPPER_INNER/LOWER_INNER)
+UPPER_OUTER = [50, 51, 52]  # the outer edge of the lip above each UPPER_INNER point
+LOWER_OUTER = [58, 57, 56]  # ... and below each LOWER_INNER point
+CORNERS = ((60, 49, 59, 0), (64, 53, 55, 2))  # inner corner, the lip points above and below it, the nearest inner pair
+TRIM = 0.3  # closed lips hide this much of each lip's thickness next to the gap (they press and roll in)
+CORNER_TRIM = 0.6  # ... and at the corners, of the span to the lip points beside them (the dark wedge there)
+MAX_LIP_STRETCH = 1.0  # a lip is drawn at most this much thicker than the portrait's: the skin beyond it stretches
+MAX_LOWER_RATIO = 1.3  # a lower lip thicker than this many upper lips has its inner points on the tongue or teeth
 
 
 def mouth_box(keypoints_px: np.ndarray, iod_px: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -33,15 +41,6 @@ def mouth_box(keypoints_px: np.ndarray, iod_px: float, shape: tuple[int, ...]) -
     lo = np.floor(keypoints_px[48:68].min(0) - pad).astype(int)
     hi = np.ceil(keypoints_px[48:68].max(0) + pad).astype(int)
     return max(lo[1], 0), min(hi[1], shape[0]), max(lo[0], 0), min(hi[0], shape[1])
-
-
-UPPER_OUTER = [50, 51, 52]  # the outer edge of the lip above each UPPER_INNER point
-LOWER_OUTER = [58, 57, 56]  # ... and below each LOWER_INNER point
-CORNERS = ((60, 49, 59, 0), (64, 53, 55, 2))  # inner corner, the lip points above and below it, the nearest inner pair
-CORNER_TRIM = 0.6  # ... and at the corners, of the span to the lip points beside them (the dark wedge there)
-TRIM = 0.3  # closed lips hide this much of each lip's thickness next to the gap (they press and roll in)
-MAX_LIP_STRETCH = 1.0  # a lip is drawn at most this much thicker than the portrait's, whatever the keypoints say
-MAX_LOWER_RATIO = 1.3  # a lower lip thicker than this many upper lips has its inner points on the tongue or teeth
 
 
 def closed_edges(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -114,12 +113,13 @@ def inner_gap(keypoints: np.ndarray) -> float:
 
 
 def contact_seam(xs: np.ndarray, ys: np.ndarray, driving_px: np.ndarray, closed: np.ndarray, width: float) -> np.ndarray:
-    """The thin shadow where the driving lips (68, 2) output px have closed the portrait's gap, over pixels xs, ys (h, w).
+    """The thin shadow where the driving lips (68, 2) output px have closed the portrait's gap, in [0, 1],
+    over pixels xs, ys (output px, broadcasting to (h, w)).
 
     closed (5,): how many px of the portrait's own gap the driving lips have closed at the
     corners and the three inner-lip pairs (from corner 60 to corner 64). The shadow follows
     the line where the lips meet, `width` px wide, and fades where they part or where the
-    portrait's lips met already (there, the portrait's own seam shows). In [0, 1].
+    portrait's lips met already (there, the portrait's own seam shows).
     """
     upper = lip_curve(driving_px[[60, 61, 62, 63, 64]], xs)
     lower = lip_curve(driving_px[[60, 67, 66, 65, 64]], xs)
@@ -129,8 +129,8 @@ def contact_seam(xs: np.ndarray, ys: np.ndarray, driving_px: np.ndarray, closed:
 
 
 def hollow_depth(xs: np.ndarray, ys: np.ndarray, driving_px: np.ndarray, width: float) -> np.ndarray:
-    """How deep into the mouth each pixel (xs, ys: (h, w) output px) looks, in [0, 1]: 0 at the driving
-    lips (68, 2), rising towards the middle of the opening as it widens past a few `width` px. The
+    """How deep into the mouth each pixel (xs, ys: output px, broadcasting to (h, w)) looks, in [0, 1]:
+    0 at the driving lips (68, 2), rising towards the middle of the opening as it widens past a few `width` px. The
     decoder shades the portrait's own interior by it, so the shade follows the opening (a gap cut
     down from the portrait's keeps its brightest parts, the teeth, and would read as closed)."""
     upper = lip_curve(driving_px[[60, 61, 62, 63, 64]], xs)
@@ -153,7 +153,7 @@ def lip_curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:  # also the eye
 
 
 def upper_side_weight(xs: np.ndarray, ys: np.ndarray, line: np.ndarray) -> np.ndarray:
-    """How much of each pixel (xs, ys: (h, w) output px) lies above `line` (5, 2) output px, in [0, 1].
+    """How much of each pixel (xs, ys: output px, broadcasting to (h, w)) lies above `line` (5, 2) output px, in [0, 1].
 
     Between the mouth corners the line is sharp (one pixel of antialiasing); beyond them the
     two sides agree more and more, and the change widens so that no seam shows.
@@ -214,7 +214,7 @@ class LipSplit:
         ramp = edge_ramp(y1 - y0, x1 - x0, 0.25 * min(y1 - y0, x1 - x0))[..., None]
         upper = np.ascontiguousarray(smooth + ramp * (upper - smooth), dtype=np.float32)
         lower = np.ascontiguousarray(smooth + ramp * (lower - smooth), dtype=np.float32)
-        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+        gx, gy = np.arange(x0, x1, dtype=np.float64)[None, :], np.arange(y0, y1, dtype=np.float64)[:, None]  # broadcast
         weight = upper_side_weight(gx, gy, midline(driving_px))
         # which side of the portrait's own lips each sample lands on, in output pixels (positive: below its midline)
         chosen = np.where(weight[..., None] >= 0.5, upper, lower)

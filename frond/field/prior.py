@@ -142,7 +142,8 @@ class PriorDenseField:
         self.support = self._support(self.grid_norm).reshape(gh, gw, 1)
         self.static_kernel = batched_kernel(self.grid_norm.astype(np.float32), self.anchors.astype(np.float32))  # (P, A), fixed
         # parted lips: the map splits where the driving lips meet (worth it once the gap spans a pixel)
-        self.lips = LipSplit(kp, space.out_to_norm, self.out_scale) if inner_gap(kp) * self.out_scale > 1.0 else None
+        visible = max(2.0, 0.02 * iod * self.out_scale)  # output px: a narrower gap closes well enough in one smooth map
+        self.lips = LipSplit(kp, space.out_to_norm, self.out_scale) if inner_gap(kp) * self.out_scale > visible else None
 
     def _support(self, points: np.ndarray) -> np.ndarray:
         """(P, 2) normalised -> (P,) float32: 1 where the field moves freely, falling to 0 beyond the
@@ -180,24 +181,24 @@ class PriorDenseField:
     def frames(self, driving_keypoints: np.ndarray, head_poses: np.ndarray) -> list[FieldFrame]:
         """Batched: driving_keypoints (T, 68, 2), head_poses (T, 3) -> T fields (one solve for all).
 
-        Each spline carries six value columns: the smooth map, then the upper and lower sides of
-        the lips (`frond.field.lips`; the same as the smooth map when the portrait's lips are closed).
+        Where the portrait's lips are parted, each spline carries six value columns: the smooth map,
+        then the upper and lower sides of the lips (`frond.field.lips`), all from one solve.
         """
         drv = driving_keypoints.astype(np.float64)
+        maps = 1 if self.lips is None else 3  # value columns: the smooth map (+ the lips' two sides)
         moving, values = [], []
         for kp, pose in zip(drv, head_poses):
-            sides = self.lips.values(kp) if self.lips is not None else np.tile(self.source, 2)
-            face_values = np.concatenate([self.source, sides], axis=1)  # (68, 6)
+            face_values = self.source if self.lips is None else np.concatenate([self.source, self.lips.values(kp)], axis=1)
             face, face_values = meet_close(kp, face_values, 0.004)  # closed lips (and anything else that meets)
             head = self.geometry.rotate(self.head_points, pose, self.head_depth)
             neck = self.geometry.rotate(self.neck_points, np.asarray(pose) * 0.3)
             moving.append(np.concatenate([face, head, neck]))
-            values.append(np.concatenate([face_values, np.tile(self.head_points, 3), np.tile(self.neck_points, 3)]))
+            values.append(np.concatenate([face_values, np.tile(self.head_points, maps), np.tile(self.neck_points, maps)]))
         moving, values = np.stack(moving), np.stack(values)
         t, m = moving.shape[:2]
         anchors = np.broadcast_to(self.anchors, (t, *self.anchors.shape))
         weights, affine = solve_batch(np.concatenate([moving, anchors], 1),
-                                      np.concatenate([values, np.tile(anchors, 3)], 1))
+                                      np.concatenate([values, np.tile(anchors, maps)], 1))
         weights, affine = weights.astype(np.float32), affine.astype(np.float32)
         grid = self.grid_norm.astype(np.float32)
         coarse = (batched_kernel(grid[None], moving.astype(np.float32)) @ weights[:, :m, :2]
