@@ -181,7 +181,7 @@ class LipSplit:
         self.source_line = midline(source)  # the middle of the portrait's own interior, normalised crop space
         self.out_to_norm = out_to_norm
         self.px_per_norm = px_per_norm
-        self.cell = max(2, int(round(px_per_norm / 64.0)))  # lattice of the two splines inside the box (px)
+        self.cell = max(3, int(round(px_per_norm / 42.0)))  # lattice of the two splines inside the box (px)
 
     def values(self, driving: np.ndarray) -> np.ndarray:
         """driving (68, 2) -> (68, 4) the two sides' spline values (`split_values`)."""
@@ -216,14 +216,19 @@ class LipSplit:
         lower = np.ascontiguousarray(smooth + ramp * (lower - smooth), dtype=np.float32)
         gx, gy = np.arange(x0, x1, dtype=np.float64)[None, :], np.arange(y0, y1, dtype=np.float64)[:, None]  # broadcast
         weight = upper_side_weight(gx, gy, midline(driving_px))
-        # which side of the portrait's own lips each sample lands on, in output pixels (positive: below its midline)
-        chosen = np.where(weight[..., None] >= 0.5, upper, lower)
-        below = (chosen[..., 1] - lip_curve(self.source_line, chosen[..., 0])) * self.px_per_norm
-        outside = weight * np.clip(below - 0.5, 0, 1) + (1.0 - weight) * np.clip(-0.5 - below, 0, 1)  # half a pixel of slack
+        # inside the opening: which side of the portrait's own lips each sample lands on (positive: below its midline)
+        lacking = np.zeros_like(inner)
+        rows, cols = np.nonzero(inner > 0)
+        if rows.size:
+            r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+            w = weight[r0:r1, c0:c1]
+            chosen = np.where(w[..., None] >= 0.5, upper[r0:r1, c0:c1], lower[r0:r1, c0:c1])
+            below = (chosen[..., 1] - lip_curve(self.source_line, chosen[..., 0])) * self.px_per_norm
+            outside = w * np.clip(below - 0.5, 0, 1) + (1.0 - w) * np.clip(-0.5 - below, 0, 1)  # half a pixel of slack
+            lacking[r0:r1, c0:c1] = inner[r0:r1, c0:c1] * outside
         gaps = lambda kp: np.r_[0.0, np.linalg.norm(kp[LOWER_INNER] - kp[UPPER_INNER], axis=1), 0.0]  # noqa: E731
         closed = np.clip(gaps(self.source) * self.px_per_norm - gaps(driving_px), 0.0, None)
         width = max(0.6, 0.005 * self.px_per_norm)
         seam = contact_seam(gx, gy, driving_px, closed, width)
         hollow = hollow_depth(gx, gy, driving_px, width) * inner
-        return (MouthSplit(box=box, upper=upper, lower=lower, weight=weight, seam=seam, hollow=hollow),
-                (inner * outside).astype(np.float32))
+        return MouthSplit(box=box, upper=upper, lower=lower, weight=weight, seam=seam, hollow=hollow), lacking
