@@ -1,4 +1,4 @@
-"""Command line: python -m frond generate|prepare|train|evaluate|bench."""
+"""Command line: python -m frond generate|prepare|train|evaluate|bench|contact-sheet."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +16,8 @@ from .shutdown import stop_like_interrupt
 os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's start-up chatter off the terminal
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 STARTED = time.perf_counter()
-OTHER_COMMANDS = {"prepare": "frond.train.cli", "train": "frond.train.cli", "push": "frond.train.cli", "evaluate": "frond.evaluate"}
+OTHER_COMMANDS = {"prepare": "frond.train.cli", "train": "frond.train.cli", "push": "frond.train.cli", "evaluate": "frond.evaluate",
+                  "contact-sheet": "frond.contact_sheet"}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -48,6 +48,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("sharpness", "sharp", "{:.2f}"),
     ("jitter", "jitter", "{:.5f}"),
     ("face_rate", "faces", "{:.2f}"),
+    ("render_fidelity", "render r", "{:.3f}"),
 ]
 MARKDOWN_HEADERS = {
     "mouth_corr": "mouth-opening r at lag 0 ↑",
@@ -62,6 +63,7 @@ MARKDOWN_HEADERS = {
     "ssim": "SSIM ↑",
     "sharpness": "sharpness (→1)",
     "jitter": "jitter ↓",
+    "render_fidelity": "render fidelity ↑",
 }
 
 
@@ -347,6 +349,10 @@ def evaluate_clip(
     tick = time.perf_counter()
     rows = {names[m]: metrics.compare(gen_lms[m], real_lms, envelope, generated_by[m][:n], real_frames, portrait)
             for m in motions}
+    for m in motions:  # does the renderer show the motion it is given: re-detected opening vs the driving keypoints'
+        driving = _driving_opening(results[m].motion.keypoints[:n])
+        rows[names[m]]["render_fidelity"] = (metrics.pearson(metrics.mouth_opening(gen_lms[m]), driving)
+                                             if driving.size == n else math.nan)
     still_lms = np.repeat(portrait_lms[None], n, axis=0)
     if baselines:
         still_frames = np.broadcast_to(portrait, real_frames.shape)
@@ -512,7 +518,8 @@ def results_markdown(report: dict[str, Any]) -> str:
              + ": far above it means a mouth that follows loudness more closely than real mouths do"
              + "; LMD: landmark distance in inter-ocular distances (mouth shape: mouth points centred first, "
              "so head motion does not count); sharpness: relative to the portrait; "
-             "jitter: mean second difference of the non-mouth landmarks."]
+             "jitter: mean second difference of the non-mouth landmarks; render fidelity: correlation of the "
+             "re-detected opening with the driving keypoints' own (does the renderer show the motion it is given)."]
     return "\n".join(lines + notes) + "\n"
 
 

@@ -77,23 +77,49 @@ class OutputSpace:
 
 
 @dataclass
+class MouthSplit:
+    """Where the lips meet, the backward map is discontinuous (a smooth map cannot fold).
+
+    Above the line where the driving lips meet, the output samples the upper lip (and what
+    lies above it), below it the lower lip: `upper` and `lower` are two smooth maps over a
+    box around the mouth, and `weight` says which one each output pixel uses (1 = upper,
+    fractional only where the line crosses a pixel). Both maps blend into the field's
+    smooth map at the box's edge.
+    """
+
+    box: tuple[int, int, int, int]  # y0, y1, x0, x1 in output pixels
+    upper: np.ndarray  # (h, w, 2) float32 backward map for the upper lip's side, normalised crop space
+    lower: np.ndarray  # (h, w, 2) float32 the same for the lower lip's side
+    weight: np.ndarray  # (h, w) float32 in [0, 1]: how much of each pixel is on the upper side
+    seam: np.ndarray | None = None  # (h, w) float32 in [0, 1]: the shadow where closed lips press together
+    hollow: np.ndarray | None = None  # (h, w) float32 in [0, 1]: the depth of the opening between the lips (its shade)
+
+
+@dataclass
 class FieldFrame:
     """The dense motion field for one output frame.
 
     A field is continuous: a stage may give it densely (`grid`) or as samples on a coarse
     lattice of cells (`coarse`, `lattice`): bilinear resizing by the cell size, then
-    cropping the padding, gives the dense grid. `dense()` gives the (H, W, 2) grid either way.
+    cropping the padding, gives the dense grid. Around the mouth it may be discontinuous
+    (`mouth`). `dense()` gives the (H, W, 2) grid in every case.
     """
 
     grid: np.ndarray | None  # (H, W, 2) float32 backward map: for each output pixel, where to sample the source (normalised crop space)
     occlusion: np.ndarray  # (H, W) float32 in [0, 1]: 1 where the source has no content (new mouth interior)
     coarse: np.ndarray | None = None  # (h, w, 2) float32 the same map on a coarse lattice
     lattice: tuple[int, int] | None = None  # (cell, pad) in output pixels: sample (i, j) sits at ((j + .5) cell - .5 - pad, (i + .5) cell - .5 - pad)
+    mouth: MouthSplit | None = None  # the map's two sides where the lips meet; None: `grid`/`coarse` hold everywhere
 
     def dense(self) -> np.ndarray:
-        """-> (H, W, 2) float32 grid in normalised crop space."""
+        """-> (H, W, 2) float32 grid in normalised crop space (around the mouth: the side each pixel mostly shows)."""
         if self.grid is None:
-            self.grid = upsample_lattice(self.coarse, self.lattice, self.occlusion.shape)
+            grid = upsample_lattice(self.coarse, self.lattice, self.occlusion.shape)
+            if self.mouth is not None:
+                y0, y1, x0, x1 = self.mouth.box
+                grid = grid.copy()
+                grid[y0:y1, x0:x1] = np.where(self.mouth.weight[..., None] >= 0.5, self.mouth.upper, self.mouth.lower)
+            self.grid = grid
         return self.grid
 
 

@@ -86,6 +86,11 @@ def test_evaluate_end_to_end(clips: Path, tmp_path: Path) -> None:
     assert generated["face_rate"] > 0.9
     assert 0.0 < generated["ssim"] <= 1.0 and generated["psnr"] > 10
     assert len(clip["series"]["mouth_generated"]) == clip["frames"]
+    # render fidelity: the re-detected opening against the driving keypoints' own, per clip and as a mean
+    driving, seen = np.array(clip["series"]["mouth_driving"], float), np.array(clip["series"]["mouth_generated"], float)
+    ok = np.isfinite(driving) & np.isfinite(seen)
+    assert generated["render_fidelity"] == pytest.approx(np.corrcoef(driving[ok], seen[ok])[0, 1], abs=1e-4)
+    assert "render_fidelity" in report["mean"]["generated"] and "render_fidelity" not in floor
     assert (out.parent / clip["plot"]).is_file()
     assert set(report["mean"]) == set(rows)
 

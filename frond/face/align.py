@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 from skimage.transform import SimilarityTransform
 
+from ..render.sampling import prepare_source, sample_affine
 from ..types import AlignedFace, FaceDetection
 from .ibug import eye_centres
 
@@ -59,16 +60,16 @@ def crop_transform(landmarks: np.ndarray, size: int) -> np.ndarray:
     return transform.params[:2].astype(np.float64)
 
 
-def warp_to_crop(image: np.ndarray, matrix: np.ndarray, size: int, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
-    """Resample image (H, W, 3) into the (size, size, 3) crop; pre-shrinks to avoid aliasing."""
-    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-    if scale < 0.5:
-        factor = min(1.0, scale * 1.5)
-        small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        shrink = np.array([[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5]])
-        matrix = matrix @ np.vstack([invert_affine(shrink), [0, 0, 1]])
-        image = small
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_CUBIC, borderMode=border)
+def warp_to_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """Resample image (H, W, 3) into the (size, size, 3) crop, `matrix` (2, 3) taking image to crop pixels.
+
+    The same single pass as every rendered frame (`frond.render.sampling`): prefiltered when
+    the crop is smaller than the face, and continued plausibly (never by smeared edge rows)
+    where the crop reaches past the picture.
+    """
+    crop_to_image = invert_affine(matrix)
+    source = prepare_source(image, crop_to_image, (size, size), margin=0.0)
+    return sample_affine(source, crop_to_image, (size, size))
 
 
 def align_face(image: np.ndarray, detection: FaceDetection, size: int) -> AlignedFace:

@@ -10,7 +10,11 @@ by a thin-plate spline through three kinds of control points:
 
 The spline is evaluated on a coarse grid and upsampled bilinearly (it is smooth, so
 this is exact to a fraction of a pixel), so the field is defined at any resolution.
-The occlusion map marks the driving inner-lip area: content the source lacks.
+Motion fades out towards the portrait's own edge, so the output samples the picture,
+not what lies beyond it. Where the portrait's lips are parted, the map splits along the
+line where the driving lips meet (`frond.field.lips`): the lips close by moving their
+pixels. The occlusion map marks the driving inner-lip area that the portrait has no
+content for.
 """
 from __future__ import annotations
 
@@ -18,8 +22,10 @@ import cv2
 import numpy as np
 
 from ..face.align import apply_affine, invert_affine
+from ..face.ibug import inter_ocular
 from ..motion.head import HeadGeometry, keypoint_depth
 from ..types import AlignedFace, FieldFrame, OutputSpace
+from .lips import LipSplit, inner_gap, mouth_box
 from .tps import batched_kernel, solve_batch
 
 INNER_LIPS = list(range(60, 68))
@@ -83,9 +89,10 @@ class PriorDenseField:
 
     name = "training-free prior"
 
-    def __init__(self, spacing: float = 10.0, border_points: int = 9) -> None:
+    def __init__(self, spacing: float = 10.0, border_points: int = 9, edge_margin: float = 0.06) -> None:
         self.spacing = spacing  # output pixels between the coarse samples of the spline (then bilinear)
         self.border_points = border_points  # static anchors per crop side
+        self.edge_margin = edge_margin  # normalised units inside the portrait's edge over which motion fades out
 
     def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, space: OutputSpace) -> None:
         kp = source_keypoints.astype(np.float64)
@@ -130,37 +137,107 @@ class PriorDenseField:
         self.grid_norm = apply_affine(space.out_to_norm, np.stack([gx.ravel(), gy.ravel()], 1))
         self.norm_to_out = invert_affine(space.out_to_norm)
         # motion support: the displacement fades to exactly 0 just beyond the static ring (background stays put)
-        rel = (self.grid_norm - ring_centre) / np.array([half_width * 1.9, iod * 2.9])
-        radius = np.sqrt((rel ** 2).sum(1))
-        self.support = np.clip((1.12 - radius) / 0.17, 0.0, 1.0).astype(np.float32).reshape(gh, gw, 1)
-        self.static_kernel = batched_kernel(self.grid_norm.astype(np.float32), self.anchors.astype(np.float32))  # (P, A), fixed
+        self.ring = (ring_centre, np.array([half_width * 1.9, iod * 2.9]))
         self.out_scale = float(np.sqrt(abs(np.linalg.det(self.norm_to_out[:, :2]))))  # output px per norm unit
+        self.support = self._support(self.grid_norm).reshape(gh, gw, 1)
+        self.static_kernel = batched_kernel(self.grid_norm.astype(np.float32), self.anchors.astype(np.float32))  # (P, A), fixed
+        # parted lips: the map splits where the driving lips meet (worth it once the gap spans a pixel)
+        visible = max(2.0, 0.02 * iod * self.out_scale)  # output px: a narrower gap closes well enough in one smooth map
+        self.lips = LipSplit(kp, space.out_to_norm, self.out_scale) if inner_gap(kp) * self.out_scale > visible else None
+
+    def _support(self, points: np.ndarray) -> np.ndarray:
+        """(P, 2) normalised -> (P,) float32: 1 where the field moves freely, falling to 0 beyond the
+        static ring and at the portrait's own edge (the output never drags in what lies beyond it)."""
+        centre, radii = self.ring
+        radius = np.sqrt((((points - centre) / radii) ** 2).sum(1))
+        ring = np.clip((1.12 - radius) / 0.17, 0.0, 1.0)
+        source_px = apply_affine(self.space.norm_to_source, points)
+        height, width = self.space.source.shape[:2]
+        edge = np.minimum(np.minimum(source_px[:, 0] + 0.5, width - 0.5 - source_px[:, 0]),
+                          np.minimum(source_px[:, 1] + 0.5, height - 0.5 - source_px[:, 1]))
+        px_per_norm = float(np.sqrt(abs(np.linalg.det(self.space.norm_to_source[:, :2]))))
+        cell = self.lattice[0] * px_per_norm / self.out_scale  # one lattice cell, in source pixels: still there
+        inside = np.clip((edge - cell) / (self.edge_margin * px_per_norm), 0.0, 1.0)
+        return (ring * inside).astype(np.float32)
+
+    def _edge_distance(self, points: np.ndarray) -> np.ndarray:
+        """(..., 2) normalised -> (...) source pixels to the portrait's nearest edge (negative outside)."""
+        px = points @ self.space.norm_to_source[:, :2].T.astype(np.float32) + self.space.norm_to_source[:, 2].astype(np.float32)
+        height, width = self.space.source.shape[:2]
+        return np.minimum(np.minimum(px[..., 0] + 0.5, width - 0.5 - px[..., 0]),
+                          np.minimum(px[..., 1] + 0.5, height - 0.5 - px[..., 1]))
+
+    def _keep_inside(self, maps: np.ndarray, identity: np.ndarray) -> np.ndarray:
+        """Shorten, in place, the motion of points inside the portrait whose sample would leave it: they stop
+        at its edge. maps, identity (..., 2) normalised. (The edge distance is concave along the way, so the
+        point found by linear interpolation is inside.)"""
+        start, end = self._edge_distance(identity), self._edge_distance(maps)
+        leaving = (start >= 0) & (end < 0)
+        if leaving.any():
+            t = (start / np.maximum(start - end, 1e-9))[..., None]
+            maps[:] = np.where(leaving[..., None], identity + (maps - identity) * t, maps)
+        return maps
 
     def frames(self, driving_keypoints: np.ndarray, head_poses: np.ndarray) -> list[FieldFrame]:
-        """Batched: driving_keypoints (T, 68, 2), head_poses (T, 3) -> T fields (one solve for all)."""
+        """Batched: driving_keypoints (T, 68, 2), head_poses (T, 3) -> T fields (one solve for all).
+
+        Where the portrait's lips are parted, each spline carries six value columns: the smooth map,
+        then the upper and lower sides of the lips (`frond.field.lips`), all from one solve.
+        """
         drv = driving_keypoints.astype(np.float64)
+        maps = 1 if self.lips is None else 3  # value columns: the smooth map (+ the lips' two sides)
         moving, values = [], []
         for kp, pose in zip(drv, head_poses):
-            face, face_values = meet_close(kp, self.source, 0.004)  # closed lips (and anything else that meets)
+            face_values = self.source if self.lips is None else np.concatenate([self.source, self.lips.values(kp)], axis=1)
+            face, face_values = meet_close(kp, face_values, 0.004)  # closed lips (and anything else that meets)
             head = self.geometry.rotate(self.head_points, pose, self.head_depth)
             neck = self.geometry.rotate(self.neck_points, np.asarray(pose) * 0.3)
             moving.append(np.concatenate([face, head, neck]))
-            values.append(np.concatenate([face_values, self.head_points, self.neck_points]))
+            values.append(np.concatenate([face_values, np.tile(self.head_points, maps), np.tile(self.neck_points, maps)]))
         moving, values = np.stack(moving), np.stack(values)
         t, m = moving.shape[:2]
         anchors = np.broadcast_to(self.anchors, (t, *self.anchors.shape))
-        weights, affine = solve_batch(np.concatenate([moving, anchors], 1), np.concatenate([values, anchors], 1))
+        weights, affine = solve_batch(np.concatenate([moving, anchors], 1),
+                                      np.concatenate([values, np.tile(anchors, maps)], 1))
+        weights, affine = weights.astype(np.float32), affine.astype(np.float32)
         grid = self.grid_norm.astype(np.float32)
-        coarse = (batched_kernel(grid[None], moving.astype(np.float32)) @ weights[:, :m].astype(np.float32)
-                  + self.static_kernel @ weights[:, m:].astype(np.float32)
-                  + affine[:, :1].astype(np.float32) + grid[None] @ affine[:, 1:].astype(np.float32))
+        coarse = (batched_kernel(grid[None], moving.astype(np.float32)) @ weights[:, :m, :2]
+                  + self.static_kernel @ weights[:, m:, :2] + affine[:, :1, :2] + grid[None] @ affine[:, 1:, :2])
         identity = grid.reshape(*self.grid_shape, 2)
         coarse = identity + (coarse.reshape(t, *self.grid_shape, 2) - identity) * self.support
+        self._keep_inside(coarse, identity)
         feather = max(0.6, 0.004 * self.out_scale)
-        return [FieldFrame(grid=None, coarse=np.ascontiguousarray(c, dtype=np.float32), lattice=self.lattice,
-                           occlusion=inner_mouth_mask(apply_affine(self.norm_to_out, kp), self.space.height,
-                                                      self.space.width, feather))
-                for c, kp in zip(coarse, drv)]
+        out = []
+        for i, kp in enumerate(drv):
+            kp_px = apply_affine(self.norm_to_out, kp)
+            occlusion = inner_mouth_mask(kp_px, self.space.height, self.space.width, feather)
+            split = None
+            if self.lips is not None:
+                split = self._split(kp_px, moving[i], weights[i], affine[i], occlusion)
+            out.append(FieldFrame(grid=None, coarse=np.ascontiguousarray(coarse[i], dtype=np.float32),
+                                  lattice=self.lattice, occlusion=occlusion, mouth=split))
+        return out
+
+    def _split(self, kp_px: np.ndarray, moving: np.ndarray, weights: np.ndarray, affine: np.ndarray,
+               occlusion: np.ndarray):
+        """One frame's `MouthSplit`; narrows `occlusion` (H, W), in place, to what the portrait lacks."""
+        box = mouth_box(kp_px, float(inter_ocular(kp_px)), occlusion.shape)
+        y0, y1, x0, x1 = box
+        if y1 - y0 < 4 or x1 - x0 < 4:
+            return None
+        points, shape = self.lips.lattice(box)
+        points = points.astype(np.float32)
+        m = moving.shape[0]
+        maps = (batched_kernel(points, moving.astype(np.float32)) @ weights[:m]
+                + batched_kernel(points, self.anchors.astype(np.float32)) @ weights[m:]
+                + affine[:1] + points @ affine[1:])  # (P, 6)
+        identity = np.tile(points, 3)
+        maps = identity + (maps - identity) * self._support(points)[:, None]
+        for side in range(3):
+            self._keep_inside(maps[:, 2 * side: 2 * side + 2], points)
+        split, lacking = self.lips.build(box, maps.reshape(*shape, 6).astype(np.float32), kp_px, occlusion[y0:y1, x0:x1])
+        occlusion[y0:y1, x0:x1] = lacking
+        return split
 
     def frame(self, driving_keypoints: np.ndarray, head_pose: np.ndarray) -> FieldFrame:
         """driving_keypoints (68, 2), head_pose (3,) -> the field over the output space."""

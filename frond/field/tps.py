@@ -12,9 +12,10 @@ def batched_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def solve_batch(controls: np.ndarray, values: np.ndarray, regularisation: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """T splines at once: controls (T, N, 2), values (T, N, 2) -> weights (T, N, 2), affine (T, 3, 2).
+    """T splines at once: controls (T, N, 2), values (T, N, D) -> weights (T, N, D), affine (T, 3, D).
 
     f(x) = sum_i w_i U(|x - c_i|) + a_0 + x a_1..2, with f(c_i) ~= v_i (exactly when regularisation = 0).
+    D value columns share one factorisation (e.g. several maps through the same controls).
     """
     t, n = controls.shape[:2]
     system = np.zeros((t, n + 3, n + 3))
@@ -22,7 +23,7 @@ def solve_batch(controls: np.ndarray, values: np.ndarray, regularisation: float 
     system[:, :n, n] = system[:, n, :n] = 1.0
     system[:, :n, n + 1:] = controls
     system[:, n + 1:, :n] = np.swapaxes(controls, 1, 2)
-    rhs = np.zeros((t, n + 3, 2))
+    rhs = np.zeros((t, n + 3, values.shape[-1]))
     rhs[:, :n] = values
     solution = np.linalg.solve(system, rhs)
     return solution[:, :n], solution[:, n:]

@@ -1,9 +1,10 @@
 """Mouth-interior (and closed-eyelid) synthesis for the training-free decoder.
 
-Where the lips part, the source has no content. We paint a believable interior:
-a dark cavity shaded towards the throat, upper teeth under the upper lip and lower
-teeth above the lower lip as the mouth opens, with colours taken from the portrait
-(its lips for the cavity, its own teeth when it shows them).
+Where the lips part wider than the portrait's own (the occlusion map), the source has no
+content. We paint a believable interior: a dark cavity shaded towards the throat, a
+tongue, upper teeth under the upper lip and lower teeth above the lower lip as the mouth
+opens, with colours taken from the portrait (its lips, and its own teeth and cavity when
+it shows them). Where the portrait shows its interior, the field reuses it instead.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..field.lips import lip_curve, mouth_box
 
 
 @dataclass
@@ -19,47 +21,59 @@ class MouthPalette:
     cavity: np.ndarray  # (3,) float32 RGB, the dark interior
     teeth: np.ndarray  # (3,) float32 RGB, lit teeth
     lips: np.ndarray  # (3,) float32 RGB
+    tongue: np.ndarray  # (3,) float32 RGB, the tongue in the mouth's shade
 
 
 def palette_from_source(image: np.ndarray, keypoints_px: np.ndarray) -> MouthPalette:
-    """image (H, W, 3) uint8, keypoints_px (68, 2) in that image's pixels -> the mouth's colours."""
-    h, w = image.shape[:2]
-    outer = np.zeros((h, w), np.uint8)
-    inner = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(outer, [np.round(keypoints_px[48:60]).astype(np.int32)], 1)
-    cv2.fillPoly(inner, [np.round(keypoints_px[60:68]).astype(np.int32)], 1)
-    lip_pixels = image[(outer > 0) & (inner == 0)].astype(np.float32)
+    """image (H, W, 3) uint8, keypoints_px (68, 2) in that image's pixels -> the mouth's colours.
+
+    Lips from the lip ring; where the portrait shows its own interior, its teeth (the bright
+    quarter) and its cavity (the dark quarter); otherwise colours derived from the lips.
+    """
+    lo = np.maximum(np.floor(keypoints_px[48:68].min(0)).astype(int) - 2, 0)
+    hi = np.minimum(np.ceil(keypoints_px[48:68].max(0)).astype(int) + 3, (image.shape[1], image.shape[0]))
+    patch = image[lo[1]:hi[1], lo[0]:hi[0]]
+    outer = np.zeros(patch.shape[:2], np.uint8)
+    inner = np.zeros(patch.shape[:2], np.uint8)
+    cv2.fillPoly(outer, [np.round(keypoints_px[48:60] - lo).astype(np.int32)], 1)
+    cv2.fillPoly(inner, [np.round(keypoints_px[60:68] - lo).astype(np.int32)], 1)
+    lip_pixels = patch[(outer > 0) & (inner == 0)].astype(np.float32)
     lips = np.median(lip_pixels, axis=0) if len(lip_pixels) > 10 else np.array([170.0, 90.0, 90.0], np.float32)
-    teeth = np.array([228.0, 222.0, 210.0], np.float32)
-    inside = image[inner > 0].astype(np.float32)
+    teeth = np.array([214.0, 205.0, 188.0], np.float32)
+    cavity = np.clip(lips * np.array([0.38, 0.14, 0.14]) + 6.0, 0, 255)
+    inside = patch[inner > 0].astype(np.float32)
     if len(inside) > 30:
         luminance = inside @ np.array([0.299, 0.587, 0.114], np.float32)
         bright = inside[luminance > np.percentile(luminance, 75)]
         if len(bright) and bright.mean() > 120 and bright.std(axis=0).mean() < 60:
             teeth = np.clip(0.5 * teeth + 0.5 * bright.mean(axis=0) * 1.05, 0, 255)
+        dark = inside[luminance < np.percentile(luminance, 25)]
+        if len(dark) and dark.mean() < 90:  # the portrait's own cavity
+            cavity = 0.5 * cavity + 0.5 * dark.mean(axis=0)
     skin_level = float(np.clip(np.mean(lips) / 140.0, 0.6, 1.1))  # darker portraits get darker teeth
-    cavity = np.clip(lips * np.array([0.38, 0.14, 0.14]) + 6.0, 0, 255)
+    tongue = np.clip(lips * np.array([0.62, 0.36, 0.38]) + 6.0, 0, 255)
     return MouthPalette(cavity=cavity.astype(np.float32), teeth=(teeth * skin_level).clip(0, 255).astype(np.float32),
-                        lips=lips.astype(np.float32))
+                        lips=lips.astype(np.float32), tongue=tongue.astype(np.float32))
 
 
-def _lip_curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:  # also the lower eyelid
-    """Piecewise-linear y(x) through points (N, 2) sorted by x, evaluated at xs."""
-    order = np.argsort(points[:, 0])
-    return np.interp(xs, points[order, 0], points[order, 1])
+TOOTH_EDGES = (0.0, 0.085, 0.15, 0.205)  # IOD from the mouth's centre line to the gaps between incisors, laterals, canines
 
 
-def mouth_box(keypoints_px: np.ndarray, iod_px: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """The box (y0, y1, x0, x1) around the lips with a margin, clipped to the frame."""
-    pad = 0.25 * iod_px + 3
-    lo = np.floor(keypoints_px[48:68].min(0) - pad).astype(int)
-    hi = np.ceil(keypoints_px[48:68].max(0) + pad).astype(int)
-    return max(lo[1], 0), min(hi[1], shape[0]), max(lo[0], 0), min(hi[0], shape[1])
+def _soft(distance: np.ndarray) -> np.ndarray:
+    """Signed distance in px (positive inside) -> coverage in [0, 1], one pixel of antialiasing."""
+    return np.clip(distance + 0.5, 0.0, 1.0)
 
 
 def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.ndarray,
                    palette: MouthPalette, iod_px: float) -> None:
-    """Blend a synthesised interior into frame (H, W, 3) uint8 where occlusion (H, W) > 0, in place."""
+    """Blend a synthesised interior into frame (H, W, 3) uint8 where occlusion (H, W) > 0, in place.
+
+    Back to front: the cavity (darkest at the throat, deeper as the mouth opens, warmer at
+    the lips' inner surfaces), the tongue rising from the floor of the mouth, lower teeth
+    above the lower lip, upper teeth under the upper lip (longer central incisors, gaps
+    between teeth, the lip's shadow, darker towards the corners). Edges are antialiased
+    over one output pixel, so they stay sharp at any size.
+    """
     by0, by1, bx0, bx1 = mouth_box(keypoints_px, iod_px, frame.shape)
     ys, xs = np.nonzero(occlusion[by0:by1, bx0:bx1] > 0.01)
     if ys.size == 0:
@@ -67,49 +81,45 @@ def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.nd
     y0, y1, x0, x1 = by0 + ys.min(), by0 + ys.max() + 1, bx0 + xs.min(), bx0 + xs.max() + 1
     alpha = occlusion[y0:y1, x0:x1, None]
     gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    upper = _lip_curve(keypoints_px[[60, 61, 62, 63, 64]], gx[0])[None, :]  # (1, w)
-    lower = _lip_curve(keypoints_px[[60, 67, 66, 65, 64]], gx[0])[None, :]
+    upper = lip_curve(keypoints_px[[60, 61, 62, 63, 64]], gx[0])[None, :]  # (1, w)
+    lower = lip_curve(keypoints_px[[60, 67, 66, 65, 64]], gx[0])[None, :]
     gap = np.maximum(lower - upper, 1e-3)
-    depth = np.clip(1.0 - np.abs((gy - (upper + lower) / 2) / (gap / 2 + 1e-3)), 0, 1)  # 1 at the centre line
     left, right = keypoints_px[60, 0], keypoints_px[64, 0]
-    across = np.clip(np.abs((gx - (left + right) / 2) / max((right - left) / 2, 1.0)), 0, 1)  # 0 centre, 1 corners
-    colour = palette.cavity[None, None] * (1.0 - 0.45 * depth[..., None]) * (1.0 - 0.3 * across[..., None])
-
+    centre, half = (left + right) / 2, max((right - left) / 2, 1.0)
+    across = np.clip(np.abs(gx - centre) / half, 0, 1)  # 0 centre, 1 corners
     openness = float(np.clip((keypoints_px[66, 1] - keypoints_px[62, 1]) / iod_px, 0, 1))
-    tooth_h = (0.07 + 0.1 * min(openness, 0.3)) * iod_px
-    shade = (1.0 - 0.55 * across ** 2)[..., None]  # teeth fall into shadow towards the corners
-    span = np.clip((0.8 - across) / 0.25, 0, 1)  # no teeth in the corners of the mouth
-    upper_teeth = np.clip((upper + tooth_h - gy) / 1.2, 0, 1) * (gy >= upper - 1) * span
-    colour = colour * (1 - upper_teeth[..., None]) + palette.teeth * shade * upper_teeth[..., None]
-    if openness > 0.2:
-        lower_h = 0.04 * iod_px * min(1.0, (openness - 0.2) / 0.15)
-        lower_teeth = np.clip((gy - (lower - lower_h)) / 1.2, 0, 1) * (gy <= lower + 1) * span
-        colour = colour * (1 - lower_teeth[..., None]) + 0.75 * palette.teeth * shade * lower_teeth[..., None]
-    colour = cv2.GaussianBlur(colour.astype(np.float32), (0, 0), max(0.5, 0.01 * iod_px))
+    layer = lambda colour, cover: colour_now * (1 - cover[..., None]) + colour * cover[..., None]  # noqa: E731
+
+    # the cavity: a throat shadow that deepens with the opening, lighter and warmer at the lips
+    t = np.clip((gy - upper) / gap, 0, 1)
+    throat = np.clip(1.0 - across ** 2, 0, 1) * np.clip(1.0 - np.abs(2 * t - 1), 0, 1)
+    colour_now = palette.cavity[None, None] * (1.0 - (0.4 + 0.4 * min(openness / 0.3, 1.0)) * throat[..., None])
+    rim = np.exp(-np.minimum(gy - upper, lower - gy).clip(0) / max(0.015 * iod_px, 0.7))
+    colour_now = layer(0.5 * palette.lips, 0.5 * rim)
+    # the tongue: an arch rising from the floor of the mouth once it opens
+    rise = np.clip((openness - 0.08) / 0.2, 0, 1)
+    if rise > 0:
+        top = lower - rise * np.minimum(0.32 * gap, 0.1 * iod_px) * np.sqrt(np.clip(1 - (across / 0.7) ** 2, 0, 1))
+        tongue = _soft(gy - top) * (across < 0.75)
+        lit = np.exp(-np.clip(gy - top, 0, None) / max(0.025 * iod_px, 1.0))  # its top catches some light
+        colour_now = layer(palette.tongue * (0.8 + 0.3 * lit[..., None]) * (1 - 0.4 * across[..., None] ** 2), tongue)
+    teeth_shade = (1.0 - 0.6 * across ** 2)[..., None]  # teeth fall into shadow towards the corners
+    between = sum(np.exp(-((np.abs(gx - centre) - e * iod_px) / max(0.006 * iod_px, 0.5)) ** 2) for e in TOOTH_EDGES)
+    spacing = (1.0 - 0.35 * np.clip(between, 0, 1))[..., None]
+    # lower teeth: a narrower, shaded row above the lower lip
+    if openness > 0.12:
+        lower_h = 0.035 * iod_px * min(1.0, (openness - 0.12) / 0.12)
+        row = _soft(gy - (lower - lower_h)) * (gy <= lower + 1) * np.clip((0.55 - across) / 0.15, 0, 1)
+        colour_now = layer(palette.teeth * np.array([0.6, 0.54, 0.48], np.float32) * teeth_shade * spacing, row)
+    # upper teeth under the upper lip: the central incisors longest, the lip's shadow on their top
+    tooth_h = np.minimum((0.075 + 0.09 * min(openness, 0.3)) * iod_px, 0.55 * gap) * (1.0 - 0.3 * across ** 2)
+    row = _soft(upper + tooth_h - gy) * (gy >= upper - 1) * np.clip((0.82 - across) / 0.2, 0, 1)
+    lip_shadow = 1.0 - 0.3 * np.exp(-np.clip(gy - upper, 0, None) / max(0.02 * iod_px, 0.7))
+    edge = 1.0 - 0.25 * np.clip(1.0 - (upper + tooth_h - gy) / np.maximum(0.25 * tooth_h, 0.5), 0, 1)  # translucent tips
+    colour_now = layer(palette.teeth * teeth_shade * spacing * (lip_shadow * edge)[..., None], row)
+    colour = cv2.GaussianBlur(colour_now.astype(np.float32), (0, 0), max(0.4, 0.004 * iod_px))
     roi = frame[y0:y1, x0:x1].astype(np.float32)
-    frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
-
-
-def paint_closed_lips(frame: np.ndarray, cover: np.ndarray, box: tuple[int, int, int, int], keypoints_px: np.ndarray,
-                      palette: MouthPalette, iod_px: float) -> None:
-    """Cover, in place, where the output samples the portrait's own mouth interior but the lips are closed.
-
-    cover (h, w) in [0, 1] over the frame's `box` (y0, y1, x0, x1): the lips meet there,
-    so lip colour is painted, darker along the line where they touch.
-    """
-    ys, xs = np.nonzero(cover > 0.02)
-    if ys.size == 0:
-        return
-    cover = cover[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
-    y0, y1, x0, x1 = box[0] + ys.min(), box[0] + ys.max() + 1, box[2] + xs.min(), box[2] + xs.max() + 1
-    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    upper = _lip_curve(keypoints_px[[60, 61, 62, 63, 64]], gx[0])[None, :]
-    lower = _lip_curve(keypoints_px[[60, 67, 66, 65, 64]], gx[0])[None, :]
-    line = np.exp(-(((gy - (upper + lower) / 2) / max(0.02 * iod_px, 0.7)) ** 2))
-    colour = palette.lips[None, None] * (1.0 - 0.45 * line[..., None])
-    alpha = cv2.GaussianBlur(np.clip(cover * 1.5, 0, 1), (0, 0), max(0.5, 0.015 * iod_px))[..., None]
-    roi = frame[y0:y1, x0:x1].astype(np.float32)
-    frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
+    frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha + 0.5, 0, 255).astype(np.uint8)
 
 
 EYES = (tuple(range(36, 42)), tuple(range(42, 48)))  # iBUG contours: corner, upper lid x2, corner, lower lid x2
@@ -154,7 +164,7 @@ def paint_closed_lids(frame: np.ndarray, keypoints_px: np.ndarray, closure: np.n
         mask = np.zeros((y1 - y0, x1 - x0), np.float32)
         cv2.fillPoly(mask, [np.round((contour - (x0, y0)) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
         mask = cv2.GaussianBlur(cv2.dilate(mask, np.ones((3, 3), np.uint8)), (0, 0), max(0.6, 0.02 * iod_px))
-        lash_y = _lip_curve(contour[[0, 5, 4, 3]], np.arange(x0, x1))  # the lower lid: where the lashes meet it
+        lash_y = lip_curve(contour[[0, 5, 4, 3]], np.arange(x0, x1))  # the lower lid: where the lashes meet it
         gy = np.arange(y0, y1, dtype=np.float32)[:, None]
         lash = np.exp(-((gy - lash_y[None, :]) / max(0.025 * iod_px, 0.8)) ** 2)
         paint = colour[None, None] * (1.0 - 0.55 * lash[..., None])

@@ -1,9 +1,13 @@
 """The training-free decoder (FROND stage 4 without weights).
 
 The field is continuous, so the output is a continuous resampling of the portrait at
-the warped coordinates (bicubic), at whatever resolution the output space asks for;
-where the occlusion map says the source has no content (the opening mouth), a
-synthesised interior is blended in (`frond.render.mouth`).
+the warped coordinates (bicubic), at whatever resolution the output space asks for. The
+alignment affine is composed into the field's map, so each output pixel samples the
+original portrait once, prefiltered where the output is smaller than the face, and
+continued plausibly beyond the picture's edge (`frond.render.sampling`). Where the field
+splits at the lips (`FieldFrame.mouth`), each side samples the portrait through its own
+map. Where the occlusion map says the source has no content (the mouth opening wider
+than the portrait's), a synthesised interior is blended in (`frond.render.mouth`).
 """
 from __future__ import annotations
 
@@ -12,10 +16,14 @@ import numpy as np
 
 from ..face.align import apply_affine, invert_affine
 from ..face.ibug import inter_ocular
-from ..types import AlignedFace, FieldFrame, OutputSpace, upsample_lattice
-from ..field.prior import inner_mouth_mask
 from ..motion.shape import LID_TRAVEL
-from .mouth import eye_openness, lid_colour, mouth_box, paint_closed_lids, paint_closed_lips, paint_interior, palette_from_source
+from ..types import AlignedFace, FieldFrame, MouthSplit, OutputSpace, upsample_lattice
+from .mouth import eye_openness, lid_colour, paint_closed_lids, paint_interior, palette_from_source
+from .sampling import compose, prepare_source
+
+
+SEAM_SHADOW = 0.3  # how much light the line where closed lips meet takes away
+HOLLOW_SHADOW = 0.9  # ... and the middle of a wide opening (the portrait's own teeth and tongue fall into shade)
 
 
 class PriorDecoder:
@@ -25,40 +33,37 @@ class PriorDecoder:
 
     def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, space: OutputSpace) -> None:
         self.space = space
-        self.to_source = space.norm_to_source.astype(np.float32)
+        out_to_source = compose(space.norm_to_source, space.out_to_norm)  # output px -> portrait px
+        self.source = prepare_source(space.source, out_to_source, (space.height, space.width))
+        self.to_source = self.source.affine_from(space.norm_to_source).astype(np.float32)  # normalised -> sampled px
         self.norm_to_out = invert_affine(space.out_to_norm)
-        source_px = apply_affine(space.norm_to_source, source_keypoints.astype(np.float64))
-        self.palette = palette_from_source(space.source, source_px)
-        self.lids = lid_colour(space.source, source_px)
+        source_px = apply_affine(self.to_source.astype(np.float64), source_keypoints.astype(np.float64))
+        self.palette = palette_from_source(self.source.image, source_px)
+        self.lids = lid_colour(self.source.image, source_px)
         self.source_eyes = eye_openness(source_keypoints)  # lid gaps, normalised units
-        # where the portrait shows its own mouth interior (parted lips, teeth): hidden when the lips close
-        h, w = space.source.shape[:2]
-        interior = inner_mouth_mask(source_px, h, w, feather=0.0)
-        grow = max(3, int(round(0.03 * float(inter_ocular(source_px))))) | 1  # cover the teeth's edges too
-        self.source_interior = cv2.dilate(interior, np.ones((grow, grow), np.uint8))
-        self.has_interior = bool(self.source_interior.sum() > 4.0)
+
+    def _maps(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(h, w, 2) normalised -> the x and y maps (h, w) into the sampled image's pixels."""
+        maps = cv2.transform(grid, self.to_source)
+        return np.ascontiguousarray(maps[..., 0]), np.ascontiguousarray(maps[..., 1])
+
+    def _sample(self, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+        # separate x and y maps: OpenCV's bicubic remap is ~30 % faster than with one 2-channel map
+        return cv2.remap(self.source.image, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
 
     def render(self, field: FieldFrame, driving_keypoints: np.ndarray) -> np.ndarray:
         """field over (H, W), driving_keypoints (68, 2) -> (H, W, 3) uint8 RGB."""
         if field.coarse is not None:  # affine before the (linear) upsampling: same map, far fewer points
             coarse = cv2.transform(field.coarse, self.to_source)
             shape = (self.space.height, self.space.width)
-            map_x, map_y = (np.ascontiguousarray(upsample_lattice(np.ascontiguousarray(coarse[..., c]), field.lattice, shape))
-                            for c in (0, 1))
-        else:
-            maps = cv2.transform(field.grid, self.to_source)  # normalised -> source pixels, (H, W, 2)
-            map_x, map_y = np.ascontiguousarray(maps[..., 0]), np.ascontiguousarray(maps[..., 1])
-        # separate x and y maps: OpenCV's bicubic remap is ~30 % faster than with one 2-channel map
-        frame = cv2.remap(self.space.source, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+            frame = self._sample(*(np.ascontiguousarray(upsample_lattice(np.ascontiguousarray(coarse[..., c]),
+                                                                         field.lattice, shape)) for c in (0, 1)))
+            if field.mouth is not None:
+                self._render_split(frame, field.mouth)
+        else:  # a dense grid (it holds the split's sides too, unblended)
+            frame = self._sample(*self._maps(field.dense()))
         kp_px = apply_affine(self.norm_to_out, driving_keypoints.astype(np.float64))
         iod = float(inter_ocular(kp_px))
-        if self.has_interior:  # only around the mouth: where the output samples the portrait's own interior
-            box = mouth_box(kp_px, iod, frame.shape)
-            y0, y1, x0, x1 = box
-            sampled = cv2.remap(self.source_interior, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1],
-                                interpolation=cv2.INTER_LINEAR, borderValue=0)
-            cover = np.clip(sampled * (1.0 - field.occlusion[y0:y1, x0:x1]), 0, 1)
-            paint_closed_lips(frame, cover, box, kp_px, self.palette, iod)
         if field.occlusion.max() > 0.01:
             paint_interior(frame, field.occlusion, kp_px, self.palette, iod)
         # a blink narrows the eye by LID_TRAVEL of its opening; painted lids cover the rest
@@ -68,3 +73,15 @@ class PriorDecoder:
             paint_closed_lids(frame, kp_px, closure, self.lids, iod)
         return frame
 
+    def _render_split(self, frame: np.ndarray, split: MouthSplit) -> None:
+        """Each side of the lips from its own map, joined along the line where they meet (in place)."""
+        y0, y1, x0, x1 = split.box
+        upper = self._sample(*self._maps(split.upper)).astype(np.float32)
+        lower = self._sample(*self._maps(split.lower)).astype(np.float32)
+        weight = split.weight[..., None]
+        joined = lower + weight * (upper - lower)
+        if split.seam is not None:  # closed lips press together along a thin shadow
+            joined *= 1.0 - SEAM_SHADOW * split.seam[..., None]
+        if split.hollow is not None:  # the middle of an opening looks into the mouth: shade follows the opening
+            joined *= 1.0 - HOLLOW_SHADOW * split.hollow[..., None] ** 2
+        frame[y0:y1, x0:x1] = np.clip(joined + 0.5, 0, 255).astype(np.uint8)

@@ -128,11 +128,6 @@ class PreparedClip:
         return list(lags)[best] if r[best] > r[AV_MAX_LAG] + AV_MIN_GAIN else 0
 
     @property
-    def speaker(self) -> str:
-        """Who speaks (meta.json's "speaker", else the clip's name)."""
-        return str(self.meta.get("speaker") or self.name)
-
-    @property
     def n_frames(self) -> int:
         return int(self.keypoints.shape[0])
 
