@@ -53,8 +53,7 @@ class Setting:
     def range_text(self) -> str:
         """The valid values in words: "0..3", "256 or 512", ">= 0"."""
         if self.choices:
-            words = [str(c) for c in self.choices]
-            return " or ".join(words) if len(words) <= 2 else f"one of {', '.join(words)}"
+            return " or ".join(str(c) for c in self.choices)
         if self.high is not None:
             return f"{self.low:g}..{self.high:g}"
         return f">= {self.low:g}"
@@ -70,24 +69,27 @@ class Setting:
         else:
             ok = self.low <= value < WHOLE_END
         if not ok:
-            shown = repr(value) if isinstance(value, str) else value
-            whole = "a whole number " if self.kind is int and not self.choices else ""
-            within = "within " if self.high is not None and not self.choices else ""
-            raise ValueError(f"{self.name} must be {whole}{within}{self.range_text}, got {shown}")
+            raise ValueError(f"{self.name} must be {self._valid()}, got {value!r}")
 
     def to_app(self, value: Any) -> Any:
         """A field value -> the app widget's value (True -> "full")."""
         return self.app_values[self.choices.index(value)] if self.app_values else value
 
     def from_app(self, value: Any) -> Any:
-        """The app widget's value -> the field's type; TypeError/ValueError when it cannot be one."""
+        """The app widget's value -> the field's type (None or "": the default); ValueError naming the setting."""
         if value is None or value == "":
             return self.default
-        if self.app_values:
-            if value not in self.app_values:
-                raise ValueError(f"{self.api_name} must be {' or '.join(map(str, self.app_values))}, got {value!r}")
-            return self.choices[self.app_values.index(value)]
-        return self.kind(value)
+        try:
+            return self.choices[self.app_values.index(value)] if self.app_values else self.kind(value)
+        except (TypeError, ValueError):
+            valid = " or ".join(map(str, self.app_values)) if self.app_values else self._valid()
+            raise ValueError(f"{self.api_name} must be {valid}, got {value!r}") from None
+
+    def _valid(self) -> str:
+        """The valid values as a phrase: a whole number >= 0, within 0..3, 256 or 512."""
+        if self.choices:
+            return self.range_text
+        return ("a whole number " if self.kind is int else "within " if self.high is not None else "") + self.range_text
 
 
 @dataclass(frozen=True)
@@ -120,18 +122,18 @@ class GenerationSettings:
 SETTINGS: tuple[Setting, ...] = (  # in the app's order, which is also the order of its API's parameters
     Setting("smoothing", float, "Motion smoothing",
             "Trajectory stiffness: 0 follows every sound, 1 glides between mouth shapes.",
-            low=0.0, high=1.0, widget="slider", step=0.05),
+            low=0, high=1, widget="slider", step=0.05),
     Setting("lip_scale", float, "Lip motion scale", "Multiplies mouth motion: 0 keeps the mouth still, 2 exaggerates.",
-            low=0.0, high=3.0, widget="slider", step=0.05, slider=(0.0, 2.0)),
+            low=0, high=3, widget="slider", step=0.05, slider=(0, 2)),
     Setting("head_motion", float, "Head motion", "Multiplies the head's natural sway and nods: 0 keeps the head still.",
-            low=0.0, high=3.0, widget="slider", step=0.05, slider=(0.0, 2.0)),
+            low=0, high=3, widget="slider", step=0.05, slider=(0, 2)),
     Setting("blink_rate", float, "Blink rate", "Multiplies the natural blink rate (about 17 blinks a minute).",
-            low=0.0, high=3.0, widget="slider", step=0.1),
+            low=0, high=3, widget="slider", step=0.1),
     Setting("size", int, "Output size", "Side of the face crop in pixels. 512 is sharper and about 4x slower.",
             choices=(256, 512), widget="radio", column=1),
     Setting("fps", float, "Frames per second",
             "Frames per second of the video. Motion is continuous in time, so any rate works.",
-            low=1.0, high=60.0, widget="slider", column=1, slider=(10.0, 60.0)),
+            low=1, high=60, widget="slider", column=1, slider=(10, 60)),
     Setting("full_frame", bool, "Framing",
             "Face crop: the aligned square. Full frame: the face pasted back into the whole photo.",
             choices=(False, True), widget="radio", column=1,
@@ -164,5 +166,4 @@ class Limits:
             raise ValueError(f"image size limits must be >= 64 px, got {self.max_image_side} and {self.max_full_frame_side}")
 
 
-DEFAULT_SETTINGS = GenerationSettings()
 DEFAULT_LIMITS = Limits()
