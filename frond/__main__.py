@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import GenerationSettings, Limits
+from .config import LANDMARK_BACKENDS, SETTINGS, GenerationSettings, Limits
 from .errors import FrondInputError
 from .shutdown import stop_like_interrupt
 
@@ -47,7 +47,6 @@ def _positive_seconds(text: str) -> float:
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
-    d = GenerationSettings()
     p = sub.add_parser("generate", help="portrait + speech -> talking-face MP4 (or many, from a manifest)",
                        description="Turn one portrait and one speech clip into a lip-synchronised talking-face video "
                                    "(H.264 + AAC MP4), or every line of a --manifest with one warm pipeline. Runs offline "
@@ -60,36 +59,42 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shard", metavar="I/N", help="with --manifest: only every N-th line from the I-th (0-based), e.g. "
                                                   "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT")
     p.add_argument("--overwrite", action="store_true", help="with --manifest: redo outputs that exist")
-    p.add_argument("--size", type=int, choices=(256, 512), default=d.size, help="side of the aligned face crop in pixels (default %(default)s)")
-    p.add_argument("--fps", type=_finite, default=d.fps, help="frames per second, 1-60 (default %(default)s)")
-    p.add_argument("--smoothing", type=_finite, default=d.smoothing, help="trajectory stiffness 0..1: 0 follows every phone, 1 very smooth (default %(default)s)")
-    p.add_argument("--lip-scale", type=_finite, default=d.lip_scale, help="mouth motion multiplier 0..3 (default %(default)s)")
-    p.add_argument("--head-motion", type=_finite, default=d.head_motion, help="head motion multiplier 0..3, 0 = still head (default %(default)s)")
-    p.add_argument("--blink-rate", type=_finite, default=d.blink_rate, help="blink rate multiplier 0..3, 1 = about 17 per minute (default %(default)s)")
-    p.add_argument("--full-frame", action="store_true", help="paste the animated face back into the whole original image (default: the aligned crop)")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed for blinks and head motion, >= 0: same seed, same video (default %(default)s)")
-    p.add_argument("--motion", choices=("learned", "prior"), default=d.motion, help="mouth motion: the trained network (default) or the training-free phone/viseme prior")
-    p.add_argument("--face-index", type=int, default=d.face_index, help="which face when there are several: 0 = largest (default %(default)s)")
+    _add_settings(p)
     p.add_argument("--save-intermediates", type=Path, metavar="DIR", help="also write keypoints.npz, trajectories.png, motion_field.mp4, overlay.mp4 (and aligned.png, side_by_side.mp4) to DIR")
     p.add_argument("--weights", help="learned FROND weights: a Hub repo id[@revision] or a local folder (default: training-free prior); "
                                      "weights that cannot be loaded are an error")
-    p.add_argument("--landmarks", choices=("auto", "mediapipe", "fan"), default="auto", help="landmark backend (default: FAN if its weights are cached, else MediaPipe)")
+    p.add_argument("--landmarks", choices=LANDMARK_BACKENDS, default="auto", help="landmark backend (default: FAN if its weights are cached, else MediaPipe)")
     p.add_argument("--max-audio-seconds", type=_positive_seconds, default=Limits().max_audio_seconds, help="refuse longer audio (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details, third-party libraries' too")
     p.set_defaults(func=_generate)
 
 
+def _add_settings(p: argparse.ArgumentParser) -> None:
+    """One option per generation setting, from the settings table (`frond.config.SETTINGS`)."""
+    group = p.add_argument_group("generation settings", "the app's widgets (--face-index: here only); a manifest's "
+                                                        "columns of the same names (lip_scale, ...) override them per video")
+    for setting in SETTINGS:
+        text = setting.help.replace("%", "%%")
+        if setting.kind is bool:  # a switch: off unless given
+            assert setting.default is False, setting.name
+            off = setting.choice_labels[0].lower() if setting.choice_labels else "off"
+            group.add_argument(setting.option, action="store_true", help=f"{text} (default: {off})")
+            continue
+        group.add_argument(setting.option, type=_finite if setting.kind is float else setting.kind,
+                           choices=setting.choices or None, default=setting.default,
+                           help=f"{text} ({setting.range_text}; default %(default)s)")
+
+
 def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, Limits]:
     try:
-        settings = GenerationSettings(size=args.size, fps=args.fps, smoothing=args.smoothing, lip_scale=args.lip_scale,
-                                      head_motion=args.head_motion, blink_rate=args.blink_rate, full_frame=args.full_frame,
-                                      seed=args.seed, face_index=args.face_index, motion=args.motion)
+        settings = GenerationSettings(**{setting.name: getattr(args, setting.name) for setting in SETTINGS})
         limits = Limits(max_audio_seconds=args.max_audio_seconds)
     except ValueError as exc:
         message = str(exc)
-        for name in ("face_index", "lip_scale", "head_motion", "blink_rate", "smoothing", "seed", "fps", "size"):
-            message = message.replace(f"{name} must", f"--{name.replace('_', '-')} must", 1)
+        named = next((s for s in SETTINGS if message.startswith(f"{s.name} must")), None)
+        if named is not None:  # the option as it was typed
+            message = named.option + message[len(named.name):]
         raise FrondInputError(f"{message}. See `python -m frond generate --help` for each option's range.") from None
     return settings, limits
 

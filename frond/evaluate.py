@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import metrics
+from .config import LANDMARK_BACKENDS
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 GENERATED, FLOOR, CEILING = "generated", "still portrait", "real video"
@@ -98,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--speakers", type=Path, help="--folds: clip,speaker CSV (default: the shared corpus's table)")
     parser.add_argument("--steps", type=int, default=1500, help="--folds: motion training steps per fold")
     parser.add_argument("--baselines", action="store_true", help="add the still portrait (floor) and the real video (ceiling) rows")
-    parser.add_argument("--landmarks", default="auto", choices=("auto", "mediapipe", "fan"), help="landmark backend used to measure both videos")
+    parser.add_argument("--landmarks", default="auto", choices=LANDMARK_BACKENDS, help="landmark backend used to measure both videos")
     parser.add_argument("--max-seconds", type=float, default=None, help="use only the first N seconds of each clip (quick runs)")
     parser.add_argument("--keep-videos", action="store_true", help="keep the generated videos beside the report")
     parser.add_argument("--no-plots", action="store_true", help="skip the per-clip plots")

@@ -1,10 +1,10 @@
 """Many videos in one go: a manifest (CSV or JSONL) rendered by one warm pipeline.
 
 Each line names `portrait`, `audio` and `out`, and optionally any generation setting
-(`size`, `fps`, `smoothing`, `lip_scale`, `head_motion`, `blink_rate`, `full_frame`,
-`seed`, `face_index`) and `save_intermediates`; what a line leaves out comes from the
-command line's options. Relative paths are relative to the manifest's folder, so a
-manifest and its media move together (to another machine, too).
+(its field name in `frond.config.SETTINGS`: `size`, `lip_scale`, `motion`, ...) and
+`save_intermediates`; what a line leaves out comes from the command line's options.
+Relative paths are relative to the manifest's folder, so a manifest and its media move
+together (to another machine, too).
 
 A line that fails reports its error and the rest go on. An `out` that exists is skipped:
 outputs are written atomically, so an existing file is a finished one, and a rerun after
@@ -17,17 +17,16 @@ import csv
 import json
 import os
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .config import GenerationSettings
+from .config import SETTINGS, GenerationSettings, Setting
 from .errors import FrondInputError
 from .paths import check_paths
 
 REQUIRED = ("portrait", "audio", "out")
-SETTINGS = tuple(f.name for f in fields(GenerationSettings))
-KNOWN = REQUIRED + SETTINGS + ("save_intermediates",)
+KNOWN = REQUIRED + tuple(s.name for s in SETTINGS) + ("save_intermediates",)
 TRUE, FALSE = {"1", "true", "yes", "on", "y"}, {"0", "false", "no", "off", "n", ""}
 
 
@@ -92,19 +91,19 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
         yield number, {h.strip(): c.strip() for h, c in zip(header, cells) if c.strip() != ""}
 
 
-def _value(name: str, raw: Any, default: Any) -> Any:
-    """A manifest cell -> the setting's type (that of its default)."""
-    if isinstance(default, bool):
+def _value(setting: Setting, raw: Any) -> Any:
+    """A manifest cell (text in CSV, text or a number in JSONL) -> the setting's type."""
+    if setting.kind is bool:
         text = str(raw).strip().lower()
         if text not in TRUE | FALSE:
-            raise ValueError(f"{name} must be true or false, got {raw!r}")
+            raise ValueError(f"{setting.name} must be true or false, got {raw!r}")
         return text in TRUE
-    if isinstance(default, int):
+    if setting.kind is int:
         number = float(raw)
         if not number.is_integer():
-            raise ValueError(f"{name} must be a whole number, got {raw!r}")
+            raise ValueError(f"{setting.name} must be a whole number, got {raw!r}")
         return int(number)
-    return float(raw)
+    return setting.kind(raw)
 
 
 def _job(number: int, row: dict[str, Any], folder: Path, defaults: GenerationSettings) -> Job:
@@ -118,7 +117,7 @@ def _job(number: int, row: dict[str, Any], folder: Path, defaults: GenerationSet
     inter = row.get("save_intermediates")
     inter = folder / os.path.expanduser(str(inter)) if inter not in (None, "") else None
     try:
-        changes = {k: _value(k, row[k], getattr(defaults, k)) for k in SETTINGS if k in row}
+        changes = {s.name: _value(s, row[s.name]) for s in SETTINGS if s.name in row}
         settings = GenerationSettings(**{**defaults.to_dict(), **changes})
     except (TypeError, ValueError) as exc:
         return Job(number, portrait, audio, out, error=f"{exc}")

@@ -235,5 +235,6 @@ def test_unreachable_weights_start_fast_on_the_prior_with_a_notice(tmp_path):
             page = response.read().decode()
     assert "could not be loaded" in page and "nobody/frond-weights-test@main" in page, "no visible warning on the page"
     assert seconds < 30, f"start-up took {seconds:.1f} s"
-    assert "path: training-free motion prior" in log
+    path = log.split("path: ", 1)[1].splitlines()[0]  # the prior (and the bundled motion network), not the weights asked for
+    assert "training-free motion prior" in path and "nobody/frond-weights-test" not in path, path
     assert "[frond]" in log.split("path:")[0], "no notice about the weights"

@@ -106,7 +106,7 @@ def test_bad_settings(tmp_path, portrait, short_speech):
     ("--seed", "-1", "--seed must be a whole number >= 0"),
     ("--lip-scale", "-0.5", "--lip-scale must be within 0..3"),
     ("--size", "300", "invalid choice"),
-    ("--face-index", "-1", "--face-index must be >= 0"),
+    ("--face-index", "-1", "--face-index must be a whole number >= 0"),
 ])
 def test_option_values_are_validated_before_any_work(tmp_path, portrait, short_speech, option, value, message):
     expect_refusal(tmp_path, portrait, short_speech, option, value, message=message)

@@ -23,6 +23,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from ..config import LANDMARK_BACKENDS
 from ..errors import FrondInputError
 from ..types import FaceDetection
 from .mediapipe_import import face_solutions
@@ -65,8 +66,8 @@ def resolve_backend(backend: str = "auto") -> str:
     backend = os.environ.get("FROND_LANDMARKS", backend) if backend == "auto" else backend
     if backend == "auto":
         return "fan" if fan_weights_cached() else "mediapipe"
-    if backend not in ("mediapipe", "fan"):
-        raise FrondInputError(f"unknown landmark backend {backend!r}: use auto, mediapipe or fan")
+    if backend not in LANDMARK_BACKENDS:
+        raise FrondInputError(f"unknown landmark backend {backend!r}: use {', '.join(LANDMARK_BACKENDS)}")
     if backend == "fan" and not fan_weights_cached():
         raise FrondInputError(
             "face-alignment's weights are not in the local cache and cannot be downloaded offline; "

@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 
+from ..config import LANDMARK_BACKENDS
 from ..errors import FrondInputError
 
 
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
     p.add_argument("out_dir", help="where the prepared clips go")
     p.add_argument("--size", type=int, default=256, help="side of the face crop (default 256)")
     p.add_argument("--fps", type=float, default=25.0, help="frames per second of the clips (default 25)")
-    p.add_argument("--landmarks", default="auto", choices=("auto", "mediapipe", "fan"),
+    p.add_argument("--landmarks", default="auto", choices=LANDMARK_BACKENDS,
                    help="landmark backend (auto: face-alignment when its weights are cached, else MediaPipe)")
     p.add_argument("--overwrite", action="store_true", help="redo clips that are already prepared")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
