@@ -26,7 +26,7 @@ from .data import load_prepared
 from .speakers import load_speakers, speaker_folds
 
 MEASURES = (("mouth_corr", "r lag 0", "{:.3f}"), ("mouth_corr_best", "best r", "{:.3f}"),
-            ("mouth_lag", "lag", "{:+.1f}"), ("amplitude_ratio", "amp", "{:.2f}"))
+            ("mouth_lag", "lag", "{:+.1f}"), ("amplitude_ratio", "amp", "{:.2f}"), ("render_fidelity", "render r", "{:.2f}"))
 PATHS = ("learned", "prior")
 
 
@@ -72,7 +72,7 @@ def run_folds(data: str | Path, k: int, out: str | Path, steps: int = 1500, size
                 except (ClipSkipped, FrondInputError) as exc:
                     log(f"  {name}: skipped ({exc})")
                     continue
-                rows[name] = {p: {m: clip["rows"][row_name(p)][m] for m, _, _ in MEASURES} for p in PATHS}
+                rows[name] = {p: {m: clip["rows"][row_name(p)].get(m, float("nan")) for m, _, _ in MEASURES} for p in PATHS}
                 log(f"  {name}: " + "; ".join(f"{p} r {rows[name][p]['mouth_corr']:.3f}" for p in PATHS))
         report["folds"].append({"fold": index, "clips": rows, "mean": _means(rows),
                                 "speakers": sorted({table.speaker_of(n) for n in held}),
