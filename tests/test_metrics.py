@@ -81,6 +81,23 @@ def test_shift_by_two_frames_is_found_at_lag_two() -> None:
     assert result["audio_mouth_lag"] == 2
     assert result["audio_mouth_corr"] == pytest.approx(1.0)
     assert result["audio_mouth_lag_real"] == 0
+    # a generated mouth that trails the real one: lag 0 suffers, the best lag finds it and says by how much
+    assert result["mouth_lag"] == 2 and result["mouth_corr_best"] == pytest.approx(1.0, abs=1e-6)
+    assert result["mouth_corr"] < 0.9
+
+
+def test_speaker_folds_are_disjoint_balanced_and_stable() -> None:
+    from frond.train.speakers import SpeakerTable, speaker_folds
+
+    table = SpeakerTable({"a1": "anna", "a2": "anna", "a3": "anna", "b1": "bob", "c1": "cleo", "d1": "dan", "e1": "eve"})
+    clips = ["a1", "a2", "a3", "b1", "c1", "d1", "e1", "f1"]  # f1 is not listed: its own speaker
+    folds = speaker_folds(clips, table, 3)
+    assert sorted(c for f in folds for c in f) == sorted(clips)
+    owners = [{table.speaker_of(c) for c in f} for f in folds]
+    assert all(not (x & y) for i, x in enumerate(owners) for y in owners[i + 1:])  # no speaker in two folds
+    assert {"a1", "a2", "a3"} in [set(f) & {"a1", "a2", "a3"} for f in folds]  # anna stays together
+    assert max(map(len, folds)) - min(map(len, folds)) <= 2
+    assert speaker_folds(list(reversed(clips)), table, 3) == folds  # the order clips come in does not matter
 
 
 def test_missing_frames_are_skipped_not_fatal() -> None:
