@@ -36,6 +36,7 @@ class MotionConfig:
     hidden: int = 96  # width of the convolutions
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # dilated residual convolutions at the control-point rate
     components: int = 8  # PCA components of the articulation the network predicts
+    members: int = 1  # networks in the ensemble (each trained on its own loss; the prediction is their mean)
     dropout: float = 0.1  # dropout inside the residual blocks (training only)
     stiffness: float = 1.0  # default P-spline penalty weight (second differences of coefficients)
     gain: float = 1.0  # articulation scale around the mean: calibrated after training against under-articulation
@@ -127,7 +128,7 @@ class FrondConfig:
         """A very small model for tests and CPU smoke runs."""
         return cls(
             encoder=EncoderConfig(image_size=32, channels=8, kp_features=8, global_dim=8, hidden=16),
-            motion=MotionConfig(n_mels=40, hidden=32, dilations=(1, 2)),
+            motion=MotionConfig(n_mels=40, hidden=32, dilations=(1, 2), members=2),
             field=FieldConfig(resolution=32, channels=8, depth=2, splat_features=4),
             decoder=DecoderConfig(channels=16, latent=16, res_blocks=1, mlp_hidden=32, mlp_layers=2, levels=2),
             image_size=image_size,

@@ -26,18 +26,12 @@ from ..motion.trajectory import UniformBSpline
 from .config import MotionConfig
 
 
-class AudioMotionEstimator(nn.Module):
-    """mel (B, n_mels, M) -> articulation B-spline coefficients (B, n, components).
-
-    Buffers (fitted on the training clips before training, saved with the weights):
-    `basis` (components, DIM) and `mean` (DIM,): the articulation PCA; `opening_direction`
-    (DIM,): how a portrait's own opening maps to articulation.
-    """
+class _Member(nn.Module):
+    """One network of the ensemble: features (B, C, M) at 100 Hz -> coefficients (B, n, components)."""
 
     def __init__(self, config: MotionConfig) -> None:
         super().__init__()
         self.config = config
-        self.spline = UniformBSpline(config.knot_hz)
         h = config.hidden
         self.front = nn.ModuleList([nn.Conv1d(config.n_mels + n_phone_features(config), h, 3, padding=1),
                                     nn.Conv1d(h, h, 3, padding=1)])
@@ -49,6 +43,34 @@ class AudioMotionEstimator(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         nn.init.zeros_(self.head.bias)
         nn.init.normal_(self.head.weight, std=1e-3)
+
+    def forward(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        m = x.shape[-1]
+        for conv in self.front:
+            x = self.act(conv(x))
+        stride, kernel, left = downsample_geometry(self.config.knot_hz)
+        right = max(0, stride * (n - 1) + kernel - left - m)
+        x = self.act(self.down(F.pad(x, (left, right), mode="replicate")))[..., :n]
+        for block in self.blocks:
+            x = x + block(self.drop(self.act(x)))
+        return self.head(x).transpose(1, 2)
+
+
+class AudioMotionEstimator(nn.Module):
+    """mel (B, n_mels, M) -> articulation B-spline coefficients (B, n, components).
+
+    `config.members` networks of the same shape, started from different weights and each trained
+    on its own loss: a deep ensemble (Lakshminarayanan et al. 2017) whose mean is the prediction.
+    Buffers (fitted on the training clips before training, saved with the weights):
+    `basis` (components, DIM) and `mean` (DIM,): the articulation PCA; `opening_direction`
+    (DIM,): how a portrait's own opening maps to articulation.
+    """
+
+    def __init__(self, config: MotionConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.spline = UniformBSpline(config.knot_hz)
+        self.members = nn.ModuleList([_Member(config) for _ in range(config.members)])
         self.register_buffer("basis", torch.zeros(config.components, DIM))
         self.register_buffer("mean", torch.zeros(DIM))
         self.register_buffer("opening_direction", torch.zeros(DIM))
@@ -75,24 +97,18 @@ class AudioMotionEstimator(nn.Module):
         """mel (B, n_mels, M) at 100 frames/s (frame m at m / 100 s); phones (B, P, M) one-hot
         (`frond.audio.phones.phone_frames`), zeros or None when there are none.
 
-        -> {"coefficients": (B, n, components) spline coefficients of the PCA coordinates,
-        "knot_times": (n,) seconds}, n = `spline.n_control((M - 1) / 100)`.
+        -> {"coefficients": (B, n, components) spline coefficients of the PCA coordinates (the
+        ensemble's mean), "member_coefficients": (members, B, n, components), "knot_times": (n,)
+        seconds}, n = `spline.n_control((M - 1) / 100)`.
         """
         m = mel.shape[-1]
         n = self.spline.n_control((m - 1) / FRAMES_PER_SECOND)
         x = mel
         if n_phone_features(self.config):
             x = torch.cat([mel, phones if phones is not None else mel.new_zeros(mel.shape[0], n_phone_features(self.config), m)], 1)
-        for conv in self.front:
-            x = self.act(conv(x))
-        stride, kernel, left = downsample_geometry(self.config.knot_hz)
-        right = max(0, stride * (n - 1) + kernel - left - m)
-        x = self.act(self.down(F.pad(x, (left, right), mode="replicate")))[..., :n]
-        for block in self.blocks:
-            x = x + block(self.drop(self.act(x)))
-        coefficients = self.head(x).transpose(1, 2)  # (B, n, components)
+        each = torch.stack([member(x, n) for member in self.members])  # (members, B, n, components)
         knots = torch.as_tensor(self.spline.knot_times(n), dtype=torch.float32, device=mel.device)
-        return {"coefficients": coefficients, "knot_times": knots}
+        return {"coefficients": each.mean(0), "member_coefficients": each, "knot_times": knots}
 
     def articulation(self, coefficients: torch.Tensor, times: torch.Tensor, stiffness: float | None = None) -> torch.Tensor:
         """Coefficients (B, n, components) -> articulation (B, T, DIM) at `times` (T,) seconds.

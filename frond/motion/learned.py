@@ -111,14 +111,24 @@ class MotionNet:
     def spline(self) -> UniformBSpline:
         return UniformBSpline(self.knot_hz)
 
+    @property
+    def members(self) -> int:
+        return len({k.split(".")[1] for k in self.tensors if k.startswith("members.")})
+
     def coefficients(self, mel: np.ndarray, phones: np.ndarray | None = None) -> np.ndarray:
-        """mel (n_mels, M) at 100 frames/s, phones (P, M) one-hot or None -> B-spline coefficients (n, components)."""
-        t = self.tensors
+        """mel (n_mels, M) at 100 frames/s, phones (P, M) or None -> B-spline coefficients (n, components):
+        the mean of the ensemble's members."""
         m = mel.shape[1]
         n = self.spline.n_control((m - 1) / FRAMES_PER_SECOND)
         x = mel.astype(np.float32)
         if self.uses_phones:
             x = np.concatenate([x, phones if phones is not None else np.zeros((PHONE_FEATURES[self.phone_kind], m), np.float32)])
+        return np.mean([self._member(x, n, f"members.{i}.") for i in range(self.members)], axis=0)
+
+    def _member(self, x: np.ndarray, n: int, prefix: str) -> np.ndarray:
+        """One member's forward pass (`frond.models.motion._Member.forward`): (C, M) -> (n, components)."""
+        t = {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
+        m = x.shape[1]
         for i in range(2):
             x = gelu(conv1d(np.pad(x, ((0, 0), (1, 1))), t[f"front.{i}.weight"], t[f"front.{i}.bias"]))
         stride, kernel, left = downsample_geometry(self.knot_hz)
@@ -126,7 +136,7 @@ class MotionNet:
         x = gelu(conv1d(np.pad(x, ((0, 0), (left, right)), mode="edge"), t["down.weight"], t["down.bias"], stride=stride))[:, :n]
         for i, d in enumerate(self.dilations):
             x = x + conv1d(np.pad(gelu(x), ((0, 0), (d, d))), t[f"blocks.{i}.weight"], t[f"blocks.{i}.bias"], dilation=d)
-        return conv1d(x, t["head.weight"], t["head.bias"]).T  # (n, components)
+        return conv1d(x, t["head.weight"], t["head.bias"]).T
 
     def articulation(self, coefficients: np.ndarray, times: np.ndarray, lam: float) -> np.ndarray:
         """coefficients (n, components), times (T,) -> articulation (T, DIM), stiffened by `lam`."""

@@ -186,7 +186,10 @@ class MotionObjective(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]):
         out = self.model.predict_motion(batch["mel"], batch["times"][0], phones=batch.get("phones"))
-        return motion_losses(out["articulation"], batch["articulation"], batch["rest"], self.weights), out
+        motion = self.model.motion
+        each = [motion_losses(motion.articulation(c, batch["times"][0]), batch["articulation"], batch["rest"], self.weights)
+                for c in out["member_coefficients"]]  # every member learns on its own: an ensemble, not one wide net
+        return {k: torch.stack([e[k] for e in each]).mean() for k in each[0]}, out
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
