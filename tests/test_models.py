@@ -97,7 +97,7 @@ def test_numpy_motion_runtime_equals_the_torch_network(tmp_path):
     times = np.arange(39) / 25.0
     with torch.no_grad():
         expected = model.predict_motion(torch.from_numpy(mel)[None], torch.from_numpy(times).float(), stiffness=2.0,
-                                        phones=torch.from_numpy(phones)[None])
+                                        phones=torch.from_numpy(phones)[None], gain=net.gain)
     assert net.uses_phones
     coefficients = net.coefficients(mel, phones)
     np.testing.assert_allclose(coefficients, expected["coefficients"][0].numpy(), atol=1e-4)

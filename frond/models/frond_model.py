@@ -76,16 +76,16 @@ class FrondModel(
         return {**fld, **dec, "global_code": enc["global_code"], "driving_code": driving_code}
 
     def predict_motion(self, mel: torch.Tensor, times: torch.Tensor, stiffness: float | None = None,
-                       phones: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                       phones: torch.Tensor | None = None, gain: float = 1.0) -> dict[str, torch.Tensor]:
         """Audio -> the mouth's articulation sampled at `times` (stage "motion").
 
         mel (B, n_mels, M) level-normalised log-mel (`frond.audio.mel.speech_mel`); times (T,) seconds;
-        phones (B, P, M) one-hot phone features or None.
+        phones (B, P, M) one-hot phone features or None; gain: the articulation's scale (1 in training).
         -> {"articulation": (B, T, DIM) (`frond.motion.articulation`), "coefficients": (B, n, components),
         "knot_times": (n,)}.
         """
         out = self.motion(mel, phones)
-        return {**out, "articulation": self.motion.articulation(out["coefficients"], times, stiffness)}
+        return {**out, "articulation": self.motion.articulation(out["coefficients"], times, stiffness, gain)}
 
     def stage_modules(self) -> dict[str, list[nn.Module]]:
         """Which modules each trainable stage owns."""

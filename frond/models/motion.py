@@ -110,12 +110,14 @@ class AudioMotionEstimator(nn.Module):
         knots = torch.as_tensor(self.spline.knot_times(n), dtype=torch.float32, device=mel.device)
         return {"coefficients": each.mean(0), "member_coefficients": each, "knot_times": knots}
 
-    def articulation(self, coefficients: torch.Tensor, times: torch.Tensor, stiffness: float | None = None) -> torch.Tensor:
+    def articulation(self, coefficients: torch.Tensor, times: torch.Tensor, stiffness: float | None = None,
+                     gain: float = 1.0) -> torch.Tensor:
         """Coefficients (B, n, components) -> articulation (B, T, DIM) at `times` (T,) seconds.
 
         The P-spline stiffness (default: the config's) smooths the coefficients first, then
-        the spline is sampled and mapped out of the PCA basis; `config.gain` scales the
-        articulation around the mean (the calibration against under-articulation).
+        the spline is sampled and mapped out of the PCA basis; `gain` scales the articulation
+        around the mean. Training uses 1; the calibrated `config.gain` is for inference
+        (`frond.motion.learned`), so that it is not learned away.
         """
         n = coefficients.shape[1]
         lam = self.config.stiffness if stiffness is None else stiffness
@@ -125,7 +127,7 @@ class AudioMotionEstimator(nn.Module):
             c = torch.linalg.solve(system, c)
         basis = torch.as_tensor(self.spline.basis(times.detach().cpu().numpy(), n), dtype=torch.float32, device=c.device)
         pca = torch.einsum("tn,bnk->btk", basis, c)
-        return self.mean + self.config.gain * (pca @ self.basis)
+        return self.mean + gain * (pca @ self.basis)
 
 
 def opening(articulation: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
