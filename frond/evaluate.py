@@ -2,7 +2,7 @@
 
 For every video in a folder: the first frame is the portrait, the clip's own audio is
 the driver; the current pipeline generates a video, and it is compared with the real
-frames (DESIGN.md, "Measures of quality"). Both videos are seen through the same crop:
+frames (docs/DESIGN.md, "Measures of quality"). Both videos are seen through the same crop:
 each real frame is warped with the portrait's alignment transform, so the generated
 crop and the real crop show the same pixels where nothing moved. Landmarks are
 re-detected on both crops by the same backend; the measures are in `frond.metrics`.

@@ -114,6 +114,7 @@ def test_field_never_folds_even_on_blinks_and_closed_lips(portrait):
     """Eyelids and lips that meet must not make the spline singular: the map stays one-to-one."""
     from PIL import Image
 
+    from frond.face.framing import output_framing
     from frond.pipeline import FrondPipeline
 
     pipe = FrondPipeline()
@@ -121,11 +122,11 @@ def test_field_never_folds_even_on_blinks_and_closed_lips(portrait):
     face = pipe.find_face(np.asarray(Image.open(EXAMPLES / "grace_hopper.jpg").convert("RGB")), settings)
     clip = load_audio(EXAMPLES / "speech_2.wav")
     times = (np.arange(int(clip.duration * 25)) + 0.5) / 25
-    motion = pipe.stages["motion"].estimate(clip, face.keypoints, None, times, settings)
+    motion = pipe.stages.motion.estimate(clip, face.keypoints, times, settings)
     assert motion.channels["blink"].max() > 0.95  # the lids really close in some frames
-    space, _, _, _ = pipe.output_space(face, settings)
-    field = pipe.stages["field"]
-    field.prepare(face, face.keypoints, space)
+    space = output_framing(face, settings, pipe.limits).space
+    field = pipe.stages.field
+    field.prepare(face, pipe.stages.encoder.encode(face), space)
     for f in field.frames(motion.keypoints, motion.head_pose):
         grid = f.dense()
         jx = np.diff(grid, axis=1)[:-1]  # d(map)/dx

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..field.lips import lip_curve, mouth_box
+from ..face.ibug import EYES, lip_curve, mouth_box
 
 
 @dataclass
@@ -122,9 +122,6 @@ def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.nd
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha + 0.5, 0, 255).astype(np.uint8)
 
 
-EYES = (tuple(range(36, 42)), tuple(range(42, 48)))  # iBUG contours: corner, upper lid x2, corner, lower lid x2
-
-
 def lid_colour(image: np.ndarray, keypoints_px: np.ndarray) -> list[np.ndarray]:
     """The skin of each upper eyelid (between lid and brow), as (3,) float32 RGB, from the portrait."""
     colours = []
@@ -137,12 +134,6 @@ def lid_colour(image: np.ndarray, keypoints_px: np.ndarray) -> list[np.ndarray]:
         patch = image[max(y0, 0): max(y1, y0 + 1), max(x0, 0): max(x1, x0 + 1)].reshape(-1, 3).astype(np.float32)
         colours.append(np.median(patch, axis=0) if len(patch) > 3 else np.array([180.0, 140.0, 120.0], np.float32))
     return colours
-
-
-def eye_openness(keypoints: np.ndarray) -> np.ndarray:
-    """(68, 2) -> (2,) mean gap between upper and lower lids of each eye."""
-    return np.array([0.5 * (np.linalg.norm(keypoints[e[1]] - keypoints[e[5]]) + np.linalg.norm(keypoints[e[2]] - keypoints[e[4]]))
-                     for e in EYES])
 
 
 def paint_closed_lids(frame: np.ndarray, keypoints_px: np.ndarray, closure: np.ndarray, colours: list[np.ndarray],

@@ -1,5 +1,8 @@
 """Speed of the learned model: training steps/s and inference frames/s (field + decoder).
 
+`python -m frond.train.bench [cuda|cpu]` prints the numbers as JSON; `scripts/gpu_check.py`
+runs it with the trained model's configuration.
+
 `benchmark("cuda")` runs batched bf16 autocast on a GPU; on CPU use a tiny batch (the
 test does). Inputs are random; what is timed is the work of one training step of the
 render stage and of rendering frames from a prepared source.
@@ -10,8 +13,9 @@ import time
 
 import torch
 
-from .config import FrondConfig
-from .frond_model import FrondModel
+from ..models.config import FrondConfig
+from ..models.frond_model import FrondModel
+from .losses import render_losses
 
 
 def _sync(device: str) -> None:
@@ -44,8 +48,6 @@ def benchmark(device: str, sizes=(256, 512), batch: int = 32, config: FrondConfi
               warmup: int = 2, iters: int = 5, train: bool = True) -> dict:
     """-> {"device", "batch", "params": {...}, "sizes": {size: {"train_steps_per_s", "train_frames_per_s",
     "infer_frames_per_s", "peak_memory_gb"}}}; train=False times inference only (train_* are None)."""
-    from ..train.losses import render_losses
-
     amp = device.startswith("cuda")
     results: dict = {"device": device, "batch": batch, "bf16_autocast": amp, "sizes": {}}
     for size in sizes:
