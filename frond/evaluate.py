@@ -323,7 +323,7 @@ def evaluate_clip(
     limit = min(len(g) for g in generated_by.values())
     if max_seconds is not None:
         limit = min(limit, int(math.floor(max_seconds * fps + 1e-6)))
-    real = []
+    real: list[np.ndarray] = []
     frames_iter = read_video_frames(path)
     for frame in frames_iter:
         if len(real) >= limit:

@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
+from types import TracebackType
 
 import cv2
 import numpy as np
@@ -33,7 +35,7 @@ class IntermediatesWriter:
     closed (the videos are finished, or removed on error), `finish` writes the rest.
     """
 
-    def __init__(self, folder: str | Path, face: AlignedFace, framing: Framing, fps: float,
+    def __init__(self, folder: str | os.PathLike, face: AlignedFace, framing: Framing, fps: float,
                  audio_path: Path | None, panel_height: int) -> None:
         """panel_height: the height of the side-by-side video (its panels are scaled to it)."""
         self.folder = Path(folder)
@@ -68,10 +70,11 @@ class IntermediatesWriter:
             self._stack = stack.pop_all()
         return self
 
-    def __exit__(self, *exc_info) -> bool | None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> bool | None:
         """Finish the videos (or remove them all on error)."""
         self.files.update({name: video.path for name, video in self.videos.items()})
-        return self._stack.__exit__(*exc_info)
+        return self._stack.__exit__(kind, error, traceback)
 
     def write(self, field: FieldFrame, frame: np.ndarray, keypoints: np.ndarray) -> None:
         """One frame: its field over the output space, the video frame (Hf, Wf, 3) uint8 and its

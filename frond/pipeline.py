@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -39,6 +39,9 @@ from .paths import check_paths
 from .render.prior import PriorDecoder
 from .stages import DenseFieldEstimator, ImageDecoder, MotionEstimator, Stages
 from .types import AlignedFace, FieldFrame, GenerationResult, MotionSequence
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
@@ -103,7 +106,7 @@ class FrondPipeline:
         return self.prior_motion if settings.motion == "prior" else self.stages.motion
 
     @classmethod
-    def from_pretrained(cls, weights: str, **kwargs) -> "FrondPipeline":
+    def from_pretrained(cls, weights: str, **kwargs: Any) -> FrondPipeline:
         """A pipeline whose stages come from `weights` (Hub id[@revision] or folder) where trained."""
         return cls(weights=weights, **kwargs)
 
@@ -222,7 +225,8 @@ class FrondPipeline:
                                   "px is needed). Use a closer or larger photo.")
         return align_face(portrait, face, settings.size)
 
-    def generate(self, portrait, audio, out_path: str | os.PathLike, settings: GenerationSettings = GenerationSettings(),
+    def generate(self, portrait: str | os.PathLike | np.ndarray | Image.Image, audio: str | os.PathLike,
+                 out_path: str | os.PathLike, settings: GenerationSettings = GenerationSettings(),
                  intermediates_dir: str | os.PathLike | None = None, progress: Progress | None = None) -> GenerationResult:
         """Portrait (path, PIL image or (H, W, 3) array) + audio (path) -> the MP4 at `out_path`.
 

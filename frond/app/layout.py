@@ -76,6 +76,7 @@ def setting_widget(setting: Setting) -> gr.components.Component:
                                   elem_id=setting.api_name)
     if setting.widget == "slider":
         low, high = setting.slider or (setting.low, setting.high)
+        assert low is not None and high is not None, f"the slider {setting.name} needs ends"
         return gr.Slider(low, high, step=setting.step, **common)
     if setting.widget == "radio":
         values = setting.app_values or setting.choices

@@ -60,7 +60,7 @@ def inner_mouth_mask(keypoints_px: np.ndarray, height: int, width: int, feather:
     if x1 <= x0 or y1 <= y0:
         return mask
     roi = mask[y0:y1, x0:x1]
-    cv2.fillPoly(roi, [np.round((polygon - (x0, y0)) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+    cv2.fillPoly(roi, [np.round((polygon - (x0, y0)) * 16).astype(np.int32)], (1.0,), lineType=cv2.LINE_AA, shift=4)
     if feather > 0:
         roi[:] = cv2.GaussianBlur(roi, (0, 0), feather)
     return mask
