@@ -213,7 +213,7 @@ def main(args: argparse.Namespace) -> int:
         if not args.skip_cli:
             cli = cli_runs(folder, args.repeats)
             report["cli"] = cli
-            print(f"\nthe CLI, process start to finished MP4 (`python -m frond generate`):")
+            print("\nthe CLI, process start to finished MP4 (`python -m frond generate`):")
             print(f"  first answer, 1 s clip at 256: {cli['first_answer_s']:.2f} s (best of {args.repeats}; "
                   f"median {cli['first_answer_median_s']:.2f} s)")
             print(f"  22.5 s clip at 512: {cli['cli_512_fps']:.1f} frames/s = {100 * cli['cli_512_ratio']:.0f} % of the "

@@ -9,7 +9,6 @@ weights. The framing (crop or full frame) is `frond.face.framing`; the intermedi
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import time
 from collections import deque
@@ -43,7 +42,6 @@ from .types import AlignedFace, FieldFrame, GenerationResult, MotionSequence
 if TYPE_CHECKING:
     from PIL import Image
 
-log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 BUNDLED_MOTION = Path(__file__).resolve().parent / "pretrained" / "motion"  # the motion network FROND ships
 BUNDLED_MOTION_ID = "frond-motion (bundled)"

@@ -3,8 +3,8 @@
 One home for what the priors, the learned networks and the metrics all need: the eye
 centres and the inter-ocular distance (the unit of every face measure), the mouth opening,
 the eyes' openness, the box around the lips, the face's own frame, and the crop's
-pixel <-> normalised coordinates. The measures take
-numpy arrays or torch tensors of shape (..., 68, 2) alike.
+pixel <-> normalised coordinates. The measures on (..., 68, 2) keypoints take numpy arrays
+or torch tensors alike.
 
 Left and right are the *image's*: 36-41 is the eye on the left of the picture (the subject's
 right eye), 42-47 the one on the right (a test pins this).
@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-JAW = slice(0, 17)
-BROWS = slice(17, 27)
-NOSE = slice(27, 36)
 IMAGE_LEFT_EYE = slice(36, 42)  # the subject's right eye, on the left of the image
 IMAGE_RIGHT_EYE = slice(42, 48)  # the subject's left eye, on the right of the image
 OUTER_LIPS = slice(48, 60)
@@ -25,7 +22,7 @@ NON_MOUTH = slice(0, 48)
 UPPER_INNER_LIP, LOWER_INNER_LIP = 62, 66  # the middle of the inner lips
 MOUTH_CORNERS = (48, 54)
 NOSE_TIP, CHIN = 30, 8
-EYES = (tuple(range(36, 42)), tuple(range(42, 48)))  # each eye's contour: corner, upper lid x2, corner, lower lid x2
+EYES = tuple(tuple(range(eye.start, eye.stop)) for eye in (IMAGE_LEFT_EYE, IMAGE_RIGHT_EYE))  # contours: corner, upper lid x2, corner, lower lid x2
 
 
 def _norm(v):
@@ -51,12 +48,6 @@ def mouth_opening(keypoints):
     """
     gap = _norm(keypoints[..., LOWER_INNER_LIP, :] - keypoints[..., UPPER_INNER_LIP, :])
     return gap / inter_ocular(keypoints).clip(1e-6, None)
-
-
-def mouth_width(keypoints):
-    """(..., 68, 2) -> (...) distance between the mouth corners / inter-ocular distance."""
-    left, right = MOUTH_CORNERS
-    return _norm(keypoints[..., right, :] - keypoints[..., left, :]) / inter_ocular(keypoints).clip(1e-6, None)
 
 
 def eye_openness(keypoints: np.ndarray) -> np.ndarray:

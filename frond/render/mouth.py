@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..face.ibug import EYES, lip_curve, mouth_box
+from ..face.ibug import EYES, INNER_LIPS, MOUTH, OUTER_LIPS, lip_curve, mouth_box
 
 
 @dataclass
@@ -30,13 +30,13 @@ def palette_from_source(image: np.ndarray, keypoints_px: np.ndarray) -> MouthPal
     Lips from the lip ring; where the portrait shows its own interior, its teeth (the bright
     quarter) and its cavity (the dark quarter); otherwise colours derived from the lips.
     """
-    lo = np.maximum(np.floor(keypoints_px[48:68].min(0)).astype(int) - 2, 0)
-    hi = np.minimum(np.ceil(keypoints_px[48:68].max(0)).astype(int) + 3, (image.shape[1], image.shape[0]))
+    lo = np.maximum(np.floor(keypoints_px[MOUTH].min(0)).astype(int) - 2, 0)
+    hi = np.minimum(np.ceil(keypoints_px[MOUTH].max(0)).astype(int) + 3, (image.shape[1], image.shape[0]))
     patch = image[lo[1]:hi[1], lo[0]:hi[0]]
     outer = np.zeros(patch.shape[:2], np.uint8)
     inner = np.zeros(patch.shape[:2], np.uint8)
-    cv2.fillPoly(outer, [np.round(keypoints_px[48:60] - lo).astype(np.int32)], (1,))
-    cv2.fillPoly(inner, [np.round(keypoints_px[60:68] - lo).astype(np.int32)], (1,))
+    cv2.fillPoly(outer, [np.round(keypoints_px[OUTER_LIPS] - lo).astype(np.int32)], (1,))
+    cv2.fillPoly(inner, [np.round(keypoints_px[INNER_LIPS] - lo).astype(np.int32)], (1,))
     lip_pixels = patch[(outer > 0) & (inner == 0)].astype(np.float32)
     lips = np.median(lip_pixels, axis=0) if len(lip_pixels) > 10 else np.array([170.0, 90.0, 90.0], np.float32)
     teeth = np.array([214.0, 205.0, 188.0], np.float32)

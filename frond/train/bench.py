@@ -35,13 +35,51 @@ def _seconds_per_call(fn, device: str, warmup: int, iters: int) -> float:
     return (time.perf_counter() - start) / iters
 
 
-def _inputs(batch: int, size: int, device: str):
+def _inputs(batch: int, size: int, device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     img = (torch.rand(batch, 3, size, size, generator=g) * 2 - 1).to(device)
     kp = (torch.rand(batch, 68, 2, generator=g) * 1.2 - 0.6).to(device)
     drv = kp + 0.02 * torch.randn(batch, 68, 2, generator=g).to(device)
     pose = torch.zeros(batch, 3, device=device)
     return img, kp, drv, pose
+
+
+def _train_seconds(model: FrondModel, img: torch.Tensor, kp: torch.Tensor, drv: torch.Tensor, pose: torch.Tensor,
+                   device: str, warmup: int, iters: int) -> float:
+    """Seconds per training step of the render stage (bf16 autocast on CUDA)."""
+    amp = device.startswith("cuda")
+    opt = torch.optim.AdamW([p for n, p in model.named_parameters() if not n.startswith("motion.")], lr=1e-4)
+
+    def train_step() -> None:
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            out = model.reconstruct(img, kp, pose, drv, pose)
+        loss = render_losses(out["image"], img, {"l1": 1.0, "ssim": 0.5, "grad": 0.5})["total"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    model.train()
+    return _seconds_per_call(train_step, device, warmup, iters)
+
+
+def _render_seconds(model: FrondModel, img: torch.Tensor, kp: torch.Tensor, drv: torch.Tensor, pose: torch.Tensor,
+                    device: str, warmup: int, iters: int) -> float:
+    """Seconds per batch of frames (field + decoder) from a source prepared once."""
+    amp = device.startswith("cuda")
+    batch, size = img.shape[0], img.shape[-1]
+    model.eval()
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+        enc = model.encoder(img[:1], kp[:1], pose[:1])
+        feats = [f.expand(batch, -1, -1, -1) for f in model.decoder.encode_source(img[:1])]
+        src = img[:1].expand(batch, -1, -1, -1)
+        rep = lambda x: x.expand(batch, *x.shape[1:])  # noqa: E731
+
+        def render() -> torch.Tensor:
+            code = model.encoder.global_code(drv, pose)
+            fld = model.field(src, rep(kp[:1]), drv, rep(enc["kp_features"]), rep(enc["global_code"]), code, (size, size))
+            return model.decoder(src, fld["grid"], fld["occlusion"], source_features=feats)["image"]
+
+        return _seconds_per_call(render, device, warmup, iters)
 
 
 def benchmark(device: str, sizes=(256, 512), batch: int = 32, config: FrondConfig | None = None,
@@ -51,45 +89,20 @@ def benchmark(device: str, sizes=(256, 512), batch: int = 32, config: FrondConfi
     amp = device.startswith("cuda")
     results: dict = {"device": device, "batch": batch, "bf16_autocast": amp, "sizes": {}}
     for size in sizes:
-        cfg = config or FrondConfig(image_size=size)
-        model = FrondModel(cfg).to(device)
+        model = FrondModel(config or FrondConfig(image_size=size)).to(device)
         results["params"] = model.n_parameters()
         img, kp, drv, pose = _inputs(batch, size, device)
-        opt = torch.optim.AdamW([p for n, p in model.named_parameters() if not n.startswith("motion.")], lr=1e-4)
         if amp:
             torch.cuda.reset_peak_memory_stats()
-
-        def train_step() -> None:
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                out = model.reconstruct(img, kp, pose, drv, pose)
-            loss = render_losses(out["image"], img, {"l1": 1.0, "ssim": 0.5, "grad": 0.5})["total"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
-        model.train()
-        train_s = _seconds_per_call(train_step, device, warmup, iters) if train else None
-
-        model.eval()
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-            enc = model.encoder(img[:1], kp[:1], pose[:1])
-            feats = [f.expand(batch, -1, -1, -1) for f in model.decoder.encode_source(img[:1])]
-            src = img[:1].expand(batch, -1, -1, -1)
-            rep = lambda x: x.expand(batch, *x.shape[1:])  # noqa: E731
-
-            def render() -> torch.Tensor:
-                code = model.encoder.global_code(drv, pose)
-                fld = model.field(src, rep(kp[:1]), drv, rep(enc["kp_features"]), rep(enc["global_code"]), code, (size, size))
-                return model.decoder(src, fld["grid"], fld["occlusion"], source_features=feats)["image"]
-
-            infer_s = _seconds_per_call(render, device, warmup, iters)
+        train_s = _train_seconds(model, img, kp, drv, pose, device, warmup, iters) if train else None
+        infer_s = _render_seconds(model, img, kp, drv, pose, device, warmup, iters)
         results["sizes"][size] = {
             "train_steps_per_s": round(1.0 / train_s, 3) if train_s else None,
             "train_frames_per_s": round(batch / train_s, 2) if train_s else None,
             "infer_frames_per_s": round(batch / infer_s, 2),
             "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2 ** 30, 2) if amp else None,
         }
-        del model, opt
+        del model  # the next size starts with the memory free
     return results
 
 
