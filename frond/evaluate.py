@@ -204,6 +204,7 @@ def evaluate_folder(
         "baselines": baselines,
         "max_seconds": max_seconds,
         "modes": dict(pipe.modes),
+        "stage_weights": dict(pipe.stage_weights),
         "notices": list(pipe.notices),
         "clips": [],
         "skipped": [],
@@ -378,6 +379,7 @@ def evaluate_clip(
             "mouth_driving": _driving_opening(results[first_motion].motion.keypoints[:n]),
         },
         "modes": dict(results[first_motion].modes),
+        "stage_weights": dict(results[first_motion].stage_weights),
         "timings": {k: round(v, 2) for k, v in timings.items()},
     }
 
@@ -489,7 +491,11 @@ def results_markdown(report: dict[str, Any]) -> str:
     keys = list(MARKDOWN_HEADERS)
     specs = {k: f for k, _, f in COLUMNS}
     modes = report.get("modes") or {}
-    learned = any(str(v).startswith("learned") for v in modes.values())
+    stage_weights = report.get("stage_weights")
+    if stage_weights is not None:
+        learned = any(w is not None for w in stage_weights.values())
+    else:  # a report written before it recorded the stages' weights
+        learned = any(str(v).startswith("learned") for v in modes.values())
     names = {FLOOR: "still portrait (floor)", GENERATED: "FROND (" + ("learned" if learned else "training-free prior") + ")",
              CEILING: "real video (ceiling)", row_name("learned"): "FROND (learned motion)",
              row_name("prior"): "FROND (training-free prior motion)"}

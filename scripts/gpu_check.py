@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> dict:
     seconds = time.time() - start
     report["video"] = {"path": str(result.video_path), "source_clip": pick["name"], "frames": result.n_frames,
                        "seconds": round(seconds, 2), "frames_per_s": round(result.n_frames / seconds, 2),
-                       "modes": result.modes, "timings": {k: round(v, 3) for k, v in result.timings.items()}}
+                       "modes": result.modes, "stage_weights": result.stage_weights, "timings": {k: round(v, 3) for k, v in result.timings.items()}}
     save()
     return report
 
