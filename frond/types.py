@@ -56,7 +56,7 @@ class SourceEncoding:
 
     keypoints: np.ndarray  # (68, 2) float32, normalised crop space
     global_code: np.ndarray  # (G,) float32: the motion context (prior: the head geometry; learned: the global stream)
-    keypoint_features: np.ndarray | None = None  # (68, C) float32: the learned encoder's local stream per keypoint; None for the prior
+    keypoint_features: np.ndarray | None = None  # (68, C) float32: the learned local stream's; None for the prior
 
 
 @dataclass

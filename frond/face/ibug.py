@@ -22,7 +22,8 @@ NON_MOUTH = slice(0, 48)
 UPPER_INNER_LIP, LOWER_INNER_LIP = 62, 66  # the middle of the inner lips
 MOUTH_CORNERS = (48, 54)
 NOSE_TIP, CHIN = 30, 8
-EYES = tuple(tuple(range(eye.start, eye.stop)) for eye in (IMAGE_LEFT_EYE, IMAGE_RIGHT_EYE))  # contours: corner, upper lid x2, corner, lower lid x2
+# each eye's contour, image left then right: corner, upper lid x2, corner, lower lid x2
+EYES = tuple(tuple(range(eye.start, eye.stop)) for eye in (IMAGE_LEFT_EYE, IMAGE_RIGHT_EYE))
 
 
 def _norm(v):

@@ -55,7 +55,7 @@ class PriorDecoder(PriorStage):
 
     def render(self, field: FieldFrame, driving_keypoints: np.ndarray) -> np.ndarray:
         """field over (H, W), driving_keypoints (68, 2) -> (H, W, 3) uint8 RGB."""
-        if field.coarse is not None and field.lattice is not None:  # affine before the (linear) upsampling: same map, far fewer points
+        if field.coarse is not None and field.lattice is not None:  # affine before the (linear) upsampling: fewer points
             coarse = cv2.transform(field.coarse, self.to_source)
             shape = (self.space.height, self.space.width)
             frame = self._sample(*(np.ascontiguousarray(upsample_lattice(np.ascontiguousarray(coarse[..., c]),

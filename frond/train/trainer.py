@@ -279,7 +279,8 @@ def train(cfg: TrainConfig) -> dict:
     gan = None
     if cfg.stage == "render":
         augment = AugmentConfig() if cfg.augment else None
-        dataset: RenderPairs | MotionWindows = RenderPairs(split.train, image_size, split.train_holdout, cfg.seed, augment=augment)
+        dataset: RenderPairs | MotionWindows
+        dataset = RenderPairs(split.train, image_size, split.train_holdout, cfg.seed, augment=augment)
         objective: nn.Module = RenderObjective(model, cfg.render_weights, perceptual)
         lr = cfg.lr or 2e-4
         if max(cfg.render_weights.get("mouth_adv", 0.0), cfg.render_weights.get("mouth_fm", 0.0)) > 0:
