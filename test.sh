@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command: set up (first time) and run the whole test suite. Extra args go to pytest.
+# One command: set up (first time), type-check frond/ and run the whole test suite. Extra args go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 # system tools the tests use: ffmpeg-free (PyAV bundles its own), espeak-ng for fresh speech, chromium for the browser test
@@ -14,4 +14,5 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 ./setup.sh dev
+.venv/bin/python -m mypy  # the type check of frond/ (pyproject.toml [tool.mypy]); it must pass
 exec .venv/bin/python -m pytest "$@"

@@ -134,8 +134,10 @@ def _start_phones(audio: Path, limits: Limits) -> None:
     worker.submit(load_audio(audio, limits).samples)
 
 
-def _prefetch_phones(audio: Path, limits: Limits) -> None:
+def _prefetch_phones(audio: Path | None, limits: Limits) -> None:
     """`_start_phones` for a manifest's next video; a problem with its audio is reported when its turn comes."""
+    if audio is None:  # a line in error: nothing to prefetch
+        return
     try:
         _start_phones(audio, limits)
     except FrondInputError:
@@ -194,7 +196,7 @@ def _generate_manifest(args: argparse.Namespace, settings: GenerationSettings, l
 
     jobs = shard(read_manifest(args.manifest, settings), args.shard)
     total = len(jobs)
-    to_render = [job.error is None and (args.overwrite or not job.out.exists()) for job in jobs]
+    to_render = [job.error is None and (args.overwrite or not (job.out and job.out.exists())) for job in jobs]
     if any(to_render):
         _prefetch_phones(jobs[to_render.index(True)].audio, limits)
     pipe = _pipeline(args, limits) if any(to_render) else None  # a rerun with every output done loads nothing
@@ -203,9 +205,11 @@ def _generate_manifest(args: argparse.Namespace, settings: GenerationSettings, l
         following[k] = k + 1 if to_render[k + 1] else following[k + 1]
 
     def generate(i: int, job):
-        if following[i] is not None:  # its phones are recognised by the helper while this one renders
-            _prefetch_phones(jobs[following[i]].audio, limits)
+        after = following[i]
+        if after is not None:  # its phones are recognised by the helper while this one renders
+            _prefetch_phones(jobs[after].audio, limits)
         bar, progress = _progress_bar(args.quiet, f"[{i + 1}/{total}] ")
+        assert pipe is not None  # built whenever a job is to render
         try:
             return pipe.generate(job.portrait, job.audio, job.out, job.settings, job.intermediates, progress)
         finally:

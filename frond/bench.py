@@ -161,6 +161,7 @@ def motion_seconds(seconds: float, folder: Path, repeats: int = 3) -> dict:
     from .motion.learned import LearnedMotionEstimator, load_motion_net
     from .motion.prior import PriorMotionEstimator
     from .pipeline import BUNDLED_MOTION
+    from .stages import MotionEstimator
     from .train.synthetic import face_keypoints
 
     clip = load_audio(speech_of_length(seconds, folder))
@@ -172,14 +173,16 @@ def motion_seconds(seconds: float, folder: Path, repeats: int = 3) -> dict:
 
     times = np.arange(int(seconds * 25)) / 25
     source = face_keypoints(0.05)
-    stages = {"learned": LearnedMotionEstimator(load_motion_net(BUNDLED_MOTION), "bundled", Given()),
-              "prior": PriorMotionEstimator(source=Given())}
+    stages: dict[str, MotionEstimator] = {
+        "learned": LearnedMotionEstimator(load_motion_net(BUNDLED_MOTION), "bundled", Given()),
+        "prior": PriorMotionEstimator(source=Given()),
+    }
     out: dict = {"seconds_of_speech": seconds}
     for name, stage in stages.items():
         best = float("inf")
         for _ in range(repeats):
             t0 = time.perf_counter()
-            stage.estimate(clip, source, None, times, GenerationSettings())
+            stage.estimate(clip, source, times, GenerationSettings())
             best = min(best, time.perf_counter() - t0)
         out[f"{name}_s"] = best
     t0 = time.perf_counter()
@@ -210,7 +213,7 @@ def main(args: argparse.Namespace) -> int:
         if not args.skip_cli:
             cli = cli_runs(folder, args.repeats)
             report["cli"] = cli
-            print(f"\nthe CLI, process start to finished MP4 (`python -m frond generate`):")
+            print("\nthe CLI, process start to finished MP4 (`python -m frond generate`):")
             print(f"  first answer, 1 s clip at 256: {cli['first_answer_s']:.2f} s (best of {args.repeats}; "
                   f"median {cli['first_answer_median_s']:.2f} s)")
             print(f"  22.5 s clip at 512: {cli['cli_512_fps']:.1f} frames/s = {100 * cli['cli_512_ratio']:.0f} % of the "

@@ -16,8 +16,15 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .config import GenerationSettings
+    from .pipeline import FrondPipeline
+    from .stages import DenseFieldEstimator, ImageDecoder
+    from .types import AlignedFace, OutputSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -50,31 +57,34 @@ def load_portrait(path: Path) -> np.ndarray:
     return load_image(path)[0]
 
 
-def prepare_portrait(pipe, image: np.ndarray, settings):
+def prepare_portrait(pipe: FrondPipeline, image: np.ndarray, settings: GenerationSettings
+                     ) -> tuple[AlignedFace, np.ndarray, OutputSpace, DenseFieldEstimator, ImageDecoder]:
     """The pipeline's stages ready for `image` (H, W, 3), as `generate` prepares them.
 
     Returns (aligned face, source keypoints (68, 2), output space, field stage, decoder stage).
     """
+    from .face.framing import output_framing
+
     face = pipe.find_face(image, settings)
-    keypoints, _ = pipe.stages["encoder"].encode(face)
-    space = pipe.output_space(face, settings)[0]
-    field, decoder = pipe.stages["field"], pipe.stages["decoder"]
-    field.prepare(face, keypoints, space)
-    decoder.prepare(face, keypoints, space)
-    return face, keypoints, space, field, decoder
+    source = pipe.stages.encoder.encode(face)
+    space = output_framing(face, settings, pipe.limits).space
+    field, decoder = pipe.stages.field, pipe.stages.decoder
+    field.prepare(face, source, space)
+    decoder.prepare(face, source, space)
+    return face, source.keypoints, space, field, decoder
 
 
-def render_stills(pipe, image: np.ndarray, settings, driving: np.ndarray, poses: np.ndarray) -> Stills:
+def render_stills(pipe: FrondPipeline, image: np.ndarray, settings: GenerationSettings, driving: np.ndarray,
+                  poses: np.ndarray) -> Stills:
     """Render frames of `image` through the pipeline's stages: driving (T, 68, 2) keypoints, poses (T, 3)."""
     from .face.ibug import mouth_opening
 
-    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, settings)
-    fields = field.frames(driving, poses) if hasattr(field, "frames") else [field.frame(k, p) for k, p in zip(driving, poses)]
-    frames = [decoder.render(f, k) for f, k in zip(fields, driving)]
+    face, _, _, field, decoder = prepare_portrait(pipe, image, settings)
+    frames = list(decoder.render_batch(field.frames(driving, poses), driving))
     return Stills(portrait=face.image, frames=frames, openings=[float(mouth_opening(k)) for k in driving])
 
 
-def speech_stills(pipe, image: np.ndarray, audio: Path, size: int = 512) -> Stills:
+def speech_stills(pipe: FrondPipeline, image: np.ndarray, audio: Path, size: int = 512) -> Stills:
     """The portrait driven by `audio`: its frames with the mouth closed, half open and widest open."""
     from .config import GenerationSettings
     from .face.ibug import mouth_opening
@@ -82,10 +92,10 @@ def speech_stills(pipe, image: np.ndarray, audio: Path, size: int = 512) -> Stil
 
     settings = GenerationSettings(size=size)
     face = pipe.find_face(image, settings)
-    keypoints, code = pipe.stages["encoder"].encode(face)
+    source = pipe.stages.encoder.encode(face)
     clip = load_audio(audio)
     times = (np.arange(int(clip.duration * settings.fps)) + 0.5) / settings.fps
-    motion = pipe.stages["motion"].estimate(clip, keypoints, code, times, settings)
+    motion = pipe.stages.motion.estimate(clip, source.keypoints, times, settings)
     opening = mouth_opening(motion.keypoints)
     chosen = [int(np.argmin(opening)), int(np.argmin(np.abs(opening - 0.5 * opening.max()))), int(np.argmax(opening))]
     return render_stills(pipe, image, settings, motion.keypoints[chosen], motion.head_pose[chosen])

@@ -2,7 +2,7 @@
 
 For every video in a folder: the first frame is the portrait, the clip's own audio is
 the driver; the current pipeline generates a video, and it is compared with the real
-frames (DESIGN.md, "Measures of quality"). Both videos are seen through the same crop:
+frames (docs/DESIGN.md, "Measures of quality"). Both videos are seen through the same crop:
 each real frame is warped with the portrait's alignment transform, so the generated
 crop and the real crop show the same pixels where nothing moved. Landmarks are
 re-detected on both crops by the same backend; the measures are in `frond.metrics`.
@@ -204,6 +204,7 @@ def evaluate_folder(
         "baselines": baselines,
         "max_seconds": max_seconds,
         "modes": dict(pipe.modes),
+        "stage_weights": dict(pipe.stage_weights),
         "notices": list(pipe.notices),
         "clips": [],
         "skipped": [],
@@ -323,7 +324,7 @@ def evaluate_clip(
     limit = min(len(g) for g in generated_by.values())
     if max_seconds is not None:
         limit = min(limit, int(math.floor(max_seconds * fps + 1e-6)))
-    real = []
+    real: list[np.ndarray] = []
     frames_iter = read_video_frames(path)
     for frame in frames_iter:
         if len(real) >= limit:
@@ -378,6 +379,7 @@ def evaluate_clip(
             "mouth_driving": _driving_opening(results[first_motion].motion.keypoints[:n]),
         },
         "modes": dict(results[first_motion].modes),
+        "stage_weights": dict(results[first_motion].stage_weights),
         "timings": {k: round(v, 2) for k, v in timings.items()},
     }
 
@@ -489,7 +491,11 @@ def results_markdown(report: dict[str, Any]) -> str:
     keys = list(MARKDOWN_HEADERS)
     specs = {k: f for k, _, f in COLUMNS}
     modes = report.get("modes") or {}
-    learned = any(str(v).startswith("learned") for v in modes.values())
+    stage_weights = report.get("stage_weights")
+    if stage_weights is not None:
+        learned = any(w is not None for w in stage_weights.values())
+    else:  # a report written before it recorded the stages' weights
+        learned = any(str(v).startswith("learned") for v in modes.values())
     names = {FLOOR: "still portrait (floor)", GENERATED: "FROND (" + ("learned" if learned else "training-free prior") + ")",
              CEILING: "real video (ceiling)", row_name("learned"): "FROND (learned motion)",
              row_name("prior"): "FROND (training-free prior motion)"}

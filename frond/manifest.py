@@ -179,12 +179,13 @@ def run_jobs(generate: Callable[[int, Job], Any], jobs: list[Job], overwrite: bo
         start = time.perf_counter()
         try:
             if job.error is None:  # an out that is an input is an error, not a finished video to skip
+                assert job.out is not None  # a line without an error has every path
                 check_paths(job.out, (job.portrait, job.audio), job.intermediates)
         except FrondInputError as exc:
             job = replace(job, error=str(exc))
         if job.error is not None:
             outcome = Outcome(job, "failed", 0.0, message=job.error)
-        elif job.out.exists() and not overwrite:
+        elif job.out is not None and job.out.exists() and not overwrite:
             outcome = Outcome(job, "skipped", time.perf_counter() - start, message=f"{job.out} exists")
         else:
             try:

@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Iterator
+from typing import Generator, Iterator
 
 import av
 import numpy as np
@@ -61,7 +61,7 @@ def load_image(source: str | os.PathLike | np.ndarray | Image.Image, limits: Lim
     if side > limits.max_image_side:
         scale = limits.max_image_side / side
         new_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(new_size, Image.LANCZOS)
+        image = image.resize(new_size, Image.Resampling.LANCZOS)
         notices.append(f"The portrait was {side}px on its long side; downscaled to {limits.max_image_side}px.")
     array = np.asarray(image, dtype=np.uint8)
     if min(array.shape[:2]) < 32:
@@ -206,7 +206,7 @@ class VideoWriter:
             self._video.codec_context.time_base = 1 / self._rate
             self._video.options = {"crf": str(crf), "preset": preset}
             self._audio_packets: list[av.Packet] = []
-            self._audio = None
+            self._audio: av.AudioStream | None = None
             self._audio_job: Future | None = None
             if audio_path is not None:  # encoded beside whatever the caller does next
                 self._audio_job = Future()
@@ -219,12 +219,12 @@ class VideoWriter:
         self._error: BaseException | None = None
         if threaded:
             self._queue = queue.Queue(maxsize=6)
-            self._thread = threading.Thread(target=self._drain, name=f"encode-{self.path.name}", daemon=True)
+            self._thread = threading.Thread(target=self._drain, args=(self._queue,), name=f"encode-{self.path.name}", daemon=True)
             self._thread.start()
 
-    def _drain(self) -> None:
+    def _drain(self, frames: queue.Queue) -> None:
         while True:
-            frame = self._queue.get()
+            frame = frames.get()
             if frame is None:
                 return
             if self._error is None:
@@ -255,15 +255,15 @@ class VideoWriter:
         probe.close()
         layout = "stereo" if channels == 2 else "mono"
         rate = aac_rate(source_rate)
-        self._audio = self._container.add_stream("aac", rate=rate)
-        self._audio.layout = layout
-        self._audio.bit_rate = min(128_000, 3 * rate * channels)  # AAC's ceiling is ~6 bits per sample and channel
+        self._audio = stream = self._container.add_stream("aac", rate=rate)
+        stream.layout = layout
+        stream.bit_rate = min(128_000, 3 * rate * channels)  # AAC's ceiling is ~6 bits per sample and channel
         for frame in _decode(audio_path, rate, layout, "fltp", None, frame_size=AAC_FRAME):
-            self._audio_packets.extend(self._audio.encode(frame))
-        self._audio_packets.extend(self._audio.encode(None))
+            self._audio_packets.extend(stream.encode(frame))
+        self._audio_packets.extend(stream.encode(None))
         self._audio_cursor = 0
 
-    def _mux_audio_until(self, seconds: float | None) -> None:
+    def _mux_audio_until(self, seconds: float | Fraction | None) -> None:
         self._join_audio()
         if self._audio is None:
             return
@@ -349,7 +349,7 @@ def probe_video(path: str | os.PathLike) -> dict[str, float | int | str | None]:
         return info
 
 
-def read_video_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
+def read_video_frames(path: str | os.PathLike) -> Generator[np.ndarray, None, None]:
     """Decode a video's frames as (H, W, 3) uint8 RGB, one at a time."""
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):

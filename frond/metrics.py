@@ -1,6 +1,6 @@
 """Quality measures for talking faces: pure functions on numpy arrays, no I/O.
 
-These are the "Measures of quality" of DESIGN.md, used by `python -m frond evaluate`
+These are the "Measures of quality" of docs/DESIGN.md, used by `python -m frond evaluate`
 (self-reconstruction: first frame as the portrait, the clip's own audio as the driver,
 compared with the real frames).
 
@@ -111,7 +111,7 @@ def pearson(a: np.ndarray, b: np.ndarray, min_frames: int = 3) -> float:
     """Pearson correlation of two (T,) signals over the frames where both are finite.
 
     A still signal (zero variance) carries no information about the other: by
-    convention its correlation is 0, so a still image scores 0 (DESIGN.md).
+    convention its correlation is 0, so a still image scores 0 (docs/DESIGN.md).
     NaN when fewer than `min_frames` frames are usable.
     """
     a = np.asarray(a, dtype=np.float64).ravel()

@@ -52,7 +52,7 @@ def _check_writable_folder(folder: Path, option: str, target: Path) -> None:
                               f"({exc.strerror or type(exc).__name__}). Choose a folder you can write to.") from None
 
 
-def check_paths(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (),
+def check_paths(out: str | os.PathLike, inputs: Iterable[object] = (),
                 intermediates: str | os.PathLike | None = None) -> None:
     """Refuse an output that would overwrite an input or that cannot be written.
 

@@ -47,6 +47,19 @@ class AlignedFace:
 
 
 @dataclass
+class SourceEncoding:
+    """Stage 1's output: what the encoder found in the portrait, for the stages after it.
+
+    The motion estimators take the keypoints only (the learned motion is audio-driven and
+    speaker-independent); the dense field takes all of it.
+    """
+
+    keypoints: np.ndarray  # (68, 2) float32, normalised crop space
+    global_code: np.ndarray  # (G,) float32: the motion context (prior: the head geometry; learned: the global stream)
+    keypoint_features: np.ndarray | None = None  # (68, C) float32: the learned local stream's; None for the prior
+
+
+@dataclass
 class MotionSequence:
     """Audio-driven motion sampled at the output frame times.
 
@@ -58,7 +71,7 @@ class MotionSequence:
     keypoints: np.ndarray  # (T, 68, 2) float32 driving keypoints, normalised crop space
     head_pose: np.ndarray  # (T, 3) float32 yaw, pitch, roll in degrees (the global motion)
     channels: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T,), e.g. "open", "width", "round", "blink", "envelope"
-    source: str = "training-free prior"  # what produced it
+    source: str = ""  # what produced it, for display ("training-free prior: pocketsphinx -> visemes")
 
     @property
     def n_frames(self) -> int:
@@ -110,10 +123,13 @@ class FieldFrame:
     coarse: np.ndarray | None = None  # (h, w, 2) float32 the same map on a coarse lattice
     lattice: tuple[int, int] | None = None  # (cell, pad) in output pixels: sample (i, j) sits at ((j + .5) cell - .5 - pad, (i + .5) cell - .5 - pad)
     mouth: MouthSplit | None = None  # the map's two sides where the lips meet; None: `grid`/`coarse` hold everywhere
+    lids: np.ndarray | None = None  # (2,) float32 in [0, 1]: how much of each eye (image left, right) the lids cover beyond
+    # what the map closes (a warp cannot close an eye without folding): the decoder paints the lid there; None: none
 
     def dense(self) -> np.ndarray:
         """-> (H, W, 2) float32 grid in normalised crop space (around the mouth: the side each pixel mostly shows)."""
         if self.grid is None:
+            assert self.coarse is not None and self.lattice is not None, "a FieldFrame needs `grid` or `coarse` + `lattice`"
             grid = upsample_lattice(self.coarse, self.lattice, self.occlusion.shape)
             if self.mouth is not None:
                 y0, y1, x0, x1 = self.mouth.box
@@ -145,7 +161,8 @@ class GenerationResult:
     height: int
     motion: MotionSequence
     aligned: AlignedFace
-    modes: dict[str, str]  # stage name -> "training-free prior" or "learned: <weights id>"
+    modes: dict[str, str]  # stage name -> its display name: "training-free prior" or "learned: <weights id>"
+    stage_weights: dict[str, str | None]  # stage name -> the weights id its learned module came from; None: the prior
     timings: dict[str, float]  # stage name -> seconds
     intermediates: dict[str, Path] = field(default_factory=dict)  # name -> file (keypoints.npz, trajectories.png, motion_field.mp4, overlay.mp4, aligned.png)
     notices: list[str] = field(default_factory=list)  # things a user should know (image downscaled, fallback used, ...)

@@ -8,9 +8,14 @@ PyTorch, imported only then). Motion-only weights never import torch.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from .errors import FrondInputError
 from .hub import weights_folder
+from .stages import LearnedStages
+
+if TYPE_CHECKING:
+    from .audio.phone_worker import PhoneSource
 
 
 def trained_stages(weights: str) -> list[str]:
@@ -23,7 +28,7 @@ def trained_stages(weights: str) -> list[str]:
     return [s for s in config.get("trained_stages", []) if s in ("render", "motion")]
 
 
-def load_learned_stages(weights: str, device: str = "cpu", phones=None) -> dict[str, object]:
+def load_learned_stages(weights: str, device: str = "cpu", phones: PhoneSource | None = None) -> LearnedStages:
     """Pipeline stage name -> learned stage, for the stages the weights trained.
 
     `phones`: the `PhoneSource` a motion network that hears phones takes them from.
@@ -32,7 +37,7 @@ def load_learned_stages(weights: str, device: str = "cpu", phones=None) -> dict[
     trained = trained_stages(weights)
     if not trained:
         raise FrondInputError(f"weights {weights!r} hold no trained stage (config.trained_stages is empty)")
-    stages: dict[str, object] = {}
+    stages: LearnedStages = {}
     if "render" in trained:
         from .models.stages import render_stages
 

@@ -5,7 +5,7 @@ inference -> one video, each timed, every number written to WORK/gpu_check.json.
     python scripts/gpu_check.py --device cpu --model tiny --image-size 64 ...   # the same code on CPU (tests)
 
 Training runs through `frond.train.trainer.train` (bf16 autocast on CUDA), inference through
-`frond.models.bench.benchmark` (batched, bf16 on CUDA) with the trained model's configuration,
+`frond.train.bench.benchmark` (batched, bf16 on CUDA) with the trained model's configuration,
 and the video through `FrondPipeline.from_pretrained(WORK/model)` with the learned stages.
 `scripts/gpu_check.sh` runs it with time limits.
 """
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> dict:
 
     # 4. batched inference (field + decoder) of the trained configuration at each size
     from frond.models import FrondModel
-    from frond.models.bench import benchmark
+    from frond.train.bench import benchmark
 
     config = FrondModel.from_pretrained(model_dir).config
     bench = benchmark(device, sizes=tuple(args.sizes), batch=args.infer_batch, config=config,
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> dict:
     seconds = time.time() - start
     report["video"] = {"path": str(result.video_path), "source_clip": pick["name"], "frames": result.n_frames,
                        "seconds": round(seconds, 2), "frames_per_s": round(result.n_frames / seconds, 2),
-                       "modes": result.modes, "timings": {k: round(v, 3) for k, v in result.timings.items()}}
+                       "modes": result.modes, "stage_weights": result.stage_weights, "timings": {k: round(v, 3) for k, v in result.timings.items()}}
     save()
     return report
 

@@ -67,7 +67,7 @@ def test_parted_lips_close_in_silence(pipeline, portrait, speech_with_pauses):
     times = np.arange(int(clip.duration * 25)) / 25
     face = pipeline.find_face(np.asarray(__import__("PIL.Image").Image.open(portrait).convert("RGB")), GenerationSettings())
     assert mouth_opening(face.keypoints) > 0.12
-    motion = pipeline.stages["motion"].estimate(clip, face.keypoints, None, times, GenerationSettings())
+    motion = pipeline.stages.motion.estimate(clip, face.keypoints, times, GenerationSettings())
     silent = (times < start - 0.3) | (times > end + 0.4)
     assert np.max(motion.channels["open"][silent]) < 0.03
 
@@ -93,6 +93,62 @@ def test_same_seed_same_video_and_other_seed_differs(pipeline, portrait, speech,
     assert np.abs(a.motion.head_pose - c.motion.head_pose).max() > 0.2
 
 
+@pytest.mark.parametrize("settings", [GenerationSettings(size=256, seed=3),
+                                      GenerationSettings(size=256, seed=4, motion="prior", full_frame=True)],
+                         ids=["crop-learned-motion", "full-frame-prior-motion"])
+def test_generate_is_its_stages_in_order(pipeline, portrait, tmp_path, monkeypatch, settings):
+    """`generate` is the four stages called in order, frame for frame: the motion, the fields and the
+    frames it writes equal those of the stages called by hand (2 s of speech_2.wav on Grace Hopper,
+    with the intermediates on; the first case blinks)."""
+    from threadpoolctl import threadpool_limits
+
+    from frond.face.framing import output_framing
+    from frond.media import VideoWriter, load_image
+
+    from .conftest import read_wav, write_wav
+
+    samples, rate = read_wav(portrait.parent / "speech_2.wav")
+    audio = write_wav(tmp_path / "two_seconds.wav", samples[: 2 * rate], rate)
+    image = portrait.parent / "grace_hopper.jpg"
+    written: dict[str, list[np.ndarray]] = {}
+    original = VideoWriter.write
+
+    def keep(writer: VideoWriter, frame: np.ndarray) -> None:
+        written.setdefault(writer.path.name, []).append(frame.copy())
+        original(writer, frame)
+
+    monkeypatch.setattr(VideoWriter, "write", keep)
+    result = pipeline.generate(image, audio, tmp_path / "out.mp4", settings, intermediates_dir=tmp_path / "inter")
+    monkeypatch.undo()
+
+    clip = load_audio(audio)
+    face = pipeline.find_face(load_image(image)[0], settings)
+    source = pipeline.stages.encoder.encode(face)  # 1
+    framing = output_framing(face, settings, pipeline.limits)
+    field, decoder = pipeline.stages.field, pipeline.stages.decoder
+    field.prepare(face, source, framing.space)
+    decoder.prepare(face, source, framing.space)
+    times = np.arange(result.n_frames) / settings.fps
+    with threadpool_limits(1, user_api="blas"):  # as in `generate`: more BLAS threads change the last bits
+        motion = pipeline.motion_stage(settings).estimate(clip, source.keypoints, times, settings)  # 2
+        frames = []
+        for start in range(0, result.n_frames, 16):  # the pipeline's chunks
+            kp, poses = motion.keypoints[start:start + 16], motion.head_pose[start:start + 16]
+            fields = field.frames(kp, poses)  # 3
+            frames += [framing.paste(decoder.render(f, k)) for f, k in zip(fields, kp)]  # 4
+    np.testing.assert_array_equal(motion.keypoints, result.motion.keypoints)
+    np.testing.assert_array_equal(motion.head_pose, result.motion.head_pose)
+    saved = np.load(tmp_path / "inter" / "keypoints.npz")
+    np.testing.assert_array_equal(saved["keypoints"], motion.keypoints)
+    np.testing.assert_array_equal(saved["source_keypoints"], source.keypoints)
+    assert len(written["out.mp4"]) == len(frames) == result.n_frames == 50
+    assert (result.width, result.height) == (frames[0].shape[1], frames[0].shape[0])
+    for by_hand, generated in zip(frames, written["out.mp4"]):
+        np.testing.assert_array_equal(by_hand, generated)
+    assert {"motion_field.mp4", "overlay.mp4", "side_by_side.mp4"} <= set(written)
+    assert all(len(written[name]) == result.n_frames for name in ("motion_field.mp4", "overlay.mp4", "side_by_side.mp4"))
+
+
 @pytest.mark.parametrize("path", ["learned", "prior"])
 def test_settings_change_the_motion(pipeline, portrait, speech, path):
     """Every slider acts on both motion paths, in its documented direction."""
@@ -102,7 +158,7 @@ def test_settings_change_the_motion(pipeline, portrait, speech, path):
     motion = pipeline.motion_stage(GenerationSettings(motion=path))
 
     def run(**kw):
-        return motion.estimate(clip, face.keypoints, None, times, GenerationSettings(motion=path, **kw))
+        return motion.estimate(clip, face.keypoints, times, GenerationSettings(motion=path, **kw))
 
     base, big, still = run(), run(lip_scale=2.0), run(lip_scale=0.0, head_motion=0.0, blink_rate=0.0)
     assert np.std(big.channels["open"]) > 1.5 * np.std(base.channels["open"])
@@ -119,9 +175,11 @@ def test_settings_change_the_motion(pipeline, portrait, speech, path):
 
 
 def test_learned_motion_is_the_default_and_says_so(pipeline):
-    assert pipeline.modes["motion"].startswith("learned")
-    assert pipeline.motion_stage(GenerationSettings()) is pipeline.stages["motion"]
-    assert pipeline.motion_stage(GenerationSettings(motion="prior")).name == "training-free prior"
+    assert pipeline.modes["motion"].startswith("learned") and pipeline.stage_weights["motion"] == "frond-motion (bundled)"
+    assert pipeline.stages.motion.learned and not pipeline.stages.field.learned
+    assert pipeline.motion_stage(GenerationSettings()) is pipeline.stages.motion
+    prior = pipeline.motion_stage(GenerationSettings(motion="prior"))
+    assert prior.name == "training-free prior" and not prior.learned and prior.weights is None
 
 
 def test_cli_full_frame_with_intermediates(portrait, tmp_path):

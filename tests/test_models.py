@@ -16,7 +16,7 @@ from frond.motion.learned import load_motion_net, n_phone_features
 from frond.motion.trajectory import UniformBSpline, pspline_stiffness
 from frond.weights import load_learned_stages
 from frond.train.synthetic import astronaut_face, face_keypoints
-from frond.types import OutputSpace, AlignedFace, AudioClip, FaceDetection, FieldFrame, MotionSequence
+from frond.types import OutputSpace, AlignedFace, AudioClip, FaceDetection, FieldFrame, MotionSequence, SourceEncoding
 
 torch.set_num_threads(1)
 
@@ -150,44 +150,53 @@ def test_learned_stages_follow_the_protocols(tmp_path):
     _model().save_pretrained(tmp_path)
     stages = load_learned_stages(str(tmp_path))
     assert set(stages) == {"encoder", "motion", "field", "decoder"}
-    assert all(s.name == f"learned: {tmp_path}" for s in stages.values())
+    assert all(s.name == f"learned: {tmp_path}" and s.learned and s.weights == str(tmp_path) for s in stages.values())
+    assert stages["decoder"].batched
     face = _face()
-    kp, code = stages["encoder"].encode(face)
-    assert kp.shape == (68, 2) and code.ndim == 1
+    source = stages["encoder"].encode(face)
+    kp = source.keypoints
+    assert kp.shape == (68, 2) and source.global_code.ndim == 1
+    assert source.keypoint_features is not None and source.keypoint_features.shape[0] == 68
     t = np.arange(0, 1.0, 1 / 25)
     sr = 16000
     samples = (0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr) * (np.arange(sr) % 4000 < 2000)).astype(np.float32)
-    motion = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, code, t,
-                                       GenerationSettings())
+    motion = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, t, GenerationSettings())
     assert isinstance(motion, MotionSequence)
     assert motion.keypoints.shape == (25, 68, 2) and motion.head_pose.shape == (25, 3)
-    still = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, code, t,
+    still = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, t,
                                       GenerationSettings(lip_scale=0.0, head_motion=0.0, blink_rate=0.0))
     assert np.ptp(still.keypoints, axis=0).max() < 1e-6  # a mouth at rest, no head motion, no blinks
     size = face.size
     crop = np.array([[2.0 / size, 0.0, 1.0 / size - 1.0], [0.0, 2.0 / size, 1.0 / size - 1.0]])
     space = OutputSpace(size, size, out_to_norm=crop, source=face.image, norm_to_source=np.linalg.inv(
         np.vstack([crop, [0, 0, 1]]))[:2])
-    stages["field"].prepare(face, kp, space)
-    fld = stages["field"].frame(motion.keypoints[3], motion.head_pose[3])
+    field = lambda: stages["field"].frames(motion.keypoints[3:4], motion.head_pose[3:4])[0]  # noqa: E731
+    stages["field"].prepare(face, source, space)
+    fld = field()
     assert isinstance(fld, FieldFrame) and fld.grid.shape == (size, size, 2) and fld.occlusion.shape == (size, size)
-    stages["decoder"].prepare(face, kp, space)
+    # the field runs on what the encoder computed (stage 1 -> stage 3): other features, another field
+    stages["field"].prepare(face, SourceEncoding(kp, source.global_code, 0 * source.keypoint_features), space)
+    assert np.abs(field().grid - fld.grid).max() > 1e-6
+    with pytest.raises(ValueError, match="keypoint features"):
+        stages["field"].prepare(face, SourceEncoding(kp, source.global_code), space)
+    stages["decoder"].prepare(face, source, space)
     frame = stages["decoder"].render(fld, motion.keypoints[3])
     assert frame.shape == (size, size, 3) and frame.dtype == np.uint8
     # a larger output space (full frame): the continuous field is resampled there, identity outside the crop
     wide = OutputSpace(size + 20, size + 40, out_to_norm=crop @ np.array([[1.0, 0, -20], [0, 1.0, -10], [0, 0, 1]]),
                        source=face.image, norm_to_source=space.norm_to_source)
-    stages["field"].prepare(face, kp, wide)
-    big = stages["field"].frame(motion.keypoints[3], motion.head_pose[3])
+    stages["field"].prepare(face, source, wide)
+    big = field()
     assert big.grid.shape == (size + 20, size + 40, 2)
     assert np.allclose(big.grid[0, 0], wide.out_to_norm[:, 2], atol=1e-5)  # outside the crop: the identity
-    stages["decoder"].prepare(face, kp, wide)
+    stages["decoder"].prepare(face, source, wide)
     assert stages["decoder"].render(big, motion.keypoints[3]).shape == (size + 20, size + 40, 3)
-    stages["decoder"].prepare(face, kp, space)
+    stages["decoder"].prepare(face, source, space)
     # the decoder also takes a field made elsewhere (e.g. the prior's), at another resolution
     ys, xs = np.meshgrid(np.linspace(-1, 1, 40), np.linspace(-1, 1, 40), indexing="ij")
     other = FieldFrame(grid=np.stack([xs, ys], -1).astype(np.float32), occlusion=np.zeros((40, 40), np.float32))
     assert stages["decoder"].render(other, kp).shape == (size, size, 3)
+    assert stages["decoder"].render_batch([other, other], np.stack([kp, kp])).shape == (2, size, size, 3)
 
 
 def test_only_trained_stages_are_returned(tmp_path):
@@ -210,12 +219,3 @@ def test_load_errors_are_one_line_input_errors(tmp_path, monkeypatch):
     with pytest.raises(FrondInputError, match="Hugging Face Hub") as info:
         load_learned_stages("frond-test/does-not-exist@v1")
     assert "\n" not in str(info.value)
-
-
-def test_benchmark_runs_on_cpu():
-    from frond.models.bench import benchmark
-
-    result = benchmark("cpu", sizes=(64,), batch=1, config=FrondConfig.tiny(64), warmup=0, iters=1)
-    row = result["sizes"][64]
-    assert row["train_steps_per_s"] > 0 and row["infer_frames_per_s"] > 0
-    assert set(result["params"]) == {"encoder", "motion", "field", "decoder"}

@@ -82,7 +82,8 @@ def test_app_api_parameters_and_widgets_are_the_table(tmp_path):
 
     assert tuple(s.api_name for s in APP_SETTINGS) == API_PARAMETERS[2:]
     assert {s.name for s in SETTINGS} - {s.name for s in APP_SETTINGS} == {"face_index"}  # the CLI's only
-    pipeline = types.SimpleNamespace(modes={"motion": "training-free prior"}, notices=[], weights_error=None)
+    pipeline = types.SimpleNamespace(modes={"motion": "training-free prior"}, stage_weights={"motion": None},
+                                     notices=[], weights_error=None)
     demo = build_demo(AppConfig(examples_dir=Path(tmp_path)), pipeline, [])
     parameters = demo.get_api_info()["named_endpoints"]["/generate"]["parameters"]
     assert tuple(p["parameter_name"] for p in parameters) == API_PARAMETERS

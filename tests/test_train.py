@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from frond.errors import FrondInputError
-from frond.models import FrondModel
+from frond.models import FrondConfig, FrondModel
 from frond.train.data import load_prepared
 from frond.train.heldout import evaluate_motion
 from frond.metrics import mouth_opening as mouth_open
@@ -149,3 +149,13 @@ def test_prepare_real_clip_resumable_and_skips_bad(tmp_path):
     again = prepare_videos(videos, tmp_path / "out", settings, progress=False)
     assert again["done_before"] == ["talk5"] and not again["prepared"]
     shutil.rmtree(tmp_path / "out")
+
+
+def test_benchmark_runs_on_cpu():
+    """The model bench (`frond.train.bench`, the GPU check's) runs end to end on a tiny model."""
+    from frond.train.bench import benchmark
+
+    result = benchmark("cpu", sizes=(64,), batch=1, config=FrondConfig.tiny(64), warmup=0, iters=1)
+    row = result["sizes"][64]
+    assert row["train_steps_per_s"] > 0 and row["infer_frames_per_s"] > 0
+    assert set(result["params"]) == {"encoder", "motion", "field", "decoder"}

@@ -12,6 +12,7 @@ import gradio as gr
 
 from ..config import APP_SETTINGS, GenerationSettings
 from ..errors import FrondInputError
+from ..types import GenerationResult
 from . import runtime
 from .options import AppConfig
 
@@ -134,22 +135,24 @@ def make_generate(dirs: runtime.OutputDirs) -> Callable[..., tuple[str, str, str
     return generate
 
 
-def describe_modes(modes: dict[str, str]) -> str:
-    """'training-free motion prior', or which learned weights (Hub id@revision) ran on which stages."""
-    learned = {stage: mode.split(":", 1)[1].strip() for stage, mode in modes.items() if mode.startswith("learned")}
+def describe_path(stage_weights: Mapping[str, str | None]) -> str:
+    """Stage -> weights id (None: the prior) -> 'training-free motion prior', or which learned
+    weights (Hub id@revision) ran on which stages."""
+    learned = {stage: weights for stage, weights in stage_weights.items() if weights is not None}
     if not learned:
         return PRIOR_LABEL
     ids = ", ".join(f"`{w}`" for w in dict.fromkeys(learned.values()))
-    prior = [stage for stage in modes if stage not in learned]
+    prior = [stage for stage in stage_weights if stage not in learned]
     text = f"learned weights {ids}"
     if prior:
         text += f" for {', '.join(learned)}; {PRIOR_LABEL} for {', '.join(prior)}"
     return text
 
 
-def summary(result: Any, elapsed: float) -> str:
+def summary(result: GenerationResult, elapsed: float) -> str:
+    """The Markdown under the videos: the path that ran, the video's size and time, the notices."""
     lines = [
-        f"**Path:** {describe_modes(result.modes)}  \n"
+        f"**Path:** {describe_path(result.stage_weights)}  \n"
         f"{result.duration:.2f} s of video, {result.n_frames} frames at {result.fps:g} fps, "
         f"{result.width}×{result.height}, made in {elapsed:.1f} s."
     ]

@@ -10,7 +10,7 @@ import gradio as gr
 
 from ..config import APP_SETTINGS, Setting
 from ..pipeline import FrondPipeline
-from .handlers import describe_modes, make_generate, make_validator
+from .handlers import describe_path, make_generate, make_validator
 from .options import AppConfig
 from .runtime import OutputDirs
 
@@ -76,6 +76,7 @@ def setting_widget(setting: Setting) -> gr.components.Component:
                                   elem_id=setting.api_name)
     if setting.widget == "slider":
         low, high = setting.slider or (setting.low, setting.high)
+        assert low is not None and high is not None, f"the slider {setting.name} needs ends"
         return gr.Slider(low, high, step=setting.step, **common)
     if setting.widget == "radio":
         values = setting.app_values or setting.choices
@@ -88,7 +89,7 @@ def setting_widget(setting: Setting) -> gr.components.Component:
 
 def startup_text(config: AppConfig, pipeline: FrondPipeline, notices: list[str]) -> str:
     """The line under the title: the path in use, a warning when the asked-for weights failed, notices."""
-    text = f"**Path:** {describe_modes(pipeline.modes)}"
+    text = f"**Path:** {describe_path(pipeline.stage_weights)}"
     if config.weights and pipeline.weights_error:
         text = (f"⚠️ **The weights `{config.weights}` could not be loaded** ({pipeline.weights_error.rstrip('.')}): "
                 f"every video is made with the training-free prior. Check FROND_WEIGHTS / --weights.  \n" + text)

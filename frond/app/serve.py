@@ -11,7 +11,7 @@ import gradio as gr
 
 from ..hub import go_offline_if_hub_unreachable
 from ..shutdown import stop_like_interrupt
-from .handlers import describe_modes
+from .handlers import describe_path
 from .layout import CSS, build_demo
 from .options import parse_args
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     notices = ([offline] if offline else []) + list(pipeline.notices)
     for notice in notices:
         print(f"[frond] {notice}", file=sys.stderr)
-    print(f"[frond] path: {describe_modes(pipeline.modes)}", file=sys.stderr)
+    print(f"[frond] path: {describe_path(pipeline.stage_weights)}", file=sys.stderr)
     runtime.warm_up_in_background(pipeline)
     demo = build_demo(config, pipeline, notices)
     demo.queue(default_concurrency_limit=config.concurrency, max_size=config.queue_size)

@@ -85,7 +85,7 @@ def yin(y: np.ndarray, fmin: float, fmax: float, sample_rate: float, frame_lengt
     return sample_rate / refined
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale (librosa's default, htk=False): linear to 1 kHz, logarithmic above."""
     hz = np.asarray(hz, np.float64)
     linear = hz / (200.0 / 3)

@@ -58,7 +58,7 @@ class PhoneWorker:
         with self._lock:
             self._ensure()
 
-    def _ensure(self) -> subprocess.Popen:
+    def _ensure(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
             root = str(Path(__file__).resolve().parents[2])  # where `frond` is importable from, wherever we run
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
@@ -70,6 +70,7 @@ class PhoneWorker:
     def _roundtrip(self, pcm: bytes) -> list[Phone]:
         with self._lock:
             process = self._ensure()
+            assert process.stdin is not None and process.stdout is not None  # both are pipes
             process.stdin.write((len(pcm) // 2).to_bytes(8, "little") + pcm)
             process.stdin.flush()
             line = process.stdout.readline()
@@ -98,6 +99,7 @@ class PhoneWorker:
         process, self._process = self._process, None
         if process is None:
             return
+        assert process.stdin is not None and process.stdout is not None  # both are pipes
         if self._lock.acquire(timeout=0.05):
             try:
                 if process.poll() is None:

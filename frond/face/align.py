@@ -11,31 +11,11 @@ from skimage.transform import SimilarityTransform
 
 from ..render.sampling import prepare_source, sample_affine
 from ..types import AlignedFace, FaceDetection
-from .ibug import eye_centres
+from .ibug import eye_centres, norm_to_px, px_to_norm
 
 # Where the eye centres and mouth corners land, in normalised crop space. The head
 # sits in the middle with room for hair, chin and some neck and background.
 TEMPLATE = np.array([[-0.21, -0.15], [0.21, -0.15], [-0.16, 0.28], [0.16, 0.28]], dtype=np.float64)
-
-
-def px_to_norm(points: np.ndarray, size: int) -> np.ndarray:
-    """(..., 2) crop pixels -> normalised crop space."""
-    return (points + 0.5) * (2.0 / size) - 1.0
-
-
-def norm_to_px(points: np.ndarray, size: int) -> np.ndarray:
-    """(..., 2) normalised crop space -> crop pixels."""
-    return (points + 1.0) * (size / 2.0) - 0.5
-
-
-def norm_to_px_affine(size: int) -> np.ndarray:
-    """`norm_to_px` as a (2, 3) affine."""
-    return np.array([[size / 2.0, 0.0, size / 2.0 - 0.5], [0.0, size / 2.0, size / 2.0 - 0.5]])
-
-
-def px_to_norm_affine(size: int) -> np.ndarray:
-    """`px_to_norm` as a (2, 3) affine."""
-    return np.array([[2.0 / size, 0.0, 1.0 / size - 1.0], [0.0, 2.0 / size, 1.0 / size - 1.0]])
 
 
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 One home for what the priors, the learned networks and the metrics all need: the eye
 centres and the inter-ocular distance (the unit of every face measure), the mouth opening,
-the face's own frame, and the crop's pixel <-> normalised coordinates. The measures take
-numpy arrays or torch tensors of shape (..., 68, 2) alike.
+the eyes' openness, the box around the lips, the face's own frame, and the crop's
+pixel <-> normalised coordinates. The measures on (..., 68, 2) keypoints take numpy arrays
+or torch tensors alike.
 
 Left and right are the *image's*: 36-41 is the eye on the left of the picture (the subject's
 right eye), 42-47 the one on the right (a test pins this).
@@ -12,9 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-JAW = slice(0, 17)
-BROWS = slice(17, 27)
-NOSE = slice(27, 36)
 IMAGE_LEFT_EYE = slice(36, 42)  # the subject's right eye, on the left of the image
 IMAGE_RIGHT_EYE = slice(42, 48)  # the subject's left eye, on the right of the image
 OUTER_LIPS = slice(48, 60)
@@ -24,6 +22,8 @@ NON_MOUTH = slice(0, 48)
 UPPER_INNER_LIP, LOWER_INNER_LIP = 62, 66  # the middle of the inner lips
 MOUTH_CORNERS = (48, 54)
 NOSE_TIP, CHIN = 30, 8
+# each eye's contour, image left then right: corner, upper lid x2, corner, lower lid x2
+EYES = tuple(tuple(range(eye.start, eye.stop)) for eye in (IMAGE_LEFT_EYE, IMAGE_RIGHT_EYE))
 
 
 def _norm(v):
@@ -51,10 +51,24 @@ def mouth_opening(keypoints):
     return gap / inter_ocular(keypoints).clip(1e-6, None)
 
 
-def mouth_width(keypoints):
-    """(..., 68, 2) -> (...) distance between the mouth corners / inter-ocular distance."""
-    left, right = MOUTH_CORNERS
-    return _norm(keypoints[..., right, :] - keypoints[..., left, :]) / inter_ocular(keypoints).clip(1e-6, None)
+def eye_openness(keypoints: np.ndarray) -> np.ndarray:
+    """(68, 2) -> (2,) mean gap between the upper and lower lids of each eye (image left, right)."""
+    return np.array([0.5 * (np.linalg.norm(keypoints[e[1]] - keypoints[e[5]]) + np.linalg.norm(keypoints[e[2]] - keypoints[e[4]]))
+                     for e in EYES])
+
+
+def mouth_box(keypoints_px: np.ndarray, iod_px: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The box (y0, y1, x0, x1) around the lips of keypoints_px (68, 2) in pixels, with a margin, clipped to the frame `shape`."""
+    pad = 0.25 * iod_px + 3
+    lo = np.floor(keypoints_px[MOUTH].min(0) - pad).astype(int)
+    hi = np.ceil(keypoints_px[MOUTH].max(0) + pad).astype(int)
+    return max(lo[1], 0), min(hi[1], shape[0]), max(lo[0], 0), min(hi[0], shape[1])
+
+
+def lip_curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Piecewise-linear y(x) through a contour's points (N, 2) (a lip, an eyelid), evaluated at xs."""
+    order = np.argsort(points[:, 0])
+    return np.interp(xs, points[order, 0], points[order, 1])
 
 
 def face_frame(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

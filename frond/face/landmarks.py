@@ -132,7 +132,7 @@ def detection_levels(height: int, width: int) -> tuple[list[int], list[int]]:
     sides = [max(height, width)]
     while sides[-1] // 2 >= DETECT_TILE_MIN:
         sides.append(sides[-1] // 2)
-    finer = []
+    finer: list[int] = []
     while (finer or sides)[-1] // 2 >= max(TINY_TILE_MIN, max(height, width) // 8):
         finer.append((finer or sides)[-1] // 2)
     return sides, finer
@@ -180,8 +180,8 @@ def face_boxes(image: np.ndarray, sides: list[int] | None = None) -> np.ndarray:
         for d in detector.process(window).detections or []:
             b = d.location_data.relative_bounding_box
             found.append((x + b.xmin * w, y + b.ymin * h, x + (b.xmin + b.width) * w, y + (b.ymin + b.height) * h, d.score[0]))
-    found = sorted((np.array(f, np.float64) for f in found), key=lambda f: -f[4])
-    kept = [found[i] for i in _distinct(found)]  # of overlapping boxes, the surest
+    boxes = sorted((np.array(f, np.float64) for f in found), key=lambda f: -f[4])
+    kept = [boxes[i] for i in _distinct(boxes)]  # of overlapping boxes, the surest
     kept.sort(key=lambda k: -(k[2] - k[0]) * (k[3] - k[1]))
     return np.array(kept, np.float64).reshape(-1, 5)
 

@@ -26,14 +26,16 @@ def _defer(name: str, path: str, package: bool) -> ModuleType:
     """Register module `name` from `path` without running it; its first missing name runs it."""
     spec = importlib.util.spec_from_file_location(name, path,
                                                   submodule_search_locations=[os.path.dirname(path)] if package else None)
+    assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
+    loader = spec.loader
 
     def load(attr: str):
         del module.__getattr__
-        spec.loader.exec_module(module)
+        loader.exec_module(module)
         return getattr(module, attr)
 
-    module.__getattr__ = load
+    setattr(module, "__getattr__", load)  # noqa: B010 - a module's __getattr__, set on the instance
     sys.modules[name] = module
     return module
 
@@ -46,7 +48,7 @@ def face_solutions() -> tuple[ModuleType, ModuleType]:
             raise ImportError("mediapipe is not installed: pip install mediapipe==0.10.21")
         root = spec.submodule_search_locations[0]
         deferred = {name: _defer(name, os.path.join(root, rel), package) for name, rel, package in DEFERRED}
-        deferred["mediapipe.tasks"].python = deferred["mediapipe.tasks.python"]
+        setattr(deferred["mediapipe.tasks"], "python", deferred["mediapipe.tasks.python"])  # noqa: B010
         import mediapipe.python.solutions  # noqa: F401 - runs mediapipe's __init__ with the deferred parts in place
 
         for name, module in deferred.items():  # what a normal import would have set on the parents

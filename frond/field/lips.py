@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..face.ibug import lip_curve
 from ..types import MouthSplit, upsample_lattice
 
 UPPER_INNER = [61, 62, 63]
@@ -33,14 +34,6 @@ TRIM = 0.3  # closed lips hide this much of each lip's thickness next to the gap
 CORNER_TRIM = 0.6  # ... and at the corners, of the span to the lip points beside them (the dark wedge there)
 MAX_LIP_STRETCH = 1.0  # a lip is drawn at most this much thicker than the portrait's: the skin beyond it stretches
 MAX_LOWER_RATIO = 1.3  # a lower lip thicker than this many upper lips has its inner points on the tongue or teeth
-
-
-def mouth_box(keypoints_px: np.ndarray, iod_px: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """The box (y0, y1, x0, x1) around the lips (68, 2) in output px, with a margin, clipped to the frame `shape`."""
-    pad = 0.25 * iod_px + 3
-    lo = np.floor(keypoints_px[48:68].min(0) - pad).astype(int)
-    hi = np.ceil(keypoints_px[48:68].max(0) + pad).astype(int)
-    return max(lo[1], 0), min(hi[1], shape[0]), max(lo[0], 0), min(hi[0], shape[1])
 
 
 def closed_edges(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,12 +137,6 @@ def _position(xs: np.ndarray, driving_px: np.ndarray) -> np.ndarray:
     """Where each x lies along the mouth, 0 at corner 60, 2 at the middle pair, 4 at corner 64."""
     along = driving_px[[60, 62, 64], 0]
     return np.interp(xs, np.sort(along), [0.0, 2.0, 4.0] if along[0] <= along[2] else [4.0, 2.0, 0.0])
-
-
-def lip_curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:  # also the eyelids (render.mouth)
-    """Piecewise-linear y(x) through points (N, 2), evaluated at xs."""
-    order = np.argsort(points[:, 0])
-    return np.interp(xs, points[order, 0], points[order, 1])
 
 
 def upper_side_weight(xs: np.ndarray, ys: np.ndarray, line: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The training-free dense motion field (FROND stage 3 without weights).
+"""The training-free dense motion field (FROND stage 3 without weights; docs/DESIGN.md).
 
 Local keypoint motion and the head's global motion are fused into one backward map
 by a thin-plate spline through three kinds of control points:
@@ -22,13 +22,14 @@ import cv2
 import numpy as np
 
 from ..face.align import apply_affine, invert_affine
-from ..face.ibug import inter_ocular
-from ..motion.head import HeadGeometry, keypoint_depth
-from ..types import AlignedFace, FieldFrame, OutputSpace
-from .lips import LipSplit, inner_gap, mouth_box
+from ..face.head import HeadGeometry
+from ..face.ibug import INNER_LIPS, eye_openness, inter_ocular, mouth_box
+from ..motion.shape import LID_TRAVEL
+from ..render.sampling import affine_scale
+from ..stages import PriorStage
+from ..types import AlignedFace, FieldFrame, MouthSplit, OutputSpace, SourceEncoding
+from .lips import LipSplit, inner_gap
 from .tps import batched_kernel, solve_batch
-
-INNER_LIPS = list(range(60, 68))
 
 
 def _catmull_rom_basis(steps: int) -> np.ndarray:
@@ -59,7 +60,7 @@ def inner_mouth_mask(keypoints_px: np.ndarray, height: int, width: int, feather:
     if x1 <= x0 or y1 <= y0:
         return mask
     roi = mask[y0:y1, x0:x1]
-    cv2.fillPoly(roi, [np.round((polygon - (x0, y0)) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+    cv2.fillPoly(roi, [np.round((polygon - (x0, y0)) * 16).astype(np.int32)], (1.0,), lineType=cv2.LINE_AA, shift=4)
     if feather > 0:
         roi[:] = cv2.GaussianBlur(roi, (0, 0), feather)
     return mask
@@ -84,22 +85,32 @@ def meet_close(controls: np.ndarray, values: np.ndarray, radius: float) -> tuple
     return controls, values
 
 
-class PriorDenseField:
-    """Stage 3, training-free: see the module docstring."""
+def lid_closure(driving_keypoints: np.ndarray, source_eyes: np.ndarray) -> np.ndarray:
+    """How much of each eye the lids must cover beyond what the map closes: (68, 2) driving keypoints and
+    the portrait's eye openness (2,) -> (2,) in [0, 1].
 
-    name = "training-free prior"
+    A blink moves the upper lid's keypoints LID_TRAVEL of the way down (`frond.motion.shape`):
+    the map narrows the eye that far (closing it would fold the map); past 30 % of that
+    travel, the lids are painted over the rest.
+    """
+    narrowing = 1.0 - eye_openness(driving_keypoints) / np.maximum(source_eyes, 1e-6)
+    return np.clip((narrowing - 0.3 * LID_TRAVEL) / (0.7 * LID_TRAVEL), 0.0, 1.0)
+
+
+class PriorDenseField(PriorStage):
+    """Stage 3, training-free: see the module docstring."""
 
     def __init__(self, spacing: float = 10.0, border_points: int = 9, edge_margin: float = 0.06) -> None:
         self.spacing = spacing  # output pixels between the coarse samples of the spline (then bilinear)
         self.border_points = border_points  # static anchors per crop side
         self.edge_margin = edge_margin  # normalised units inside the portrait's edge over which motion fades out
 
-    def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, space: OutputSpace) -> None:
-        kp = source_keypoints.astype(np.float64)
+    def prepare(self, face: AlignedFace, source: SourceEncoding, space: OutputSpace) -> None:
+        kp = source.keypoints.astype(np.float64)
         self.space = space
         self.source = kp
+        self.source_eyes = eye_openness(source.keypoints)  # lid gaps, normalised units
         self.geometry = HeadGeometry(kp)
-        self.depth = keypoint_depth(self.geometry, kp)
         iod = self.geometry.iod
         centre = np.array([kp[:, 0].mean(), kp[17:27, 1].min()])
         half_width = 0.5 * (kp[:, 0].max() - kp[:, 0].min())
@@ -124,7 +135,7 @@ class PriorDenseField:
         ring = ring[np.abs(ring).max(axis=1) < 0.97]
         self.anchors = np.concatenate([border, ring])
         # the coarse evaluation grid, in output pixels and in normalised crop space
-        scale = float(np.sqrt(abs(np.linalg.det(invert_affine(space.out_to_norm)[:, :2]))))  # output px per norm unit
+        scale = affine_scale(invert_affine(space.out_to_norm))  # output px per norm unit
         cell = max(4, int(round(self.spacing * max(1.0, scale / 256.0) ** -0.2)))  # a little finer for big crops
         pad = cell  # one cell beyond every edge: resizing never clamps inside the frame
         gh = int(np.ceil((space.height + 2 * pad) / cell))
@@ -138,7 +149,7 @@ class PriorDenseField:
         self.norm_to_out = invert_affine(space.out_to_norm)
         # motion support: the displacement fades to exactly 0 just beyond the static ring (background stays put)
         self.ring = (ring_centre, np.array([half_width * 1.9, iod * 2.9]))
-        self.out_scale = float(np.sqrt(abs(np.linalg.det(self.norm_to_out[:, :2]))))  # output px per norm unit
+        self.out_scale = affine_scale(self.norm_to_out)  # output px per norm unit
         self.support = self._support(self.grid_norm).reshape(gh, gw, 1)
         self.static_kernel = batched_kernel(self.grid_norm.astype(np.float32), self.anchors.astype(np.float32))  # (P, A), fixed
         # parted lips: the map splits where the driving lips meet (worth it once the gap spans a pixel)
@@ -155,7 +166,7 @@ class PriorDenseField:
         height, width = self.space.source.shape[:2]
         edge = np.minimum(np.minimum(source_px[:, 0] + 0.5, width - 0.5 - source_px[:, 0]),
                           np.minimum(source_px[:, 1] + 0.5, height - 0.5 - source_px[:, 1]))
-        px_per_norm = float(np.sqrt(abs(np.linalg.det(self.space.norm_to_source[:, :2]))))
+        px_per_norm = affine_scale(self.space.norm_to_source)
         cell = self.lattice[0] * px_per_norm / self.out_scale  # one lattice cell, in source pixels: still there
         inside = np.clip((edge - cell) / (self.edge_margin * px_per_norm), 0.0, 1.0)
         return (ring * inside).astype(np.float32)
@@ -215,12 +226,14 @@ class PriorDenseField:
             if self.lips is not None:
                 split = self._split(kp_px, moving[i], weights[i], affine[i], occlusion)
             out.append(FieldFrame(grid=None, coarse=np.ascontiguousarray(coarse[i], dtype=np.float32),
-                                  lattice=self.lattice, occlusion=occlusion, mouth=split))
+                                  lattice=self.lattice, occlusion=occlusion, mouth=split,
+                                  lids=lid_closure(driving_keypoints[i], self.source_eyes)))
         return out
 
     def _split(self, kp_px: np.ndarray, moving: np.ndarray, weights: np.ndarray, affine: np.ndarray,
-               occlusion: np.ndarray):
+               occlusion: np.ndarray) -> MouthSplit | None:
         """One frame's `MouthSplit`; narrows `occlusion` (H, W), in place, to what the portrait lacks."""
+        assert self.lips is not None
         box = mouth_box(kp_px, float(inter_ocular(kp_px)), occlusion.shape)
         y0, y1, x0, x1 = box
         if y1 - y0 < 4 or x1 - x0 < 4:
@@ -238,7 +251,3 @@ class PriorDenseField:
         split, lacking = self.lips.build(box, maps.reshape(*shape, 6).astype(np.float32), kp_px, occlusion[y0:y1, x0:x1])
         occlusion[y0:y1, x0:x1] = lacking
         return split
-
-    def frame(self, driving_keypoints: np.ndarray, head_pose: np.ndarray) -> FieldFrame:
-        """driving_keypoints (68, 2), head_pose (3,) -> the field over the output space."""
-        return self.frames(np.asarray(driving_keypoints)[None], np.asarray(head_pose)[None])[0]

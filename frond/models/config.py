@@ -75,7 +75,8 @@ class DecoderConfig:
 
 KEYPOINT_MOTIONS = ("translation", "affine", "tps")
 # Values a config.json written before a field existed meant (read back when the key is missing)
-LEGACY = {"field": {"keypoint_motion": "translation"}, "decoder": {"levels": 1}, "motion": {"phone_features": "none", "pause_gate": 0.0, "prior_weight": 0.0, "gain": 1.0}}
+LEGACY: dict[str, dict[str, Any]] = {"field": {"keypoint_motion": "translation"}, "decoder": {"levels": 1},
+                                    "motion": {"phone_features": "none", "pause_gate": 0.0, "prior_weight": 0.0, "gain": 1.0}}
 
 
 @dataclass
@@ -97,8 +98,8 @@ class FrondConfig:
             if isinstance(value, dict):
                 known = {f.name for f in fields(cls)}
                 value = {**LEGACY.get(name, {}), **value}
-                setattr(self, name, cls(**{k: tuple(v) if isinstance(v, list) else v
-                                           for k, v in value.items() if k in known}))
+                kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items() if k in known}
+                setattr(self, name, cls(**kwargs))
         if self.field.keypoint_motion not in KEYPOINT_MOTIONS:
             raise ValueError(f"field.keypoint_motion must be one of {KEYPOINT_MOTIONS}, got {self.field.keypoint_motion!r}")
         if self.decoder.levels < 1:

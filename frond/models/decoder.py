@@ -48,7 +48,7 @@ class ImplicitDecoder(nn.Module):
         self.config = config
         self.feature_size = image_size // config.downsample
         c, lat = config.channels, config.latent
-        stages = [ConvBlock(3, c // 2)]
+        stages: list[nn.Module] = [ConvBlock(3, c // 2)]
         width, steps = c // 2, config.downsample.bit_length() - 1
         for _ in range(steps):
             stages.append(ConvBlock(width, c, stride=2))
@@ -70,6 +70,7 @@ class ImplicitDecoder(nn.Module):
             layers += [nn.Conv2d(width, config.mlp_hidden, 1), nn.SiLU()]
             width = config.mlp_hidden
         last = nn.Conv2d(width, 4, 1)
+        assert last.bias is not None
         nn.init.normal_(last.weight, std=1e-3)
         nn.init.constant_(last.bias, 0.0)
         with torch.no_grad():
@@ -93,7 +94,7 @@ class ImplicitDecoder(nn.Module):
         feats from `encode_source`; grid (B, H', W', 2); occ (B, 1, H', W')."""
         warped = []
         for f in feats:
-            hw = tuple(f.shape[-2:])
+            hw = (f.shape[-2], f.shape[-1])
             occ_l = F.interpolate(occ, size=hw, mode="bilinear", align_corners=False, antialias=occ.shape[-1] > hw[1])
             f = F.grid_sample(f, resample_grid(grid, hw), padding_mode="border", align_corners=False) * (1 - occ_l)
             warped.append((f, occ_l))

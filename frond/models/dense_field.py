@@ -42,8 +42,10 @@ class DenseMotionField(nn.Module):
         self.splat = nn.Linear(kp_features, config.splat_features)
         self.global_proj = nn.Linear(2 * global_dim, 8)
         self.global_affine = nn.Sequential(nn.Linear(2 * global_dim, 64), nn.SiLU(), nn.Linear(64, 6))
-        nn.init.zeros_(self.global_affine[-1].weight)
-        nn.init.zeros_(self.global_affine[-1].bias)
+        affine_head = self.global_affine[-1]
+        assert isinstance(affine_head, nn.Linear)
+        nn.init.zeros_(affine_head.weight)
+        nn.init.zeros_(affine_head.bias)
         cin = 3 * self.n_fixed - 3 + 3 + n_keypoints + config.splat_features + 8 + 2
         self.hourglass = Hourglass(cin, config.channels, config.depth)
         c = self.hourglass.out_channels
@@ -51,8 +53,10 @@ class DenseMotionField(nn.Module):
         self.flow_head = nn.Conv2d(c, 2, 3, padding=1)
         self.occlusion_head = nn.Conv2d(c, 1, 3, padding=1)
         for head in (self.mask_head, self.flow_head):
+            assert head.bias is not None
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
+        assert self.occlusion_head.bias is not None
         nn.init.normal_(self.occlusion_head.weight, std=1e-3)
         nn.init.constant_(self.occlusion_head.bias, -4.0)
 

@@ -67,7 +67,8 @@ class FrondModel(
         -> {"image": (B, 3, H', W'), "grid": (B, H', W', 2), "occlusion": (B, H', W'),
         "blend", "warped", "weights", "global_code": (B, G), "driving_code": (B, G)}.
         """
-        out_hw = tuple(out_hw or source_image.shape[-2:])
+        height, width = out_hw or source_image.shape[-2:]
+        out_hw = (int(height), int(width))
         enc = self.encoder(source_image, source_keypoints, source_pose)
         driving_code = self.encoder.global_code(driving_keypoints, driving_pose)
         fld = self.field(source_image, source_keypoints, driving_keypoints, enc["kp_features"],
@@ -92,7 +93,7 @@ class FrondModel(
         return {"render": [self.encoder, self.field, self.decoder], "motion": [self.motion]}
 
     # --- hub mixin ----------------------------------------------------------------------
-    def save_pretrained(self, save_directory: str | Path, **kwargs: Any):  # type: ignore[override]
+    def save_pretrained(self, save_directory: str | Path, **kwargs: Any):
         """Write model.safetensors, config.json (with `trained_stages`) and a fresh model card."""
         save_directory = Path(save_directory)
         (save_directory / "README.md").unlink(missing_ok=True)

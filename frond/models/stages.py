@@ -14,9 +14,10 @@ import numpy as np
 import torch
 
 from ..errors import FrondInputError
-from ..face.align import px_to_norm_affine
+from ..face.ibug import px_to_norm_affine
 from ..hub import weights_folder
-from ..types import AlignedFace, FieldFrame, OutputSpace
+from ..stages import LearnedStages, learned_name
+from ..types import AlignedFace, FieldFrame, OutputSpace, SourceEncoding
 from .decoder import resample_grid
 from .frond_model import FrondModel
 from .geometry import head_pose_from_keypoints
@@ -32,42 +33,49 @@ def _vec(x: np.ndarray, device: str) -> torch.Tensor:
 
 
 class _Learned:
+    learned = True
+
     def __init__(self, model: FrondModel, weights_id: str, device: str = "cpu") -> None:
         self.model = model.eval()
         self.device = device
-        self.name = f"learned: {weights_id}"
+        self.weights: str | None = weights_id
+        self.name = learned_name(weights_id)
 
 
 class LearnedKeypointEncoder(_Learned):
-    """Stage 1: keypoints = the face's 68 landmarks; global code = the global stream's code (G,)."""
+    """Stage 1: keypoints = the face's 68 landmarks; the two streams give the global code (G,) and
+    per-keypoint features (68, C_k), which the learned field uses."""
 
     @torch.inference_mode()
-    def encode(self, face: AlignedFace) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, face: AlignedFace) -> SourceEncoding:
         kp = face.keypoints.astype(np.float32)
         pose = head_pose_from_keypoints(kp)
-        code = self.model.encoder.global_code(_vec(kp, self.device), _vec(pose, self.device))
-        return kp, code[0].float().cpu().numpy()
+        enc = self.model.encoder(_image_tensor(face.image, self.device), _vec(kp, self.device), _vec(pose, self.device))
+        return SourceEncoding(keypoints=kp, global_code=enc["global_code"][0].float().cpu().numpy(),
+                              keypoint_features=enc["kp_features"][0].float().cpu().numpy())
 
 
 class LearnedDenseField(_Learned):
     """Stage 3: the dense field network, evaluated at the output resolution."""
 
-    def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, space: OutputSpace) -> None:
+    def prepare(self, face: AlignedFace, source: SourceEncoding, space: OutputSpace) -> None:
+        if source.keypoint_features is None:
+            raise ValueError("the learned dense field needs the learned encoder's keypoint features (the same weights' encoder)")
         with torch.inference_mode():
             self.out_hw = (face.size, face.size)  # the network's field lives on the crop ...
             self.query = _output_query(space, face.size, self.device)  # ... and is resampled onto the output space
             self.source = _image_tensor(face.image, self.device)
-            self.source_kp = _vec(source_keypoints, self.device)
-            self.source_pose = head_pose_from_keypoints(np.asarray(source_keypoints, dtype=np.float32))
-            enc = self.model.encoder(self.source, self.source_kp, _vec(self.source_pose, self.device))
-            self.kp_features, self.source_code = enc["kp_features"], enc["global_code"]
+            self.source_kp = _vec(source.keypoints, self.device)
+            self.source_pose = head_pose_from_keypoints(np.asarray(source.keypoints, dtype=np.float32))
+            self.kp_features = _vec(source.keypoint_features, self.device)
+            self.source_code = _vec(source.global_code, self.device)
 
     @torch.inference_mode()
-    def frames(self, driving_keypoints: np.ndarray, head_pose: np.ndarray) -> list[FieldFrame]:
-        """Batched: driving_keypoints (T, 68, 2), head_pose (T, 3) -> T fields."""
+    def frames(self, driving_keypoints: np.ndarray, head_poses: np.ndarray) -> list[FieldFrame]:
+        """Batched: driving_keypoints (T, 68, 2), head_poses (T, 3) change from the source -> T fields."""
         t = driving_keypoints.shape[0]
         kp = torch.as_tensor(np.asarray(driving_keypoints, np.float32), device=self.device)
-        pose = torch.as_tensor(np.asarray(head_pose, np.float32) + self.source_pose[None], device=self.device)
+        pose = torch.as_tensor(np.asarray(head_poses, np.float32) + self.source_pose[None], device=self.device)
         code = self.model.encoder.global_code(kp, pose)
         rep = lambda x: x.expand(t, *x.shape[1:])  # noqa: E731
         out = self.model.field(rep(self.source), rep(self.source_kp), kp, rep(self.kp_features),
@@ -75,26 +83,25 @@ class LearnedDenseField(_Learned):
         grid, occ = out["grid"].float(), out["occlusion"].float()
         if self.query is not None:  # a continuous field: sample it at the output pixels' crop coordinates
             grid, occ = _resample_field(grid, occ, self.query)
-        grid, occ = grid.cpu().numpy(), occ.cpu().numpy()
-        return [FieldFrame(grid=grid[i], occlusion=occ[i]) for i in range(t)]
-
-    def frame(self, driving_keypoints: np.ndarray, head_pose: np.ndarray) -> FieldFrame:
-        """driving_keypoints (68, 2), head_pose (3,) change from the source -> FieldFrame at out_hw."""
-        return self.frames(np.asarray(driving_keypoints)[None], np.asarray(head_pose)[None])[0]
+        grid_np, occ_np = grid.cpu().numpy(), occ.cpu().numpy()
+        return [FieldFrame(grid=grid_np[i], occlusion=occ_np[i]) for i in range(t)]
 
 
 class LearnedDecoder(_Learned):
-    """Stage 4: the implicit decoder, queried at the output's pixel centres (any resolution)."""
+    """Stage 4: the implicit decoder, queried at the output's pixel centres (any resolution), a chunk of
+    frames per call."""
 
-    def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, space: OutputSpace) -> None:
+    batched = True
+
+    def prepare(self, face: AlignedFace, source: SourceEncoding, space: OutputSpace) -> None:
         with torch.inference_mode():
             self.out_hw = (space.height, space.width)
             self.source = _image_tensor(face.image, self.device)
             self.features = self.model.decoder.encode_source(self.source)
 
     @torch.inference_mode()
-    def render_batch(self, fields: list[FieldFrame]) -> np.ndarray:
-        """T fields -> (T, H, W, 3) uint8."""
+    def render_batch(self, fields: list[FieldFrame], driving_keypoints: np.ndarray) -> np.ndarray:
+        """T fields (their grid and occlusion), driving_keypoints (T, 68, 2) unused -> (T, H, W, 3) uint8."""
         grid = torch.stack([torch.as_tensor(f.dense(), dtype=torch.float32) for f in fields]).to(self.device)
         occ = torch.stack([torch.as_tensor(f.occlusion, dtype=torch.float32) for f in fields]).to(self.device)
         if tuple(grid.shape[1:3]) != self.out_hw:
@@ -109,7 +116,7 @@ class LearnedDecoder(_Learned):
 
     def render(self, field: FieldFrame, driving_keypoints: np.ndarray) -> np.ndarray:
         """-> (H, W, 3) uint8 RGB at out_hw."""
-        return self.render_batch([field])[0]
+        return self.render_batch([field], np.asarray(driving_keypoints)[None])[0]
 
 
 def _output_query(space: OutputSpace, size: int, device: str) -> torch.Tensor | None:
@@ -145,7 +152,7 @@ def load_model(weights: str, device: str = "cpu") -> FrondModel:
                               f"{str(exc).splitlines()[0] if str(exc) else ''}.") from exc
 
 
-def render_stages(weights: str, device: str = "cpu") -> dict[str, object]:
+def render_stages(weights: str, device: str = "cpu") -> LearnedStages:
     """The learned encoder, field and decoder of trained render weights (PyTorch)."""
     model = load_model(weights, device).to(device)
     return {"encoder": LearnedKeypointEncoder(model, weights, device), "field": LearnedDenseField(model, weights, device),

@@ -14,9 +14,10 @@ from scipy.ndimage import gaussian_filter1d
 
 from ..audio.features import pitch_contour, speech_envelope, voice_activity
 from ..config import GenerationSettings
+from ..face.head import HeadGeometry, keypoint_depth
 from ..types import AudioClip
 from .blink import blink_curve
-from .head import HeadGeometry, keypoint_depth, pose_process
+from .head import pose_process
 from .shape import deform
 
 GRID_HZ = 100.0  # audio curves are computed on this grid, then sampled at the frame times

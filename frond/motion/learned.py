@@ -23,6 +23,7 @@ from ..audio.phone_worker import PhoneSource
 from ..audio.phones import PHONE_SET, Phone, phone_frames
 from ..config import GenerationSettings
 from ..errors import FrondInputError
+from ..stages import learned_name
 from ..types import AudioClip, MotionSequence
 from . import articulation as art
 from .idle import envelope_grid, idle_motion, pose_keypoints
@@ -226,7 +227,8 @@ class LearnedMotionEstimator:
 
     def __init__(self, net: MotionNet, weights_id: str, phones: PhoneSource | None = None) -> None:
         self.net = net
-        self.name = f"learned: {weights_id}"
+        self.weights: str | None = weights_id
+        self.name = learned_name(weights_id)
         self.source = phones or PhoneSource()  # where its phones come from, when it hears them
 
     def prefetch(self, audio: AudioClip) -> None:
@@ -252,8 +254,8 @@ class LearnedMotionEstimator:
             local = (1.0 - self.net.prior_weight) * local + self.net.prior_weight * prior
         return local.astype(np.float32)
 
-    def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, global_code: np.ndarray,
-                 times: np.ndarray, settings: GenerationSettings) -> MotionSequence:
+    def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, times: np.ndarray,
+                 settings: GenerationSettings) -> MotionSequence:
         """source_keypoints (68, 2), times (T,) seconds -> MotionSequence at `times`."""
         times = np.asarray(times, np.float64)
         source = np.asarray(source_keypoints, np.float32)

@@ -1,4 +1,4 @@
-"""The training-free motion estimator: speech -> visemes -> continuous keypoint trajectories.
+"""The training-free motion estimator (stage 2; docs/DESIGN.md): speech -> visemes -> continuous keypoint trajectories.
 
 1. Timed phones (pocketsphinx) give viseme targets (open, width, round) with a dominance
    weight each (coarticulation); without phones, the speech envelope and spectrum do.
@@ -6,11 +6,10 @@
    (`frond.motion.trajectory`); `smoothing` sets its stiffness. Loudness scales the
    opening; a speech gate and a bilabial-closure channel close the mouth in pauses and
    on p/b/m.
-3. Blinks, brows on emphasis and the head's pose (the global code) are added, and the
+3. Blinks, brows on emphasis and the head's pose (the global motion) are added, and the
    68 keypoints follow (`frond.motion.shape`, `frond.motion.head`).
 """
 from __future__ import annotations
-
 
 import numpy as np
 
@@ -20,8 +19,8 @@ from ..audio.phones import Phone
 from ..audio.visemes import is_bilabial, viseme_for
 from ..config import GenerationSettings
 from ..face.ibug import inter_ocular, mouth_opening
+from ..stages import PriorStage
 from ..types import AudioClip, MotionSequence
-from .head import HeadGeometry
 from .idle import envelope_grid, idle_motion, pose_keypoints
 from .shape import deform
 from .trajectory import Trajectory, stiffness
@@ -105,10 +104,8 @@ def mouth_keypoints(source: np.ndarray, trajectory: Trajectory, times: np.ndarra
     return local, open_, round_
 
 
-class PriorMotionEstimator:
+class PriorMotionEstimator(PriorStage):
     """Stage 2, training-free: see the module docstring."""
-
-    name = "training-free prior"
 
     def __init__(self, use_phones: bool = True, source: PhoneSource | None = None) -> None:
         self.use_phones = use_phones
@@ -138,8 +135,8 @@ class PriorMotionEstimator:
         phones, how = self.phones(audio)
         return viseme_trajectory(audio, phones, settings.smoothing, (grid, env)), env, how
 
-    def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, global_code: np.ndarray,
-                 times: np.ndarray, settings: GenerationSettings) -> MotionSequence:
+    def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, times: np.ndarray,
+                 settings: GenerationSettings) -> MotionSequence:
         """source_keypoints (68, 2), times (T,) -> MotionSequence at `times`."""
         # what does not need the phones first: they may still be arriving from the helper process
         envelope = envelope_grid(audio)
@@ -156,14 +153,3 @@ class PriorMotionEstimator:
         }
         return MotionSequence(times=np.asarray(times, np.float64), keypoints=keypoints, head_pose=idle.pose,
                               channels=channels, source=f"{self.name}: {how}")
-
-
-class PriorKeypointEncoder:
-    """Stage 1, training-free: landmarks are the keypoints; the global code is the head geometry."""
-
-    name = "training-free prior"
-
-    def encode(self, face) -> tuple[np.ndarray, np.ndarray]:
-        geometry = HeadGeometry(face.keypoints)
-        code = np.concatenate([geometry.centre, geometry.radii, [geometry.iod]]).astype(np.float32)
-        return face.keypoints.astype(np.float32), code

@@ -76,6 +76,6 @@ def deform(source: np.ndarray, channels: dict[str, np.ndarray]) -> np.ndarray:
         closure = channels["blink"][:, None].astype(np.float64)
         for upper, lower in UPPER_LIDS:
             gap = source[lower] - source[upper]
-            out[:, upper] += LID_TRAVEL * closure * gap  # the lids stop short: the decoder paints the closed lid
+            out[:, upper] += LID_TRAVEL * closure * gap  # the lids stop short: the field marks the rest, the decoder paints it
             out[:, lower] -= 0.1 * closure * gap
     return out.astype(np.float32)

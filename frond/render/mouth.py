@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..field.lips import lip_curve, mouth_box
+from ..face.ibug import EYES, INNER_LIPS, MOUTH, OUTER_LIPS, lip_curve, mouth_box
 
 
 @dataclass
@@ -30,13 +30,13 @@ def palette_from_source(image: np.ndarray, keypoints_px: np.ndarray) -> MouthPal
     Lips from the lip ring; where the portrait shows its own interior, its teeth (the bright
     quarter) and its cavity (the dark quarter); otherwise colours derived from the lips.
     """
-    lo = np.maximum(np.floor(keypoints_px[48:68].min(0)).astype(int) - 2, 0)
-    hi = np.minimum(np.ceil(keypoints_px[48:68].max(0)).astype(int) + 3, (image.shape[1], image.shape[0]))
+    lo = np.maximum(np.floor(keypoints_px[MOUTH].min(0)).astype(int) - 2, 0)
+    hi = np.minimum(np.ceil(keypoints_px[MOUTH].max(0)).astype(int) + 3, (image.shape[1], image.shape[0]))
     patch = image[lo[1]:hi[1], lo[0]:hi[0]]
     outer = np.zeros(patch.shape[:2], np.uint8)
     inner = np.zeros(patch.shape[:2], np.uint8)
-    cv2.fillPoly(outer, [np.round(keypoints_px[48:60] - lo).astype(np.int32)], 1)
-    cv2.fillPoly(inner, [np.round(keypoints_px[60:68] - lo).astype(np.int32)], 1)
+    cv2.fillPoly(outer, [np.round(keypoints_px[OUTER_LIPS] - lo).astype(np.int32)], (1,))
+    cv2.fillPoly(inner, [np.round(keypoints_px[INNER_LIPS] - lo).astype(np.int32)], (1,))
     lip_pixels = patch[(outer > 0) & (inner == 0)].astype(np.float32)
     lips = np.median(lip_pixels, axis=0) if len(lip_pixels) > 10 else np.array([170.0, 90.0, 90.0], np.float32)
     teeth = np.array([214.0, 205.0, 188.0], np.float32)
@@ -88,6 +88,7 @@ def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.nd
     centre, half = (left + right) / 2, max((right - left) / 2, 1.0)
     across = np.clip(np.abs(gx - centre) / half, 0, 1)  # 0 centre, 1 corners
     openness = float(np.clip((keypoints_px[66, 1] - keypoints_px[62, 1]) / iod_px, 0, 1))
+    colour_now: np.ndarray  # the interior so far, (h, w, 3) float: each layer covers it
     layer = lambda colour, cover: colour_now * (1 - cover[..., None]) + colour * cover[..., None]  # noqa: E731
 
     # the cavity: a throat shadow that deepens with the opening, lighter and warmer at the lips
@@ -122,9 +123,6 @@ def paint_interior(frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.nd
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - alpha) + colour * alpha + 0.5, 0, 255).astype(np.uint8)
 
 
-EYES = (tuple(range(36, 42)), tuple(range(42, 48)))  # iBUG contours: corner, upper lid x2, corner, lower lid x2
-
-
 def lid_colour(image: np.ndarray, keypoints_px: np.ndarray) -> list[np.ndarray]:
     """The skin of each upper eyelid (between lid and brow), as (3,) float32 RGB, from the portrait."""
     colours = []
@@ -137,12 +135,6 @@ def lid_colour(image: np.ndarray, keypoints_px: np.ndarray) -> list[np.ndarray]:
         patch = image[max(y0, 0): max(y1, y0 + 1), max(x0, 0): max(x1, x0 + 1)].reshape(-1, 3).astype(np.float32)
         colours.append(np.median(patch, axis=0) if len(patch) > 3 else np.array([180.0, 140.0, 120.0], np.float32))
     return colours
-
-
-def eye_openness(keypoints: np.ndarray) -> np.ndarray:
-    """(68, 2) -> (2,) mean gap between upper and lower lids of each eye."""
-    return np.array([0.5 * (np.linalg.norm(keypoints[e[1]] - keypoints[e[5]]) + np.linalg.norm(keypoints[e[2]] - keypoints[e[4]]))
-                     for e in EYES])
 
 
 def paint_closed_lids(frame: np.ndarray, keypoints_px: np.ndarray, closure: np.ndarray, colours: list[np.ndarray],
@@ -161,8 +153,8 @@ def paint_closed_lids(frame: np.ndarray, keypoints_px: np.ndarray, closure: np.n
         x1, y1 = np.minimum(np.ceil(contour.max(0)).astype(int) + pad, (frame.shape[1], frame.shape[0]))
         if x1 <= x0 or y1 <= y0:
             continue
-        mask = np.zeros((y1 - y0, x1 - x0), np.float32)
-        cv2.fillPoly(mask, [np.round((contour - (x0, y0)) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+        mask: np.ndarray = np.zeros((y1 - y0, x1 - x0), np.float32)
+        cv2.fillPoly(mask, [np.round((contour - (x0, y0)) * 16).astype(np.int32)], (1.0,), lineType=cv2.LINE_AA, shift=4)
         mask = cv2.GaussianBlur(cv2.dilate(mask, np.ones((3, 3), np.uint8)), (0, 0), max(0.6, 0.02 * iod_px))
         lash_y = lip_curve(contour[[0, 5, 4, 3]], np.arange(x0, x1))  # the lower lid: where the lashes meet it
         gy = np.arange(y0, y1, dtype=np.float32)[:, None]

@@ -1,4 +1,4 @@
-"""The training-free decoder (FROND stage 4 without weights).
+"""The training-free decoder (FROND stage 4 without weights; docs/DESIGN.md).
 
 The field is continuous, so the output is a continuous resampling of the portrait at
 the warped coordinates (bicubic), at whatever resolution the output space asks for. The
@@ -6,8 +6,9 @@ alignment affine is composed into the field's map, so each output pixel samples 
 original portrait once, prefiltered where the output is smaller than the face, and
 continued plausibly beyond the picture's edge (`frond.render.sampling`). Where the field
 splits at the lips (`FieldFrame.mouth`), each side samples the portrait through its own
-map. Where the occlusion map says the source has no content (the mouth opening wider
-than the portrait's), a synthesised interior is blended in (`frond.render.mouth`).
+map. Where the field's occlusions say the source has no content (the mouth opening wider
+than the portrait's, eyelids closing further than the map can), a synthesised interior and
+painted lids are blended in (`frond.render.mouth`).
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ import numpy as np
 
 from ..face.align import apply_affine, invert_affine
 from ..face.ibug import inter_ocular
-from ..motion.shape import LID_TRAVEL
-from ..types import AlignedFace, FieldFrame, MouthSplit, OutputSpace, upsample_lattice
-from .mouth import eye_openness, lid_colour, paint_closed_lids, paint_interior, palette_from_source
+from ..stages import PriorStage
+from ..types import AlignedFace, FieldFrame, MouthSplit, OutputSpace, SourceEncoding, upsample_lattice
+from .mouth import lid_colour, paint_closed_lids, paint_interior, palette_from_source
 from .sampling import compose, prepare_source
 
 
@@ -26,12 +27,14 @@ SEAM_SHADOW = 0.3  # how much light the line where closed lips meet takes away
 HOLLOW_SHADOW = 0.9  # ... and the middle of a wide opening (the portrait's own teeth and tongue fall into shade)
 
 
-class PriorDecoder:
-    """Stage 4, training-free: see the module docstring."""
+class PriorDecoder(PriorStage):
+    """Stage 4, training-free: see the module docstring. Renders one frame per call (numpy and
+    OpenCV release the GIL, so the pipeline renders frames on threads)."""
 
-    name = "training-free prior"
+    batched = False
 
-    def prepare(self, face: AlignedFace, source_keypoints: np.ndarray, space: OutputSpace) -> None:
+    def prepare(self, face: AlignedFace, source: SourceEncoding, space: OutputSpace) -> None:
+        source_keypoints = source.keypoints
         self.space = space
         out_to_source = compose(space.norm_to_source, space.out_to_norm)  # output px -> portrait px
         self.source = prepare_source(space.source, out_to_source, (space.height, space.width))
@@ -40,7 +43,6 @@ class PriorDecoder:
         source_px = apply_affine(self.to_source.astype(np.float64), source_keypoints.astype(np.float64))
         self.palette = palette_from_source(self.source.image, source_px)
         self.lids = lid_colour(self.source.image, source_px)
-        self.source_eyes = eye_openness(source_keypoints)  # lid gaps, normalised units
 
     def _maps(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(h, w, 2) normalised -> the x and y maps (h, w) into the sampled image's pixels."""
@@ -53,7 +55,7 @@ class PriorDecoder:
 
     def render(self, field: FieldFrame, driving_keypoints: np.ndarray) -> np.ndarray:
         """field over (H, W), driving_keypoints (68, 2) -> (H, W, 3) uint8 RGB."""
-        if field.coarse is not None:  # affine before the (linear) upsampling: same map, far fewer points
+        if field.coarse is not None and field.lattice is not None:  # affine before the (linear) upsampling: fewer points
             coarse = cv2.transform(field.coarse, self.to_source)
             shape = (self.space.height, self.space.width)
             frame = self._sample(*(np.ascontiguousarray(upsample_lattice(np.ascontiguousarray(coarse[..., c]),
@@ -66,12 +68,13 @@ class PriorDecoder:
         iod = float(inter_ocular(kp_px))
         if field.occlusion.max() > 0.01:
             paint_interior(frame, field.occlusion, kp_px, self.palette, iod)
-        # a blink narrows the eye by LID_TRAVEL of its opening; painted lids cover the rest
-        narrowing = 1.0 - eye_openness(driving_keypoints) / np.maximum(self.source_eyes, 1e-6)
-        closure = np.clip((narrowing - 0.3 * LID_TRAVEL) / (0.7 * LID_TRAVEL), 0.0, 1.0)
-        if closure.max() > 0.01:
-            paint_closed_lids(frame, kp_px, closure, self.lids, iod)
+        if field.lids is not None and field.lids.max() > 0.01:  # the lids cover what the map leaves open
+            paint_closed_lids(frame, kp_px, field.lids, self.lids, iod)
         return frame
+
+    def render_batch(self, fields: list[FieldFrame], driving_keypoints: np.ndarray) -> np.ndarray:
+        """T fields, driving_keypoints (T, 68, 2) -> (T, H, W, 3) uint8 RGB, one `render` each."""
+        return np.stack([self.render(f, k) for f, k in zip(fields, driving_keypoints)])
 
     def _render_split(self, frame: np.ndarray, split: MouthSplit) -> None:
         """Each side of the lips from its own map, joined along the line where they meet (in place)."""

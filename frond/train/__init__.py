@@ -7,5 +7,6 @@
 - `perceptual`, `mouth_gan`, `augment`, `schedule`: the render stage's VGG19 loss, mouth discriminator,
   pair augmentation, and the resumable learning-rate schedule.
 - `heldout`: held-out reconstruction PSNR/SSIM and trajectory errors.
+- `bench.benchmark`: the learned model's speed (training steps/s, inference frames/s, bf16 on a GPU).
 - `cli.register(subparsers)`: the `prepare`, `train` and `push` commands.
 """

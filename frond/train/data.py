@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -182,8 +183,9 @@ class _Seeded(Dataset):
 
 def epoch_batches(n: int, batch: int, world: int, rank: int, seed: int, epoch: int) -> list[list[int]]:
     """This rank's batches of one epoch: a seeded shuffle split across ranks (DistributedSampler)."""
-    sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True,
-                                 seed=seed, drop_last=n >= world * batch)
+    indices = cast("Dataset[int]", range(n))  # the sampler needs only len()
+    sampler: DistributedSampler[int] = DistributedSampler(indices, num_replicas=world, rank=rank, shuffle=True,
+                                                          seed=seed, drop_last=n >= world * batch)
     sampler.set_epoch(epoch)
     idx = list(sampler)
     if len(idx) < batch:  # tiny data: repeat within the epoch so a batch is full

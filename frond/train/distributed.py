@@ -71,19 +71,19 @@ def combine_results(results: Sequence[dict | None]) -> dict | None:
 
     Exact for per-frame means (PSNR, SSIM) and for means over clips (a shard that reports its
     "clips" rows: the motion stage's correlations are averaged over every shard's clips)."""
-    results = [r for r in results if r and r.get("n_frames")]
-    if not results:
+    done = [r for r in results if r and r.get("n_frames")]
+    if not done:
         return None
-    total = sum(r["n_frames"] for r in results)
+    total = sum(r["n_frames"] for r in done)
     out: dict = {"n_frames": total}
-    per_clip = {name: row for r in results for name, row in r.get("clips", {}).items()}
-    for key in results[0]:
-        if key in ("n_frames", "n_clips") or not all(isinstance(r.get(key), (int, float)) for r in results):
+    per_clip = {name: row for r in done for name, row in r.get("clips", {}).items()}
+    for key in done[0]:
+        if key in ("n_frames", "n_clips") or not all(isinstance(r.get(key), (int, float)) for r in done):
             continue
         if per_clip and all(key in row for row in per_clip.values()):  # per-clip measures: the mean over all clips
             out[key] = round(float(sum(row[key] for row in per_clip.values()) / len(per_clip)), 5)
         else:
-            out[key] = round(sum(r[key] * r["n_frames"] for r in results) / total, 5)
+            out[key] = round(sum(r[key] * r["n_frames"] for r in done) / total, 5)
     if per_clip:
         out["clips"], out["n_clips"] = per_clip, len(per_clip)
     return out

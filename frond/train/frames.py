@@ -69,7 +69,7 @@ class FrameShard:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.offsets = np.load(index_path(self.path))
-        self._data: np.memmap | None = None
+        self._data: np.ndarray | None = None  # the memory-mapped file, once read
 
     def __len__(self) -> int:
         return len(self.offsets) - 1

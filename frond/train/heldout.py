@@ -23,7 +23,7 @@ def evaluate_render(model: FrondModel, clips: list[PreparedClip], image_size: in
                     device: str = "cpu", max_frames: int = 16, batch: int = 8) -> dict[str, float]:
     """-> {"psnr", "ssim", "psnr_copy_source", "ssim_copy_source", "n_frames"} over held-out frames."""
     model.eval()
-    scores = {"psnr": [], "ssim": [], "psnr_copy_source": [], "ssim_copy_source": []}
+    scores: dict[str, list[float]] = {"psnr": [], "ssim": [], "psnr_copy_source": [], "ssim_copy_source": []}
     for clip in clips:
         held = clip.split(holdout)[1]
         held = held[held != 0]  # frame 0 is the source: scoring it would score a copy

@@ -2,6 +2,8 @@
 `perceptual.py`, the mouth discriminator's in `mouth_gan.py`."""
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 
@@ -67,7 +69,7 @@ def render_losses(pred: torch.Tensor, target: torch.Tensor, weights: dict[str, f
     }
     if perceptual is not None:
         terms["perceptual"] = perceptual(pred, target)
-    terms["total"] = sum(weights.get(k, 0.0) * v for k, v in terms.items())
+    terms["total"] = cast(torch.Tensor, sum(weights.get(k, 0.0) * v for k, v in terms.items()))
     return terms
 
 
@@ -108,5 +110,5 @@ def motion_losses(pred: torch.Tensor, target: torch.Tensor, rest: torch.Tensor,
         "sync": sync,
         "amplitude": amplitude,
     }
-    terms["total"] = sum(weights.get(k, 0.0) * v for k, v in terms.items())
+    terms["total"] = cast(torch.Tensor, sum(weights.get(k, 0.0) * v for k, v in terms.items()))
     return terms

@@ -36,7 +36,7 @@ def vgg19_features() -> nn.Sequential:
     layers: list[nn.Module] = []
     cin = 3
     for v in VGG19_LAYOUT:
-        if v == "M":
+        if isinstance(v, str):  # "M"
             layers.append(nn.MaxPool2d(2, 2))
         else:
             layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU(inplace=False)]
@@ -98,6 +98,9 @@ def load_vgg19(path: str | Path) -> nn.Sequential:
 
 class PerceptualLoss(nn.Module):
     """(B, 3, H, W) images in [-1, 1], prediction and target -> the pyramid VGG19 loss, a scalar."""
+
+    mean: torch.Tensor  # (1, 3, 1, 1) buffers: ImageNet's normalisation
+    std: torch.Tensor
 
     def __init__(self, vgg: nn.Sequential, scales: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125),
                  layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)) -> None:

@@ -352,8 +352,8 @@ def prepare_videos(videos_dir: str | Path, out_dir: str | Path, settings: Prepar
     else:
         pool, results = None, (_prepare_one(*job) for job in todo)
     try:
-        for (path, *_), (status, value) in zip(todo, results):
-            if status == "prepared":
+        for (path, *_), (_, value) in zip(todo, results):
+            if isinstance(value, dict):  # prepared: its meta (else: why it was skipped)
                 report["prepared"].append(path.stem)
                 frames += value["n_frames"]
                 seconds += value["duration"]

@@ -56,13 +56,6 @@ def speaker_hash(speaker: str, salt: str = "frond") -> float:
     return int.from_bytes(digest, "big") / 2 ** 64
 
 
-def held_out_speaker(speaker: str, fraction: float, salt: str = "frond") -> bool:
-    """A stable, seed-free choice: is this speaker in the held-out `fraction`? (hash of the id)"""
-    if fraction <= 0:
-        return False
-    return speaker_hash(speaker, salt) < fraction
-
-
 def speaker_folds(clips: list[str], table: SpeakerTable, k: int, weights: dict[str, float] | None = None) -> list[list[str]]:
     """Split clips into k speaker-disjoint folds of about equal weight (e.g. seconds).
 

@@ -77,7 +77,7 @@ def make_clip(out_dir: str | Path, name: str = "astronaut", n_frames: int = 12, 
         axes = (max(1, int(round((inner[4, 0] - inner[0, 0]) / 2))), max(1, int(round((inner[6, 1] - inner[2, 1]) / 2))))
         cv2.ellipse(img, (int(round(centre[0] - dx * size / 2)), int(round(centre[1] - dy * size / 2))),
                     axes, 0, 0, 360, (60, 20, 25), -1, lineType=cv2.LINE_AA)
-        m = np.float32([[1, 0, dx * size / 2], [0, 1, dy * size / 2]])
+        m = np.array([[1, 0, dx * size / 2], [0, 1, dy * size / 2]], np.float32)
         frames.append(cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
         kps.append(kp)
     keypoints = np.stack(kps).astype(np.float32)

@@ -22,6 +22,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable, cast
 
 import cv2
 import numpy as np
@@ -111,7 +112,8 @@ def load_or_create(out: Path, cfg: TrainConfig) -> FrondModel:
     if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
         return FrondModel.from_pretrained(str(out))
     size = cfg.image_size or 256
-    presets = {"tiny": FrondConfig.tiny, "small": FrondConfig.small, "base": lambda s: FrondConfig(image_size=s)}
+    presets: dict[str, Callable[[int], FrondConfig]] = {"tiny": FrondConfig.tiny, "small": FrondConfig.small,
+                                                        "base": lambda s: FrondConfig(image_size=s)}
     config = presets[cfg.model_size](size)
     if cfg.keypoint_motion:
         config.field.keypoint_motion = cfg.keypoint_motion
@@ -280,6 +282,7 @@ def train(cfg: TrainConfig) -> dict:
     gan = None
     if cfg.stage == "render":
         augment = AugmentConfig() if cfg.augment else None
+        dataset: RenderPairs | MotionWindows
         dataset = RenderPairs(split.train, image_size, split.train_holdout, cfg.seed, augment=augment)
         objective: nn.Module = RenderObjective(model, cfg.render_weights, perceptual)
         lr = cfg.lr or 2e-4
@@ -290,7 +293,7 @@ def train(cfg: TrainConfig) -> dict:
                                 phones=model.config.motion.phone_features)
         objective = MotionObjective(model, cfg.motion_weights)
         lr = cfg.lr or 1e-3
-        if not model.motion.basis.abs().sum():  # a fresh motion stage: its articulation space comes from the data
+        if not cast(torch.Tensor, model.motion.basis).abs().sum():  # a fresh motion stage: its articulation space comes from the data
             explained = model.motion.fit_space(*map(list, zip(*(c.articulation for c in split.train))))
             if dist.main and cfg.progress:
                 print(f"articulation basis: {model.config.motion.components} components keep "
@@ -396,6 +399,7 @@ def train(cfg: TrainConfig) -> dict:
         if dist.main and (step % cfg.log_every == 0 or step == 1 or step == cfg.steps):
             row = {"step": step, "lr": rate, "seconds": round(seconds + time.time() - t0, 2),
                    "processes": dist.world, **logged}
+            assert log_file is not None
             log_file.write(json.dumps(row) + "\n")
             log_file.flush()
         if dist.main and cfg.sample_every and step % cfg.sample_every == 0:
