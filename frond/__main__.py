@@ -50,7 +50,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="portrait + speech -> talking-face MP4 (or many, from a manifest)",
                        description="Turn one portrait and one speech clip into a lip-synchronised talking-face video "
                                    "(H.264 + AAC MP4), or every line of a --manifest with one warm pipeline. Runs offline "
-                                   "on the training-free prior unless --weights is given.")
+                                   "with the bundled learned motion and the training-free render stages unless --weights says otherwise.")
     p.add_argument("--portrait", type=Path, help="image with a face (PNG, JPEG, WebP, ...)")
     p.add_argument("--audio", type=Path, help="speech recording (WAV, MP3, M4A/AAC, OGG, FLAC, WebM), any rate")
     p.add_argument("--out", type=Path, help="output video, e.g. out.mp4 (written atomically)")
@@ -61,7 +61,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="with --manifest: redo outputs that exist")
     _add_settings(p)
     p.add_argument("--save-intermediates", type=Path, metavar="DIR", help="also write keypoints.npz, trajectories.png, motion_field.mp4, overlay.mp4 (and aligned.png, side_by_side.mp4) to DIR")
-    p.add_argument("--weights", help="learned FROND weights: a Hub repo id[@revision] or a local folder (default: training-free prior); "
+    p.add_argument("--weights", help="learned FROND weights: a Hub repo id[@revision] or a local folder (default: the bundled motion network, training-free render); "
                                      "weights that cannot be loaded are an error")
     p.add_argument("--landmarks", choices=LANDMARK_BACKENDS, default="auto", help="landmark backend (default: FAN if its weights are cached, else MediaPipe)")
     p.add_argument("--max-audio-seconds", type=_positive_seconds, default=Limits().max_audio_seconds, help="refuse longer audio (default %(default)s)")
@@ -151,7 +151,7 @@ def _pipeline(args: argparse.Namespace, limits: Limits):
     if args.weights and pipe.weights_error:
         pipe.close()
         raise FrondInputError(f"--weights {args.weights}: {pipe.weights_error.rstrip('.')}. Check the folder or Hub id, "
-                              "or leave --weights out to use the training-free prior.")
+                              "or leave --weights out to use the bundled stages.")
     for notice in pipe.notices:
         print(f"note: {notice}", file=sys.stderr)
     return pipe

@@ -150,7 +150,7 @@ def test_generate_returns_four_panels_and_a_video_with_sound(client, inputs):
     side = _probe(combined)
     assert side["audio"], "the side-by-side video has no audio stream"
     assert abs(side["seconds"] - speech_seconds) <= tolerance
-    assert "training-free motion prior" in info  # no FROND_WEIGHTS: the prior ran, and the app says so
+    assert "frond-motion (bundled)" in info and "training-free prior" in info  # no FROND_WEIGHTS: the bundled stages, and the app says so
 
 
 def test_settings_reach_the_pipeline(client, inputs):
@@ -236,5 +236,5 @@ def test_unreachable_weights_start_fast_on_the_prior_with_a_notice(tmp_path):
     assert "could not be loaded" in page and "nobody/frond-weights-test@main" in page, "no visible warning on the page"
     assert seconds < 30, f"start-up took {seconds:.1f} s"
     path = log.split("path: ", 1)[1].splitlines()[0]  # the prior (and the bundled motion network), not the weights asked for
-    assert "training-free motion prior" in path and "nobody/frond-weights-test" not in path, path
+    assert "training-free prior" in path and "nobody/frond-weights-test" not in path, path
     assert "[frond]" in log.split("path:")[0], "no notice about the weights"

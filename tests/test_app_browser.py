@@ -141,7 +141,7 @@ def test_example_generate_shows_four_panels(page):
     generate_from_example(page)
     assert_four_panels(page)
     info = page.locator("#run-info").inner_text()
-    assert "training-free motion prior" in info or "learned weights" in info
+    assert "training-free prior" in info or "learned weights" in info
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app_browser.png"), full_page=True)
 

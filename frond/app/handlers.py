@@ -18,7 +18,7 @@ from .options import AppConfig
 
 log = logging.getLogger("frond.app")
 
-PRIOR_LABEL = "training-free motion prior"
+PRIOR_LABEL = "training-free prior"
 MEDIA = ("portrait", "speech")  # the two uploads, before the settings
 INPUT_NAMES = MEDIA + tuple(s.api_name for s in APP_SETTINGS)  # the click's inputs = the API's parameters, in order
 NO_PORTRAIT = "Add a portrait first: upload a photo, paste one, or take one with the webcam."
@@ -136,8 +136,8 @@ def make_generate(dirs: runtime.OutputDirs) -> Callable[..., tuple[str, str, str
 
 
 def describe_path(stage_weights: Mapping[str, str | None]) -> str:
-    """Stage -> weights id (None: the prior) -> 'training-free motion prior', or which learned
-    weights (Hub id@revision) ran on which stages."""
+    """Stage -> weights id (None: the prior) -> 'training-free prior', or which learned weights
+    (Hub id@revision, or the bundled motion network) ran on which stages."""
     learned = {stage: weights for stage, weights in stage_weights.items() if weights is not None}
     if not learned:
         return PRIOR_LABEL

@@ -92,7 +92,7 @@ def startup_text(config: AppConfig, pipeline: FrondPipeline, notices: list[str])
     text = f"**Path:** {describe_path(pipeline.stage_weights)}"
     if config.weights and pipeline.weights_error:
         text = (f"⚠️ **The weights `{config.weights}` could not be loaded** ({pipeline.weights_error.rstrip('.')}): "
-                f"every video is made with the training-free prior. Check FROND_WEIGHTS / --weights.  \n" + text)
+                f"every video is made with the bundled stages instead. Check FROND_WEIGHTS / --weights.  \n" + text)
     if notices:
         text += "  \n" + "  \n".join(f"ⓘ {n}" for n in notices)
     return text

@@ -19,7 +19,7 @@ class AppConfig:
     host: str | None = None  # None: Gradio's default (GRADIO_SERVER_NAME or 127.0.0.1)
     port: int | None = None  # None: Gradio's default (GRADIO_SERVER_PORT or 7860, the next free one)
     share: bool = False  # ask Gradio for a temporary public link
-    weights: str | None = None  # FROND_WEIGHTS: Hub id[@revision] or a local folder; None: training-free prior
+    weights: str | None = None  # FROND_WEIGHTS: Hub id[@revision] or a local folder; None: the bundled stages
     device: str = "auto"  # "auto": the GPU when there is one
     max_audio_seconds: float = 60.0  # longer speech is refused
     max_image_side: int = Limits().max_image_side  # larger portraits are downscaled
@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
         help="address to listen on, e.g. 0.0.0.0 for all (default 127.0.0.1) [FROND_HOST]")
     add("--port", type=int, default=_env_int("FROND_PORT"), help="port to listen on (default 7860) [FROND_PORT]")
     add("--weights", default=env("FROND_WEIGHTS") or None,
-        help="learned weights: Hub repo id, 'id@revision', or a local folder; unset = training-free prior [FROND_WEIGHTS]")
+        help="learned weights: Hub repo id, 'id@revision', or a local folder; unset = the bundled stages (learned motion, training-free render) [FROND_WEIGHTS]")
     add("--device", default=env("FROND_DEVICE", "auto"), help="auto | cpu | cuda (default auto) [FROND_DEVICE]")
     add("--max-audio-seconds", type=float, default=float(env("FROND_MAX_AUDIO_SECONDS", 60)),
         help="refuse longer speech (default 60) [FROND_MAX_AUDIO_SECONDS]")
