@@ -181,3 +181,18 @@ def test_ibug_left_and_right_are_the_images(portrait):
     assert ibug.inter_ocular(face) == pytest.approx(float(np.linalg.norm(right - left)))
     corner_left, corner_right = ibug.MOUTH_CORNERS
     assert face[corner_left, 0] < face[corner_right, 0]
+
+
+def test_opening_limit_is_soft_and_only_above_the_knee():
+    from frond.motion import articulation as art
+    from frond.motion.learned import OPEN_KNEE, OPEN_LIMIT, limit_opening
+
+    direction = np.zeros(art.DIM)
+    lower = int(np.flatnonzero(art.MOUTH_POINTS == 66)[0])
+    direction[2 * lower + 1] = 1.0  # the lower inner lip drops: the gap grows by 1 per unit
+    gaps = np.linspace(0.0, 0.9, 46)
+    limited = art.opening_of(limit_opening(gaps[:, None] * direction[None]))
+    below = gaps <= OPEN_KNEE
+    np.testing.assert_allclose(limited[below], gaps[below], atol=1e-9)  # ordinary speech is untouched
+    assert np.all(np.diff(limited) > 0)  # still monotone: a wider vowel stays wider
+    assert limited.max() < OPEN_LIMIT

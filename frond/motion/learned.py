@@ -31,6 +31,7 @@ from .trajectory import UniformBSpline, pspline_stiffness
 
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 PAUSE_HOLD_S = 0.15  # a dip in the voice shorter than this is not a pause
+OPEN_KNEE, OPEN_LIMIT = 0.3, 0.45  # inner-lip gaps (inter-ocular distances) where the soft limit starts, and its ceiling
 
 
 def downsample_geometry(knot_hz: float) -> tuple[int, int, int]:
@@ -162,7 +163,7 @@ class MotionNet:
         features = phone_features(self.phone_kind, samples, sample_rate, phones, mel.shape[1]) if self.uses_phones else None
         coefficients = self.coefficients(mel, features)
         lam = pspline_stiffness(smoothing, self.stiffness)
-        articulation = self.articulation(coefficients, times + self.lead, lam) * lip_scale
+        articulation = limit_opening(self.articulation(coefficients, times + self.lead, lam)) * lip_scale
         if self.pause_gate > 0:
             articulation *= pause_gate(samples, sample_rate, times + self.lead, self.pause_gate, envelope)[:, None]
         return articulation.astype(np.float32)
@@ -186,6 +187,20 @@ def pause_gate(samples: np.ndarray, sample_rate: int, times: np.ndarray, thresho
     env = np.interp(grid, *envelope) if envelope is not None else speech_envelope(samples, sample_rate, grid)
     speaking = maximum_filter1d((env > threshold).astype(np.float64), int(PAUSE_HOLD_S * 100) | 1)
     return np.interp(times, grid, np.clip(gaussian_filter1d(speaking, 3.0), 0.0, 1.0)).astype(np.float32)
+
+
+def limit_opening(articulation: np.ndarray, knee: float = OPEN_KNEE, limit: float = OPEN_LIMIT) -> np.ndarray:
+    """Articulation (T, DIM) whose inner-lip gap passes `knee` (inter-ocular units) is scaled so the gap
+    approaches `limit` softly (tanh): the calibrated gain must not stretch a loud vowel past a real
+    wide-open mouth. Frames under the knee are untouched."""
+    gap = art.opening_of(articulation)
+    over = gap > knee
+    if not over.any():
+        return articulation
+    target = knee + (limit - knee) * np.tanh((gap[over] - knee) / (limit - knee))
+    out = articulation.copy()
+    out[over] *= (target / gap[over])[:, None]
+    return out
 
 
 def motion_net(tensors: dict[str, np.ndarray], motion: dict) -> MotionNet:
