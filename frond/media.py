@@ -20,6 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .config import DEFAULT_LIMITS, Limits
 from .errors import FrondInputError
+from .shutdown import raise_if_stopped
 from .types import AudioClip
 
 ANALYSIS_RATE = 16_000  # Hz, the rate every analysis (features, phones) runs at
@@ -276,6 +277,7 @@ class VideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         """frame: (H, W, 3) uint8 RGB."""
+        raise_if_stopped()
         if frame.shape != (self.height, self.width, 3):
             raise ValueError(f"expected a ({self.height}, {self.width}, 3) frame, got {frame.shape}")
         if self._queue is None:
@@ -299,12 +301,13 @@ class VideoWriter:
         try:
             self._join_audio()
             self._stop_thread()
+            self._container.mux(self._video.encode(None))
+            self._mux_audio_until(None)
+            self._container.close()
+            raise_if_stopped()
         except BaseException:
             self._abort()
             raise
-        self._container.mux(self._video.encode(None))
-        self._mux_audio_until(None)
-        self._container.close()
         os.replace(self.tmp, self.path)
         return self.path
 

@@ -58,3 +58,33 @@ def test_signal_mid_render_leaves_nothing_behind(tmp_path, long_speech, signum):
     assert not list(tmp_path.glob(".*")), f"left behind: {list(tmp_path.glob('.*'))}"
     time.sleep(0.2)
     assert not [pid for pid in helpers if alive(pid)], "a helper process outlived the run"
+
+
+def test_a_swallowed_stop_signal_still_stops_the_writer(tmp_path, monkeypatch):
+    """A signal whose exception some C callback swallowed is raised again by the writer: no output, no .part."""
+    import numpy as np
+
+    from frond import shutdown
+    from frond.media import VideoWriter
+
+    monkeypatch.setattr(shutdown, "_stopped_by", None)
+    out = tmp_path / "out.mp4"
+    frame = np.zeros((64, 64, 3), np.uint8)
+    before = {sig: signal.getsignal(sig) for sig in shutdown.SIGNALS}
+    with pytest.raises(shutdown.Terminated):
+        with VideoWriter(out, 64, 64, 25.0) as writer:
+            writer.write(frame)
+            try:
+                shutdown._on_signal(signal.SIGTERM, None)
+            except KeyboardInterrupt:
+                pass  # swallowed, as inside a codec's callback
+            finally:
+                for sig, handler in before.items():  # undo the handler's SIG_IGN for the rest of the session
+                    signal.signal(sig, handler)
+            writer.write(frame)
+    assert not out.exists()
+    assert not list(tmp_path.iterdir()), list(tmp_path.iterdir())
+    monkeypatch.setattr(shutdown, "_stopped_by", None)
+    with VideoWriter(out, 64, 64, 25.0) as writer:  # and nothing is raised once no signal is pending
+        writer.write(frame)
+    assert out.exists()
