@@ -159,3 +159,48 @@ def test_benchmark_runs_on_cpu():
     row = result["sizes"][64]
     assert row["train_steps_per_s"] > 0 and row["infer_frames_per_s"] > 0
     assert set(result["params"]) == {"encoder", "motion", "field", "decoder"}
+
+
+def test_sync_windows_cut_the_same_span_of_audio_and_mouth():
+    from frond.models.sync import SyncConfig, sync_windows
+
+    config = SyncConfig(features=3)
+    context, window = 10, 30
+    mel = torch.arange(4 * (window + 2 * context - 1) + 1, dtype=torch.float32).expand(2, 3, -1)  # sample index as value
+    articulation = torch.arange(window, dtype=torch.float32)[None, :, None].expand(2, window, 62)
+    starts = torch.tensor([[0, 5], [12, window - config.mouth_frames]])
+    audio, mouth = sync_windows(mel, articulation, context, config, starts)
+    assert audio.shape == (4, 3, config.audio_samples) and mouth.shape == (4, config.mouth_frames, 62)
+    for row, start in enumerate(starts.flatten().tolist()):
+        assert mouth[row, :, 0].tolist() == list(range(start, start + config.mouth_frames))
+        # audio sample 4 (j + context) is video frame j: the window spans the mouth's frames plus the margins
+        first = 4 * (start + context - config.audio_margin)
+        assert audio[row, 0, 0] == first and audio[row, 0, -1] == first + config.audio_samples - 1
+        assert audio[row, 0, 4 * config.audio_margin] == 4 * (start + context)
+
+
+def test_sync_embedding_tells_aligned_from_shifted_and_scores_the_motion_stage(tmp_path):
+    """On a clip whose loudness follows the mouth, the embedding scores the true alignment above shifted
+    ones; the motion stage trained with it as a critic logs its term."""
+    from frond.models.sync import sync_windows
+    from frond.train.data import MotionWindows
+    from frond.train.sync import train_sync
+
+    data = tmp_path / "data"
+    make_clip(data, n_frames=120, size=32)
+    clips = load_prepared(data)
+    model, info = train_sync(MotionWindows(clips, 80, 40, 0, stride=2), steps=150, batch=16, seed=0)
+    assert not any(p.requires_grad for p in model.parameters())  # frozen
+    assert info["accuracy"] > 2 * info["chance"], info
+    item = {k: v[None] for k, v in MotionWindows(clips, 80, 40, 0, augment=None).__getitem__(0).items()}
+    shifts = torch.arange(-8, 9)
+    audio, _ = sync_windows(item["mel"], item["articulation"], 10, model.config, torch.tensor([[15]]))
+    _, mouths = sync_windows(item["mel"], item["articulation"], 10, model.config, (15 + shifts)[None])
+    scores = model.score(audio.expand(len(shifts), -1, -1), mouths)
+    assert abs(int(shifts[scores.argmax()])) <= 1, scores
+
+    out = tmp_path / "model"
+    train(_cfg(data, out, "motion", steps=5, window=16, sync_steps=20,
+               motion_weights={**TrainConfig.__dataclass_fields__["motion_weights"].default_factory(), "sync_embed": 0.2}))
+    rows = _log(out, "motion")
+    assert len(rows) == 5 and all(0 <= row["sync_embed"] <= 2 for row in rows), rows[0]

@@ -63,6 +63,10 @@ def register(subparsers) -> None:
     t.add_argument("--mouth-adv", type=float, default=0.0, help="weight of the mouth adversarial term (default 0: off)")
     t.add_argument("--mouth-fm", type=float, default=0.0, help="weight of the mouth feature-matching term (default 0: off)")
     t.add_argument("--no-augment", dest="augment", action="store_false", help="no flip or colour augmentation")
+    t.add_argument("--sync-embed", type=float, default=None,
+                   help="motion: weight of the frozen contrastive sync embedding's score of the predicted lips "
+                        "(trained first on the same clips; 0: off; default: the recipe's)")
+    t.add_argument("--sync-steps", type=int, default=600, help="motion: steps of the sync embedding's training (default 600)")
     t.add_argument("--window", type=int, default=50, help="motion: frames per training window (default 50)")
     t.add_argument("--log-every", type=int, default=10, help="steps between log lines")
     t.add_argument("--sample-every", type=int, default=250, help="steps between sample images (0: never)")
@@ -122,8 +126,11 @@ def run_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every, eval_frames=args.eval_frames, workers=args.workers,
         resume=args.resume, progress=not args.quiet, keypoint_motion=args.keypoint_motion, split=args.split,
         speakers=args.speakers, perceptual=args.perceptual, augment=args.augment, eval_clips=args.eval_clips,
+        sync_steps=args.sync_steps,
     )
     cfg.render_weights.update(mouth_adv=args.mouth_adv, mouth_fm=args.mouth_fm)
+    if args.sync_embed is not None:
+        cfg.motion_weights["sync_embed"] = args.sync_embed
     summary = train(cfg)
     print(json.dumps(summary, indent=2))
     return 0

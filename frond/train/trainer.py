@@ -44,6 +44,7 @@ from .mouth_gan import MouthGAN
 from .perceptual import PerceptualLoss, find_vgg19_weights, load_vgg19
 from .schedule import LRSchedule
 from .speakers import load_speakers
+from .sync import SyncCritic, train_sync
 from .split import SPLITS, Split, speaker_of, split_clips
 
 __all__ = ["TrainConfig", "train", "Distributed", "setup_distributed", "resolve_device"]
@@ -70,6 +71,7 @@ class TrainConfig:
     clips: tuple[str, ...] = ()  # train on these prepared clips only (cross-validation folds); the rest is held out
     eval_names: tuple[str, ...] = ()  # with `clips`: evaluate on these (default: the clips of speakers not trained on)
     window: int = 50  # motion stage: frames per training window
+    sync_steps: int = 600  # motion stage, when motion_weights["sync_embed"] > 0: steps of the sync embedding trained first (`sync.py`)
     weight_decay: float | None = None  # AdamW weight decay; None: 0 (render), 0.05 (motion)
     log_every: int = 10  # steps between log lines
     sample_every: int = 250  # steps between sample images (0: never)
@@ -182,15 +184,21 @@ def _evenly(items: list, n: int) -> list:
 class MotionObjective(nn.Module):
     """Predict the measured articulation from audio: batch -> (losses, outputs)."""
 
-    def __init__(self, model: FrondModel, weights: dict[str, float]) -> None:
+    def __init__(self, model: FrondModel, weights: dict[str, float], critic: SyncCritic | None = None) -> None:
         super().__init__()
-        self.model, self.weights = model, weights
+        self.model, self.weights, self.critic = model, weights, critic
 
     def forward(self, batch: dict[str, torch.Tensor]):
         out = self.model.predict_motion(batch["mel"], batch["times"][0], phones=batch.get("phones"))
         motion = self.model.motion
-        each = [motion_losses(motion.articulation(c, batch["times"][0]), batch["articulation"], batch["rest"], self.weights)
-                for c in out["member_coefficients"]]  # every member learns on its own: an ensemble, not one wide net
+        each = []
+        for c in out["member_coefficients"]:  # every member learns on its own: an ensemble, not one wide net
+            pred = motion.articulation(c, batch["times"][0])
+            terms = motion_losses(pred, batch["articulation"], batch["rest"], self.weights)
+            if self.critic is not None:  # the frozen sync embedding's score of the predicted lips
+                terms["sync_embed"] = self.critic(batch, pred)
+                terms["total"] = terms["total"] + self.weights.get("sync_embed", 0.0) * terms["sync_embed"]
+            each.append(terms)
         return {k: torch.stack([e[k] for e in each]).mean() for k in each[0]}, out
 
 
@@ -291,7 +299,15 @@ def train(cfg: TrainConfig) -> dict:
     else:
         dataset = MotionWindows(split.train, model.config.motion.n_mels, cfg.window, cfg.seed,
                                 phones=model.config.motion.phone_features)
-        objective = MotionObjective(model, cfg.motion_weights)
+        critic = None
+        if cfg.motion_weights.get("sync_embed", 0.0) > 0:  # train the sync critic on the same clips, then freeze it
+            embedding, info = train_sync(dataset, cfg.sync_steps, seed=cfg.seed, device=device,
+                                         log=(lambda line: print(line, flush=True)) if dist.main and cfg.progress else None)
+            critic = SyncCritic(embedding, dataset.context, seed=cfg.seed + dist.rank)
+            if dist.main and cfg.progress:
+                print(f"sync embedding: top-1 {info['accuracy']:.2f} on its training windows (chance {info['chance']:.3f}), "
+                      f"{info['seconds']:.0f} s; frozen", flush=True)
+        objective = MotionObjective(model, cfg.motion_weights, critic)
         lr = cfg.lr or 1e-3
         if not cast(torch.Tensor, model.motion.basis).abs().sum():  # a fresh motion stage: its articulation space comes from the data
             explained = model.motion.fit_space(*map(list, zip(*(c.articulation for c in split.train))))
