@@ -29,7 +29,7 @@ def _log(out: Path, stage: str) -> list[dict]:
 
 def _cfg(data, out, stage, **kw) -> TrainConfig:
     base = dict(data=str(data), stage=stage, out=str(out), model_size="tiny", image_size=64, batch=2, log_every=1,
-                sample_every=0, checkpoint_every=0, eval_frames=0, progress=False, holdout=0.0)
+                sample_every=0, checkpoint_every=0, eval_frames=0, progress=False, holdout=0.0, sync_steps=20)
     base.update(kw)
     return TrainConfig(**base)
 

@@ -65,7 +65,7 @@ def register(subparsers) -> None:
     t.add_argument("--no-augment", dest="augment", action="store_false", help="no flip or colour augmentation")
     t.add_argument("--sync-embed", type=float, default=None,
                    help="motion: weight of the frozen contrastive sync embedding's score of the predicted lips "
-                        "(trained first on the same clips; 0: off; default: the recipe's)")
+                        "(trained first on the same clips; default 1; 0: off)")
     t.add_argument("--sync-steps", type=int, default=600, help="motion: steps of the sync embedding's training (default 600)")
     t.add_argument("--window", type=int, default=50, help="motion: frames per training window (default 50)")
     t.add_argument("--log-every", type=int, default=10, help="steps between log lines")

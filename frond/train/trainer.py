@@ -35,6 +35,7 @@ from ..errors import FrondInputError
 from ..models.config import KEYPOINT_MOTIONS, STAGES, FrondConfig
 from ..models.frond_model import FrondModel
 from ..models.motion import opening
+from ..models.sync import SyncConfig
 from .augment import AugmentConfig
 from .data import EpochBatches, MotionWindows, PreparedClip, RenderPairs, load_prepared
 from .distributed import Distributed, barrier, mean_over_ranks, resolve_device, setup_distributed, sharded
@@ -86,7 +87,7 @@ class TrainConfig:
     render_weights: dict[str, float] = field(default_factory=lambda: {
         "l1": 1.0, "ssim": 0.5, "grad": 0.5, "perceptual": 1.0, "mouth_adv": 0.0, "mouth_fm": 0.0})
     motion_weights: dict[str, float] = field(default_factory=lambda: {"shape": 1.0, "velocity": 1.0, "open": 1.0,
-                                                                      "sync": 0.1, "amplitude": 0.05})
+                                                                      "sync": 0.1, "amplitude": 0.05, "sync_embed": 1.0})
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -288,6 +289,7 @@ def train(cfg: TrainConfig) -> dict:
     params = set_trainable(model, cfg.stage)
     perceptual, perceptual_note = perceptual_loss(cfg, device)
     gan = None
+    sync_info: dict[str, float] | None = None  # the motion stage's sync embedding, when it has one
     if cfg.stage == "render":
         augment = AugmentConfig() if cfg.augment else None
         dataset: RenderPairs | MotionWindows
@@ -300,10 +302,14 @@ def train(cfg: TrainConfig) -> dict:
         dataset = MotionWindows(split.train, model.config.motion.n_mels, cfg.window, cfg.seed,
                                 phones=model.config.motion.phone_features)
         critic = None
-        if cfg.motion_weights.get("sync_embed", 0.0) > 0:  # train the sync critic on the same clips, then freeze it
+        short = cfg.window < SyncConfig().mouth_frames
+        if cfg.motion_weights.get("sync_embed", 0.0) > 0 and short and dist.main and cfg.progress:
+            print(f"sync embedding: off (--window {cfg.window} is shorter than its {SyncConfig().mouth_frames} frames)", flush=True)
+        if cfg.motion_weights.get("sync_embed", 0.0) > 0 and not short:  # train the sync critic on the same clips, then freeze it
             embedding, info = train_sync(dataset, cfg.sync_steps, seed=cfg.seed, device=device,
                                          log=(lambda line: print(line, flush=True)) if dist.main and cfg.progress else None)
             critic = SyncCritic(embedding, dataset.context, seed=cfg.seed + dist.rank)
+            sync_info = {"steps": cfg.sync_steps, **{k: round(v, 3) for k, v in info.items()}}
             if dist.main and cfg.progress:
                 print(f"sync embedding: top-1 {info['accuracy']:.2f} on its training windows (chance {info['chance']:.3f}), "
                       f"{info['seconds']:.0f} s; frozen", flush=True)
@@ -447,7 +453,7 @@ def train(cfg: TrainConfig) -> dict:
             "device": device.split(":")[0], "processes": dist.world, "seconds": round(seconds, 1),
             "data": _describe_data(split.train, cfg.data, table), "holdout": cfg.holdout, "split": summary["split"],
             **({"perceptual": perceptual_note, "augment": cfg.augment, "mouth_gan": gan is not None}
-               if cfg.stage == "render" else {}),
+               if cfg.stage == "render" else {"losses": dict(cfg.motion_weights), "sync_embedding": sync_info}),
             "metrics": {"heldout_before": before, "heldout_after": after},
         }
         model.config.trained_stages = sorted(set(model.config.trained_stages) | {cfg.stage})
