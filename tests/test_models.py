@@ -97,11 +97,37 @@ def test_numpy_motion_runtime_equals_the_torch_network(tmp_path):
     times = np.arange(39) / 25.0
     with torch.no_grad():
         expected = model.predict_motion(torch.from_numpy(mel)[None], torch.from_numpy(times).float(), stiffness=2.0,
-                                        phones=torch.from_numpy(phones)[None], gain=net.gain)
+                                        phones=torch.from_numpy(phones)[None], gain=net.gain, width_gain=net.width_gain)
     assert net.uses_phones
     coefficients = net.coefficients(mel, phones)
     np.testing.assert_allclose(coefficients, expected["coefficients"][0].numpy(), atol=1e-4)
     np.testing.assert_allclose(net.articulation(coefficients, times, 2.0), expected["articulation"][0].numpy(), atol=1e-4)
+
+
+def test_gain_scales_the_vertical_articulation_and_width_gain_the_horizontal(tmp_path):
+    """The calibrated gain lifts the opening that the renderer attenuates; widths keep their own scale,
+    and a config.json written before width_gain existed keeps meaning one gain for both axes."""
+    import dataclasses
+    import json
+
+    model = _model(stages=("motion",))
+    with torch.no_grad():
+        model.motion.basis.normal_()
+    model.save_pretrained(tmp_path)
+    net = load_motion_net(tmp_path)
+    coefficients = np.random.default_rng(3).standard_normal((30, model.config.motion.components))
+    times = np.arange(25) / 25.0
+    one = dataclasses.replace(net, gain=1.0, width_gain=1.0).articulation(coefficients, times, 1.0) - net.tensors["mean"]
+    both = dataclasses.replace(net, gain=1.5, width_gain=None).articulation(coefficients, times, 1.0) - net.tensors["mean"]
+    split = dataclasses.replace(net, gain=1.5, width_gain=0.8).articulation(coefficients, times, 1.0) - net.tensors["mean"]
+    np.testing.assert_allclose(both, 1.5 * one, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(split[:, 1::2], 1.5 * one[:, 1::2], rtol=1e-4, atol=1e-5)  # y: down the face
+    np.testing.assert_allclose(split[:, 0::2], 0.8 * one[:, 0::2], rtol=1e-4, atol=1e-5)  # x: along the eye line
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["motion"]["width_gain"] == 1.0  # new configs: widths unscaled
+    del config["motion"]["width_gain"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert load_motion_net(tmp_path).width_gain is None  # older configs: one gain for both axes
 
 
 def test_articulation_moves_only_the_mouth_and_closes_parted_lips():

@@ -43,6 +43,7 @@ class MotionConfig:
     lead: float = 0.0  # seconds the mouth is moved earlier at inference (calibrated on the folds: 0 and 20 ms tie)
     pause_gate: float = 0.15  # speech-envelope level (0..1) under which the mouth rests at inference; 0: off
     prior_weight: float = 0.3  # share of the training-free prior's phone-driven mouth blended in at inference
+    width_gain: float | None = 1.0  # scale of the articulation's horizontal coordinates at inference (None: `gain`); `gain` then scales the vertical ones only
 
 
 @dataclass
@@ -76,7 +77,8 @@ class DecoderConfig:
 KEYPOINT_MOTIONS = ("translation", "affine", "tps")
 # Values a config.json written before a field existed meant (read back when the key is missing)
 LEGACY: dict[str, dict[str, Any]] = {"field": {"keypoint_motion": "translation"}, "decoder": {"levels": 1},
-                                    "motion": {"phone_features": "none", "pause_gate": 0.0, "prior_weight": 0.0, "gain": 1.0}}
+                                    "motion": {"phone_features": "none", "pause_gate": 0.0, "prior_weight": 0.0, "gain": 1.0,
+                                               "width_gain": None}}
 
 
 @dataclass

@@ -77,16 +77,18 @@ class FrondModel(
         return {**fld, **dec, "global_code": enc["global_code"], "driving_code": driving_code}
 
     def predict_motion(self, mel: torch.Tensor, times: torch.Tensor, stiffness: float | None = None,
-                       phones: torch.Tensor | None = None, gain: float = 1.0) -> dict[str, torch.Tensor]:
+                       phones: torch.Tensor | None = None, gain: float = 1.0,
+                       width_gain: float | None = None) -> dict[str, torch.Tensor]:
         """Audio -> the mouth's articulation sampled at `times` (stage "motion").
 
         mel (B, n_mels, M) level-normalised log-mel (`frond.audio.mel.speech_mel`); times (T,) seconds;
-        phones (B, P, M) one-hot phone features or None; gain: the articulation's scale (1 in training).
+        phones (B, P, M) one-hot phone features or None; gain: the articulation's scale (1 in training),
+        width_gain: its horizontal coordinates' scale (None: gain).
         -> {"articulation": (B, T, DIM) (`frond.motion.articulation`), "coefficients": (B, n, components),
         "knot_times": (n,)}.
         """
         out = self.motion(mel, phones)
-        return {**out, "articulation": self.motion.articulation(out["coefficients"], times, stiffness, gain)}
+        return {**out, "articulation": self.motion.articulation(out["coefficients"], times, stiffness, gain, width_gain)}
 
     def stage_modules(self) -> dict[str, list[nn.Module]]:
         """Which modules each trainable stage owns."""

@@ -111,13 +111,14 @@ class AudioMotionEstimator(nn.Module):
         return {"coefficients": each.mean(0), "member_coefficients": each, "knot_times": knots}
 
     def articulation(self, coefficients: torch.Tensor, times: torch.Tensor, stiffness: float | None = None,
-                     gain: float = 1.0) -> torch.Tensor:
+                     gain: float = 1.0, width_gain: float | None = None) -> torch.Tensor:
         """Coefficients (B, n, components) -> articulation (B, T, DIM) at `times` (T,) seconds.
 
         The P-spline stiffness (default: the config's) smooths the coefficients first, then
         the spline is sampled and mapped out of the PCA basis; `gain` scales the articulation
-        around the mean. Training uses 1; the calibrated `config.gain` is for inference
-        (`frond.motion.learned`), so that it is not learned away.
+        around the mean, its horizontal coordinates by `width_gain` instead when given. Training
+        uses 1; the calibrated `config.gain` and `config.width_gain` are for inference
+        (`frond.motion.learned`), so that they are not learned away.
         """
         n = coefficients.shape[1]
         lam = self.config.stiffness if stiffness is None else stiffness
@@ -127,7 +128,8 @@ class AudioMotionEstimator(nn.Module):
             c = torch.linalg.solve(system, c)
         basis = torch.as_tensor(self.spline.basis(times.detach().cpu().numpy(), n), dtype=torch.float32, device=c.device)
         pca = torch.einsum("tn,bnk->btk", basis, c)
-        return self.mean + gain * (pca @ self.basis)
+        axes = torch.tensor([gain if width_gain is None else width_gain, gain], device=c.device).repeat(DIM // 2)
+        return self.mean + axes * (pca @ self.basis)
 
 
 def opening(articulation: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:

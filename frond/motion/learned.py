@@ -100,10 +100,11 @@ class MotionNet:
     knot_hz: float
     dilations: tuple[int, ...]
     stiffness: float  # the P-spline lambda training used (smoothing 0.5)
-    gain: float  # articulation calibration: scale around the mean
+    gain: float  # articulation calibration: scale around the mean (of the vertical coordinates, and of all when width_gain is None)
     lead: float = 0.0  # seconds the mouth is moved earlier than the network's timing (calibrated on the folds)
     pause_gate: float = 0.0  # speech-envelope level under which the mouth rests (0: no gate)
     prior_weight: float = 0.0  # share of the prior's phone-driven mouth blended in (calibrated on the folds)
+    width_gain: float | None = None  # scale of the horizontal coordinates (mouth width, jaw sideways); None: `gain`
 
     @property
     def uses_phones(self) -> bool:
@@ -145,7 +146,14 @@ class MotionNet:
         spline = self.spline
         c = spline.stiffen(coefficients.astype(np.float64), lam)
         pca = spline.basis(times, c.shape[0]) @ c
-        return (self.tensors["mean"] + self.gain * (pca @ self.tensors["basis"])).astype(np.float32)
+        return (self.tensors["mean"] + self.axis_gains * (pca @ self.tensors["basis"])).astype(np.float32)
+
+    @property
+    def axis_gains(self) -> np.ndarray:
+        """(DIM,): `width_gain` on every point's x (along the eye line), `gain` on its y (down the face).
+        The renderer shows about 0.65 of a vertical opening; widths need no such help."""
+        width = self.gain if self.width_gain is None else self.width_gain
+        return np.tile(np.array([width, self.gain], np.float32), art.DIM // 2)
 
     def mouth(self, samples: np.ndarray, sample_rate: int, times: np.ndarray, smoothing: float = 0.5,
               lip_scale: float = 1.0, envelope: tuple[np.ndarray, np.ndarray] | None = None,
@@ -209,7 +217,8 @@ def motion_net(tensors: dict[str, np.ndarray], motion: dict) -> MotionNet:
                      knot_hz=float(motion.get("knot_hz", 25.0)),
                      dilations=tuple(motion.get("dilations", (1, 2, 4, 8))), stiffness=float(motion.get("stiffness", 1.0)),
                      gain=float(motion.get("gain", 1.0)), lead=float(motion.get("lead", 0.0)),
-                     pause_gate=float(motion.get("pause_gate", 0.0)), prior_weight=float(motion.get("prior_weight", 0.0)))
+                     pause_gate=float(motion.get("pause_gate", 0.0)), prior_weight=float(motion.get("prior_weight", 0.0)),
+                     width_gain=None if motion.get("width_gain") is None else float(motion["width_gain"]))
 
 
 def load_motion_net(weights: str | Path) -> MotionNet:
