@@ -246,7 +246,7 @@ def test_two_process_cpu_ddp_run(tmp_path):
               "--holdout", "0.5", "--perceptual", "off", "--workers", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     for stage, extra in (("render", ["--steps", "4", "--mouth-adv", "0.1", "--mouth-fm", "1"]),
-                         ("motion", ["--steps", "2", "--window", "8"])):
+                         ("motion", ["--steps", "2", "--window", "10", "--sync-steps", "5"])):
         proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                                "--master_port", str(29500 + os.getpid() % 1000), "-m", "frond", "train", "--stage", stage,
                                *common, *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
@@ -256,6 +256,7 @@ def test_two_process_cpu_ddp_run(tmp_path):
         summary = json.loads((out / "logs" / f"{stage}_summary.json").read_text())
         assert summary["processes"] == 2 and summary["heldout_after"]["n_frames"] > 0
     assert all("mouth_d" in r and "mouth_adv" in r for r in _log(out, "render"))
+    assert all("sync_embed" in r for r in _log(out, "motion"))  # the frozen sync critic, under DDP too
     model = FrondModel.from_pretrained(out)
     assert model.config.trained_stages == ["render", "motion"]
     assert model.config.training["render"]["processes"] == 2
