@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..audio.mel import FRAMES_PER_SECOND
-from ..motion.articulation import DIM, opening_of
+from ..motion.articulation import DIM, axis_gains, opening_of
 from ..motion.learned import downsample_geometry, n_phone_features
 from ..motion.trajectory import UniformBSpline
 from .config import MotionConfig
@@ -128,8 +128,7 @@ class AudioMotionEstimator(nn.Module):
             c = torch.linalg.solve(system, c)
         basis = torch.as_tensor(self.spline.basis(times.detach().cpu().numpy(), n), dtype=torch.float32, device=c.device)
         pca = torch.einsum("tn,bnk->btk", basis, c)
-        axes = torch.tensor([gain if width_gain is None else width_gain, gain], device=c.device).repeat(DIM // 2)
-        return self.mean + axes * (pca @ self.basis)
+        return self.mean + torch.from_numpy(axis_gains(gain, width_gain)).to(c.device) * (pca @ self.basis)
 
 
 def opening(articulation: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:

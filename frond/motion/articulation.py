@@ -25,6 +25,13 @@ _UPPER = int(np.flatnonzero(MOUTH_POINTS == UPPER_INNER_LIP)[0])  # their rows i
 _LOWER = int(np.flatnonzero(MOUTH_POINTS == LOWER_INNER_LIP)[0])
 
 
+def axis_gains(gain: float, width_gain: float | None = None) -> np.ndarray:
+    """(DIM,) float32 scales of an articulation: `width_gain` on every point's x (along the eye line),
+    `gain` on its y (down the face); None: `gain` on both."""
+    width = gain if width_gain is None else width_gain
+    return np.tile(np.array([width, gain], np.float32), DIM // 2)
+
+
 def mouth_shape(keypoints: np.ndarray) -> np.ndarray:
     """keypoints (..., 68, 2) -> mouth shape (..., DIM) in the face frame, inter-ocular units."""
     origin, axes, iod = face_frame(keypoints)

@@ -146,14 +146,8 @@ class MotionNet:
         spline = self.spline
         c = spline.stiffen(coefficients.astype(np.float64), lam)
         pca = spline.basis(times, c.shape[0]) @ c
-        return (self.tensors["mean"] + self.axis_gains * (pca @ self.tensors["basis"])).astype(np.float32)
-
-    @property
-    def axis_gains(self) -> np.ndarray:
-        """(DIM,): `width_gain` on every point's x (along the eye line), `gain` on its y (down the face).
-        The renderer shows about 0.65 of a vertical opening; widths need no such help."""
-        width = self.gain if self.width_gain is None else self.width_gain
-        return np.tile(np.array([width, self.gain], np.float32), art.DIM // 2)
+        gains = art.axis_gains(self.gain, self.width_gain)  # the renderer shows ~0.65 of a vertical opening; widths need no help
+        return (self.tensors["mean"] + gains * (pca @ self.tensors["basis"])).astype(np.float32)
 
     def mouth(self, samples: np.ndarray, sample_rate: int, times: np.ndarray, smoothing: float = 0.5,
               lip_scale: float = 1.0, envelope: tuple[np.ndarray, np.ndarray] | None = None,

@@ -248,6 +248,27 @@ def _describe_data(clips: list[PreparedClip], data_dir: str, table=None, listed:
     return f"{head}: {names}"
 
 
+def sync_critic(cfg: TrainConfig, dataset: MotionWindows, device: str,
+                dist: Distributed) -> tuple[SyncCritic | None, dict[str, float] | None]:
+    """The motion stage's frozen sync critic, trained first on the same clips (`sync.py`), and what
+    to record of it; (None, None) when its loss weight is 0 or the windows are too short for it."""
+    if cfg.motion_weights.get("sync_embed", 0.0) <= 0:
+        return None, None
+    say = dist.main and cfg.progress
+    frames = SyncConfig().mouth_frames
+    if cfg.window < frames:
+        if say:
+            print(f"sync embedding: off (--window {cfg.window} is shorter than its {frames} frames)", flush=True)
+        return None, None
+    embedding, info = train_sync(dataset, cfg.sync_steps, seed=cfg.seed, device=device,
+                                 log=(lambda line: print(line, flush=True)) if say else None)
+    if say:
+        print(f"sync embedding: top-1 {info['accuracy']:.2f} on its training windows (chance {info['chance']:.3f}), "
+              f"{info['seconds']:.0f} s; frozen", flush=True)
+    return (SyncCritic(embedding, dataset.context, seed=cfg.seed + dist.rank),
+            {"steps": cfg.sync_steps, **{k: round(v, 3) for k, v in info.items()}})
+
+
 def _split_summary(split: Split, table) -> dict:
     train_sp, held_sp = split.speakers(table)
     return {"train_clips": len(split.train), "held_out_clips": len(split.held_out),
@@ -301,18 +322,7 @@ def train(cfg: TrainConfig) -> dict:
     else:
         dataset = MotionWindows(split.train, model.config.motion.n_mels, cfg.window, cfg.seed,
                                 phones=model.config.motion.phone_features)
-        critic = None
-        short = cfg.window < SyncConfig().mouth_frames
-        if cfg.motion_weights.get("sync_embed", 0.0) > 0 and short and dist.main and cfg.progress:
-            print(f"sync embedding: off (--window {cfg.window} is shorter than its {SyncConfig().mouth_frames} frames)", flush=True)
-        if cfg.motion_weights.get("sync_embed", 0.0) > 0 and not short:  # train the sync critic on the same clips, then freeze it
-            embedding, info = train_sync(dataset, cfg.sync_steps, seed=cfg.seed, device=device,
-                                         log=(lambda line: print(line, flush=True)) if dist.main and cfg.progress else None)
-            critic = SyncCritic(embedding, dataset.context, seed=cfg.seed + dist.rank)
-            sync_info = {"steps": cfg.sync_steps, **{k: round(v, 3) for k, v in info.items()}}
-            if dist.main and cfg.progress:
-                print(f"sync embedding: top-1 {info['accuracy']:.2f} on its training windows (chance {info['chance']:.3f}), "
-                      f"{info['seconds']:.0f} s; frozen", flush=True)
+        critic, sync_info = sync_critic(cfg, dataset, device, dist)
         objective = MotionObjective(model, cfg.motion_weights, critic)
         lr = cfg.lr or 1e-3
         if not cast(torch.Tensor, model.motion.basis).abs().sum():  # a fresh motion stage: its articulation space comes from the data
