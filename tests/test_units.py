@@ -181,6 +181,9 @@ def test_ibug_left_and_right_are_the_images(portrait):
     assert ibug.inter_ocular(face) == pytest.approx(float(np.linalg.norm(right - left)))
     corner_left, corner_right = ibug.MOUTH_CORNERS
     assert face[corner_left, 0] < face[corner_right, 0]
+    width = float(np.linalg.norm(face[corner_right] - face[corner_left]))
+    assert ibug.mouth_width(face) == pytest.approx(width / float(np.linalg.norm(right - left)))
+    assert 0.5 < ibug.mouth_width(face) < 1.5  # a mouth is about as wide as the eyes are apart
 
 
 def test_opening_limit_is_soft_and_only_above_the_knee():

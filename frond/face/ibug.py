@@ -51,6 +51,12 @@ def mouth_opening(keypoints):
     return gap / inter_ocular(keypoints).clip(1e-6, None)
 
 
+def mouth_width(keypoints):
+    """(..., 68, 2) -> (...) mouth-corner distance (48 to 54) / inter-ocular distance."""
+    left, right = MOUTH_CORNERS
+    return _norm(keypoints[..., right, :] - keypoints[..., left, :]) / inter_ocular(keypoints).clip(1e-6, None)
+
+
 def eye_openness(keypoints: np.ndarray) -> np.ndarray:
     """(68, 2) -> (2,) mean gap between the upper and lower lids of each eye (image left, right)."""
     return np.array([0.5 * (np.linalg.norm(keypoints[e[1]] - keypoints[e[5]]) + np.linalg.norm(keypoints[e[2]] - keypoints[e[4]]))

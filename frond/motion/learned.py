@@ -23,6 +23,7 @@ from ..audio.phone_worker import PhoneSource
 from ..audio.phones import PHONE_SET, Phone, phone_frames
 from ..config import GenerationSettings
 from ..errors import FrondInputError
+from ..face.ibug import mouth_opening, mouth_width
 from ..stages import learned_name
 from ..types import AudioClip, MotionSequence
 from . import articulation as art
@@ -109,6 +110,11 @@ class MotionNet:
     @property
     def uses_phones(self) -> bool:
         return self.phone_kind != "none"
+
+    @property
+    def needs_phones(self) -> bool:
+        """The network hears them, or the prior's phone-driven mouth is blended in."""
+        return self.uses_phones or self.prior_weight > 0
 
     @property
     def spline(self) -> UniformBSpline:
@@ -251,7 +257,7 @@ class LearnedMotionEstimator:
 
     def prefetch(self, audio: AudioClip) -> None:
         """Start recognising the phones of `audio` now (in the helper process); `estimate` collects them."""
-        if self.net.uses_phones or self.net.prior_weight > 0:
+        if self.net.needs_phones:
             self.source.prefetch(audio.samples, audio.sample_rate)
 
     def local_mouth(self, audio: AudioClip, source: np.ndarray, times: np.ndarray, settings: GenerationSettings,
@@ -279,16 +285,11 @@ class LearnedMotionEstimator:
         source = np.asarray(source_keypoints, np.float32)
         envelope = envelope_grid(audio)
         idle = idle_motion(audio, times, settings, envelope)
-        hears_phones = self.net.uses_phones or self.net.prior_weight > 0
-        phones, how = self.source.phones(audio.samples, audio.sample_rate) if hears_phones else (None, "")
+        phones, how = self.source.phones(audio.samples, audio.sample_rate) if self.net.needs_phones else (None, "")
         local = self.local_mouth(audio, source, times, settings, envelope, phones)
         keypoints = pose_keypoints(source, local, idle)
-        shapes = art.mouth_shape(local)
-        pts = shapes.reshape(len(shapes), -1, 2)
-        corners = [int(np.flatnonzero(art.MOUTH_POINTS == p)[0]) for p in (48, 54)]
         channels = {
-            "open": art.opening_of(shapes).astype(np.float32),
-            "width": np.linalg.norm(pts[:, corners[1]] - pts[:, corners[0]], axis=-1).astype(np.float32),
+            "open": mouth_opening(local).astype(np.float32), "width": mouth_width(local).astype(np.float32),
             "blink": idle.blink, "brow": idle.brow, "envelope": idle.envelope, "voice": idle.activity,
         }
         hears = "audio + phones" if phones else "audio" + (f" ({how})" if how else "")

@@ -18,7 +18,7 @@ from ..audio.phone_worker import PhoneSource
 from ..audio.phones import Phone
 from ..audio.visemes import is_bilabial, viseme_for
 from ..config import GenerationSettings
-from ..face.ibug import inter_ocular, mouth_opening
+from ..face.ibug import mouth_opening, mouth_width
 from ..stages import PriorStage
 from ..types import AudioClip, MotionSequence
 from .idle import envelope_grid, idle_motion, pose_keypoints
@@ -143,11 +143,9 @@ class PriorMotionEstimator(PriorStage):
         idle = idle_motion(audio, times, settings, envelope)
         trajectory, _, how = self.trajectory(audio, settings, envelope)
         local, open_, round_ = mouth_keypoints(source_keypoints, trajectory, times, settings.lip_scale)
-        iod = float(inter_ocular(source_keypoints))
         keypoints = pose_keypoints(source_keypoints, local, idle)
-        lip_width = np.linalg.norm(local[:, 54] - local[:, 48], axis=-1) / iod
         channels = {
-            "open": mouth_opening(local).astype(np.float32), "width": lip_width.astype(np.float32),
+            "open": mouth_opening(local).astype(np.float32), "width": mouth_width(local).astype(np.float32),
             "round": round_.astype(np.float32), "viseme_open": open_.astype(np.float32),
             "blink": idle.blink, "brow": idle.brow, "envelope": idle.envelope, "voice": idle.activity,
         }
