@@ -14,7 +14,7 @@ training clips (`frond.train.sync`), so no speaker it will be judged on is in it
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -41,9 +41,6 @@ class SyncConfig:
         """100 Hz feature frames in an audio window."""
         per = FRAMES_PER_SECOND / self.fps
         return int(round((self.mouth_frames - 1 + 2 * self.audio_margin) * per)) + 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class SyncEmbedding(nn.Module):
