@@ -50,6 +50,8 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("jitter", "jitter", "{:.5f}"),
     ("face_rate", "faces", "{:.2f}"),
     ("render_fidelity", "render r", "{:.3f}"),
+    ("closed_opening", "closed", "{:.3f}"),
+    ("closed_real", "closed real", "{:.3f}"),
 ]
 MARKDOWN_HEADERS = {
     "mouth_corr": "mouth-opening r at lag 0 ↑",
@@ -65,6 +67,8 @@ MARKDOWN_HEADERS = {
     "sharpness": "sharpness (→1)",
     "jitter": "jitter ↓",
     "render_fidelity": "render fidelity ↑",
+    "closed_opening": "closed: re-detected opening ↓",
+    "closed_real": "closed: real video's",
 }
 
 
@@ -351,10 +355,14 @@ def evaluate_clip(
     tick = time.perf_counter()
     rows = {names[m]: metrics.compare(gen_lms[m], real_lms, envelope, generated_by[m][:n], real_frames, portrait)
             for m in motions}
+    closed_real = metrics.closed_level(metrics.mouth_opening(real_lms))
     for m in motions:  # does the renderer show the motion it is given: re-detected opening vs the driving keypoints'
-        driving = _driving_opening(results[m].motion.keypoints[:n])
-        rows[names[m]]["render_fidelity"] = (metrics.pearson(metrics.mouth_opening(gen_lms[m]), driving)
-                                             if driving.size == n else math.nan)
+        driving, seen = _driving_opening(results[m].motion.keypoints[:n]), metrics.mouth_opening(gen_lms[m])
+        fits = driving.size == n
+        rows[names[m]]["render_fidelity"] = metrics.pearson(seen, driving) if fits else math.nan
+        # closed lips read as closed: where the motion asks for them, against the real speaker's own closed mouth
+        rows[names[m]]["closed_opening"] = metrics.closed_opening(seen, driving) if fits else math.nan
+        rows[names[m]]["closed_real"] = closed_real
     still_lms = np.repeat(portrait_lms[None], n, axis=0)
     if baselines:
         still_frames = np.broadcast_to(portrait, real_frames.shape)
@@ -526,7 +534,10 @@ def results_markdown(report: dict[str, Any]) -> str:
              + "; LMD: landmark distance in inter-ocular distances (mouth shape: mouth points centred first, "
              "so head motion does not count); sharpness: relative to the portrait; "
              "jitter: mean second difference of the non-mouth landmarks; render fidelity: correlation of the "
-             "re-detected opening with the driving keypoints' own (does the renderer show the motion it is given)."]
+             "re-detected opening with the driving keypoints' own (does the renderer show the motion it is given); "
+             "closed: the median re-detected opening over the frames whose driving opening is below "
+             f"{metrics.CLOSED_BELOW} (closed lips asked for), against the real video's own closed level in the same "
+             f"crop (the median of its least-open {metrics.CLOSED_SHARE:.0%} of frames)."]
     return "\n".join(lines + notes) + "\n"
 
 

@@ -27,6 +27,8 @@ ALL = np.arange(68)
 
 _MIN_STD = 1e-9  # a signal whose std is below this is "still"
 MOUTH_MAX_LAG = 3  # frames searched for the generated mouth's best lag against the real one
+CLOSED_BELOW = 0.03  # inter-ocular distances: a driving mouth opening below this asks for closed lips
+CLOSED_SHARE = 0.05  # the real video's closed level: its least-open 5 % of frames
 
 
 def _as_sequence(landmarks: np.ndarray) -> np.ndarray:
@@ -78,6 +80,27 @@ def landmark_distance(
     with np.errstate(invalid="ignore", divide="ignore"):
         per_frame = dist / interocular_distance(b)
     return _nanmean(per_frame)
+
+
+def closed_opening(opening: np.ndarray, driving: np.ndarray, below: float = CLOSED_BELOW) -> float:
+    """How open the detector reads the mouth where it was asked to close: the median of the re-detected
+    `opening` (T,) over the frames whose `driving` opening (T,) is below `below`. NaN when no frame asks for
+    closed lips (or none of those has a face)."""
+    seen, asked = np.asarray(opening, dtype=np.float64), np.asarray(driving, dtype=np.float64)
+    if seen.shape != asked.shape:
+        raise ValueError(f"opening and driving differ in shape: {seen.shape} vs {asked.shape}")
+    closed = seen[(asked < below) & np.isfinite(seen)]
+    return float(np.median(closed)) if closed.size else math.nan
+
+
+def closed_level(opening: np.ndarray, share: float = CLOSED_SHARE) -> float:
+    """How closed the detector ever reads a mouth: the median of the least-open `share` of the frames of
+    `opening` (T,), at least 3 (NaN below 3 frames with a face). On a real video this is the reading of
+    the speaker's own closed lips in that framing: the level a rendered closed mouth can be held to."""
+    seen = np.sort(np.asarray(opening, dtype=np.float64)[np.isfinite(opening)])
+    if seen.size < 3:
+        return math.nan
+    return float(np.median(seen[:max(3, int(round(share * seen.size)))]))
 
 
 def temporal_jitter(landmarks: np.ndarray, indices: np.ndarray = NON_MOUTH) -> float:

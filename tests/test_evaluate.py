@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from frond import evaluate
+from frond import evaluate, metrics
 from frond.media import VideoWriter
 
 SHARED_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips" / "talk2.mp4"
@@ -91,6 +91,11 @@ def test_evaluate_end_to_end(clips: Path, tmp_path: Path) -> None:
     ok = np.isfinite(driving) & np.isfinite(seen)
     assert generated["render_fidelity"] == pytest.approx(np.corrcoef(driving[ok], seen[ok])[0, 1], abs=1e-4)
     assert "render_fidelity" in report["mean"]["generated"] and "render_fidelity" not in floor
+    # closed lips: the re-detected opening where the driving asks for them, and the real video's own closed level
+    expected = metrics.closed_opening(seen, driving)
+    assert (generated["closed_opening"] is None) if math.isnan(expected) else generated["closed_opening"] == pytest.approx(expected, abs=1e-5)
+    real_level = metrics.closed_level(np.array(clip["series"]["mouth_real"], float))
+    assert generated["closed_real"] == pytest.approx(real_level, abs=1e-5) and real_level <= np.nanmedian(clip["series"]["mouth_real"])
     assert (out.parent / clip["plot"]).is_file()
     assert set(report["mean"]) == set(rows)
 

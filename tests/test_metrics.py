@@ -185,3 +185,21 @@ def test_bad_shapes_say_what_was_expected() -> None:
         metrics.mouth_opening(np.zeros((5, 20, 2)))
     with pytest.raises(ValueError, match="differ"):
         metrics.pearson(np.zeros(3), np.zeros(4))
+
+
+def test_closed_opening_reads_only_the_frames_asked_to_close() -> None:
+    driving = np.array([0.0, 0.01, 0.2, 0.3, 0.02, np.nan, 0.25])
+    seen = np.array([0.05, np.nan, 0.9, 0.8, 0.07, 0.0, 0.7])  # frame 1 lost its face; frame 5 has no target
+    assert metrics.closed_opening(seen, driving) == pytest.approx(0.06)  # frames 0 and 4 only
+    assert metrics.closed_opening(seen, driving, below=0.0) != metrics.closed_opening(seen, driving)  # nothing below 0
+    assert math.isnan(metrics.closed_opening(seen, np.full(7, 0.2)))  # no frame asks for closed lips
+    with pytest.raises(ValueError, match="differ in shape"):
+        metrics.closed_opening(seen, driving[:3])
+
+
+def test_closed_level_is_the_least_open_share() -> None:
+    opening = np.concatenate([np.linspace(0.2, 0.4, 95), [0.01, 0.02, 0.03, 0.04, 0.05], [np.nan] * 10])
+    assert metrics.closed_level(opening) == pytest.approx(0.03)  # the least-open 5 of 100 frames with a face
+    assert metrics.closed_level(opening, share=0.5) > 0.2
+    assert metrics.closed_level(np.array([0.1, 0.2, 0.3, 0.4])) == pytest.approx(0.2)  # never fewer than 3 frames
+    assert math.isnan(metrics.closed_level(np.array([0.1, np.nan])))
