@@ -355,9 +355,12 @@ def evaluate_clip(
     tick = time.perf_counter()
     rows = {names[m]: metrics.compare(gen_lms[m], real_lms, envelope, generated_by[m][:n], real_frames, portrait)
             for m in motions}
-    closed_real = metrics.closed_level(metrics.mouth_opening(real_lms))
+    real_opening = metrics.mouth_opening(real_lms)
+    closed_real = metrics.closed_level(real_opening)
+    seen_by = {m: metrics.mouth_opening(gen_lms[m]) for m in motions}  # re-detected opening
+    driving_by = {m: _driving_opening(results[m].motion.keypoints[:n]) for m in motions}  # what the motion asked for
     for m in motions:  # does the renderer show the motion it is given: re-detected opening vs the driving keypoints'
-        driving, seen = _driving_opening(results[m].motion.keypoints[:n]), metrics.mouth_opening(gen_lms[m])
+        driving, seen = driving_by[m], seen_by[m]
         fits = driving.size == n
         rows[names[m]]["render_fidelity"] = metrics.pearson(seen, driving) if fits else math.nan
         # closed lips read as closed: where the motion asks for them, against the real speaker's own closed mouth
@@ -380,11 +383,11 @@ def evaluate_clip(
         "rows": rows,
         "series": {
             "times": times,
-            "mouth_real": metrics.mouth_opening(real_lms),
-            "mouth_generated": metrics.mouth_opening(gen_lms[first_motion]),
+            "mouth_real": real_opening,
+            "mouth_generated": seen_by[first_motion],
             "mouth_portrait": float(metrics.mouth_opening(portrait_lms)[0]),
             "envelope": envelope,
-            "mouth_driving": _driving_opening(results[first_motion].motion.keypoints[:n]),
+            "mouth_driving": driving_by[first_motion],
         },
         "modes": dict(results[first_motion].modes),
         "stage_weights": dict(results[first_motion].stage_weights),
