@@ -9,10 +9,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 REQ=requirements.txt
 [ "${1:-}" = "dev" ] && REQ=requirements-dev.txt
-STAMP=".venv/.installed-$(sha1sum requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)-${1:-app}"
+STAMP=".venv/.installed-$(sha1sum requirements.txt requirements-dev.txt pyproject.toml | sha1sum | cut -c1-12)-${1:-app}"
 if [ ! -f "$STAMP" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q --upgrade pip setuptools
   .venv/bin/python -m pip install -q -r "$REQ"
+  # the package itself, editable: the `frond` command and `python -m frond` work from any folder
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
   touch "$STAMP"
 fi
 # one-time caches (bytecode, matplotlib's fonts, librosa's numba kernels, a first generation): here, not on a user's first run

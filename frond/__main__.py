@@ -16,8 +16,6 @@ from .shutdown import stop_like_interrupt
 os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's start-up chatter off the terminal
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 STARTED = time.perf_counter()
-OTHER_COMMANDS = {"prepare": "frond.train.cli", "train": "frond.train.cli", "push": "frond.train.cli", "evaluate": "frond.evaluate",
-                  "contact-sheet": "frond.contact_sheet"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -266,12 +264,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details, third-party libraries' too")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_generate(sub)
-    if command not in ("generate", "bench"):
-        for module in dict.fromkeys(OTHER_COMMANDS.values()):
-            try:
-                __import__(module, fromlist=["register"]).register(sub)
-            except ImportError as exc:  # an optional part missing must not break generate
-                logging.getLogger(__name__).debug("%s unavailable: %s", module, exc)
+    if command not in ("generate", "bench"):  # their modules (torch for training) only when another command is asked for
+        from .contact_sheet import register as contact_sheet
+        from .evaluate.cli import register as evaluate
+        from .train.cli import register as train
+
+        for register in (train, evaluate, contact_sheet):
+            register(sub)
     _add_bench(sub)
     return parser
 

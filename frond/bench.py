@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import available_cores
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
@@ -34,7 +36,7 @@ def machine() -> str:
         mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError):
         mem_gb = float("nan")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = available_cores()
     return f"{cpu}, {cores} cores, {mem_gb:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
 
 
@@ -158,10 +160,8 @@ def motion_seconds(seconds: float, folder: Path, repeats: int = 3) -> dict:
     from .audio.phones import recognise_phones
     from .config import GenerationSettings
     from .media import load_audio
-    from .motion.learned import LearnedMotionEstimator, load_motion_net
-    from .motion.prior import PriorMotionEstimator
-    from .pipeline import BUNDLED_MOTION
-    from .stages import MotionEstimator
+    from .registry import bundled_motion, prior_stages
+    from .stages import LEARNED, PRIOR, MotionEstimator
     from .train.synthetic import face_keypoints
 
     clip = load_audio(speech_of_length(seconds, folder))
@@ -174,8 +174,8 @@ def motion_seconds(seconds: float, folder: Path, repeats: int = 3) -> dict:
     times = np.arange(int(seconds * 25)) / 25
     source = face_keypoints(0.05)
     stages: dict[str, MotionEstimator] = {
-        "learned": LearnedMotionEstimator(load_motion_net(BUNDLED_MOTION), "bundled", Given()),
-        "prior": PriorMotionEstimator(source=Given()),
+        LEARNED: bundled_motion(Given()),
+        PRIOR: prior_stages(Given()).motion,
     }
     out: dict = {"seconds_of_speech": seconds}
     for name, stage in stages.items():

@@ -8,8 +8,19 @@ machine (input sizes, durations).
 from __future__ import annotations
 
 import math
+import os
+import sys
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 from typing import Any
+
+from .stages import LEARNED, PRIOR
+
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity where the system has one)."""
+    return len(os.sched_getaffinity(0)) if sys.platform == "linux" else os.cpu_count() or 1
+
 
 LANDMARK_BACKENDS = ("auto", "mediapipe", "fan")  # face.landmarks.resolve_backend; "auto": FAN when cached, else MediaPipe
 WHOLE_END = 2**63  # whole-number settings stay below this (the seed feeds numpy's 64-bit generators)
@@ -105,7 +116,7 @@ class GenerationSettings:
     full_frame: bool = False  # paste the animated face back into the whole original image
     seed: int = 0  # seeds blinks, head drift and idle motion: same seed, same video
     face_index: int = 0  # which face when several are found: 0 = the largest, 1 = the next, ...
-    motion: str = "learned"  # "learned": the trained audio -> mouth network; "prior": the training-free phone/viseme path
+    motion: str = LEARNED  # "learned": the trained audio -> mouth network; "prior": the training-free phone/viseme path
 
     def __post_init__(self) -> None:
         for setting in SETTINGS:
@@ -142,7 +153,7 @@ SETTINGS: tuple[Setting, ...] = (  # in the app's order, which is also the order
             low=0, widget="number", column=1),
     Setting("motion", str, "Mouth motion",
             "Learned: the network trained on real talking faces. Prior: hand-made phone -> mouth shape rules.",
-            choices=("learned", "prior"), widget="radio", column=1, choice_labels=("Learned network", "Training-free prior")),
+            choices=(LEARNED, PRIOR), widget="radio", column=1, choice_labels=("Learned network", "Training-free prior")),
     Setting("face_index", int, "Face", "Which face when there are several: 0 = the largest, 1 = the next, ...", low=0),
 )
 APP_SETTINGS = tuple(s for s in SETTINGS if s.widget)  # the app's widgets and its API's parameters, in order

@@ -48,8 +48,8 @@ def interocular_distance(landmarks: np.ndarray) -> np.ndarray:
     return ibug.inter_ocular(_as_sequence(landmarks))
 
 
-def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
-    """Inner-lip gap over the inter-ocular distance (`frond.face.ibug`). (T, 68, 2) -> (T,).
+def opening_series(landmarks: np.ndarray) -> np.ndarray:
+    """`frond.face.ibug.mouth_opening` of a landmark sequence, checked: (T, 68, 2) or (68, 2) -> (T,).
 
     0 for a closed mouth, about 0.3-0.5 for a wide-open one; NaN where the frame has no face.
     """
@@ -294,7 +294,7 @@ def compare(
     lms, real = _as_sequence(landmarks), _as_sequence(real_landmarks)
     if lms.shape != real.shape:
         raise ValueError(f"landmark sequences differ in shape: {lms.shape} vs {real.shape}")
-    open_gen, open_real = mouth_opening(lms), mouth_opening(real)
+    open_gen, open_real = opening_series(lms), opening_series(real)
     best, lag = lagged_correlation(open_gen, open_real, MOUTH_MAX_LAG)
     out: dict[str, float] = {
         "mouth_corr": pearson(open_gen, open_real),

@@ -22,29 +22,23 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .audio.phone_worker import PhoneSource, PhoneWorker
-from .config import DEFAULT_LIMITS, GenerationSettings, Limits
+from .config import DEFAULT_LIMITS, GenerationSettings, Limits, available_cores
 from .errors import FrondInputError
 from .face.align import align_face
-from .face.encoder import PriorKeypointEncoder
-from .face.framing import output_framing
+from .face.framing import Framing, output_framing
 from .face.ibug import inter_ocular
 from .face.landmarks import detect_faces
-from .field.prior import PriorDenseField
 from .intermediates import IntermediatesWriter
 from .media import VideoWriter, load_audio, load_image
-from .motion.learned import LearnedMotionEstimator, load_motion_net
-from .motion.prior import PriorMotionEstimator
 from .paths import check_paths
-from .render.prior import PriorDecoder
-from .stages import DenseFieldEstimator, ImageDecoder, MotionEstimator, Stages
-from .types import AlignedFace, FieldFrame, GenerationResult, MotionSequence
+from .registry import bundled_motion, prior_stages
+from .stages import PRIOR, PRIOR_NAME, DenseFieldEstimator, ImageDecoder, MotionEstimator
+from .types import AlignedFace, AudioClip, FieldFrame, GenerationResult, MotionSequence
 
 if TYPE_CHECKING:
     from PIL import Image
 
 Progress = Callable[[float, str], None]
-BUNDLED_MOTION = Path(__file__).resolve().parent / "pretrained" / "motion"  # the motion network FROND ships
-BUNDLED_MOTION_ID = "frond-motion (bundled)"
 OUTPUT_CRF = 17  # x264 quality of the video: at 20, motion cost ~15 % of the frames' detail (evaluate's sharpness)
 
 
@@ -83,9 +77,8 @@ class FrondPipeline:
         if worker is not None:
             worker.start()  # the helper imports its recogniser on another core while we find the face
         self.phones = PhoneSource(worker)  # one helper process for either motion path
-        self.prior_motion = PriorMotionEstimator(use_phones=use_phones, source=self.phones)
-        self.stages = Stages(encoder=PriorKeypointEncoder(), motion=self._bundled_motion(),
-                             field=PriorDenseField(), decoder=PriorDecoder())
+        self.priors = prior_stages(self.phones, use_phones)
+        self.stages = replace(self.priors, motion=self._bundled_motion())
         self.weights = weights
         self.weights_error: str | None = None  # why `weights` could not be loaded, if they could not
         if weights:
@@ -94,14 +87,14 @@ class FrondPipeline:
     def _bundled_motion(self) -> MotionEstimator:
         """The motion network that ships with FROND (`frond/pretrained/motion`), else the prior."""
         try:
-            return LearnedMotionEstimator(load_motion_net(BUNDLED_MOTION), BUNDLED_MOTION_ID, self.phones)
+            return bundled_motion(self.phones)
         except FrondInputError as exc:
-            self.notices.append(f"The bundled motion network could not be loaded ({exc}); using the training-free prior.")
-            return self.prior_motion
+            self.notices.append(f"The bundled motion network could not be loaded ({exc}); using the {PRIOR_NAME}.")
+            return self.priors.motion
 
     def motion_stage(self, settings: GenerationSettings) -> MotionEstimator:
         """The motion estimator a generation uses: the learned one unless `settings.motion` asks for the prior."""
-        return self.prior_motion if settings.motion == "prior" else self.stages.motion
+        return self.priors.motion if settings.motion == PRIOR else self.stages.motion
 
     @classmethod
     def from_pretrained(cls, weights: str, **kwargs: Any) -> FrondPipeline:
@@ -134,7 +127,7 @@ class FrondPipeline:
 
     @property
     def modes(self) -> dict[str, str]:
-        """Stage -> its display name: "training-free prior" or "learned: <weights id>"."""
+        """Stage -> its display name: PRIOR_NAME or "learned: <weights id>"."""
         return {name: stage.name for name, stage in self.stages.items()}
 
     @property
@@ -163,7 +156,7 @@ class FrondPipeline:
         """Frames rendered in parallel: the priors (numpy/OpenCV, which release the GIL) use
         every core; learned modules batch on their device instead, one at a time."""
         if not field.learned and not decoder.learned:
-            return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+            return max(1, min(4, available_cores()))
         return 1
 
     def render(self, motion: MotionSequence, paste: Callable[[np.ndarray], np.ndarray], timings: Timings,
@@ -223,6 +216,45 @@ class FrondPipeline:
                                   "px is needed). Use a closer or larger photo.")
         return align_face(portrait, face, settings.size)
 
+    def read_inputs(self, portrait: str | os.PathLike | np.ndarray | Image.Image, audio: str | os.PathLike,
+                    timings: Timings) -> tuple[np.ndarray, AudioClip, list[str]]:
+        """The portrait (H, W, 3) uint8, the decoded speech and what to tell the user about them."""
+        notices = list(self.notices)
+        with timings("load"):
+            image, image_notices = load_image(portrait, self.limits)
+            clip = load_audio(audio, self.limits)
+        notices += image_notices
+        if not np.any(np.abs(clip.samples) > 1e-3):
+            notices.append("The audio is silent: the video shows idle motion with the mouth closed.")
+        return image, clip, notices
+
+    @contextlib.contextmanager
+    def outputs(self, out_path: str | os.PathLike, clip: AudioClip, face: AlignedFace, framing: Framing,
+                settings: GenerationSettings, intermediates_dir: str | os.PathLike | None
+                ) -> Iterator[tuple[VideoWriter, IntermediatesWriter | None]]:
+        """The MP4 being written (its soundtrack encodes on a thread from now on) and the intermediates'
+        writer, if asked for. Leaving the block finishes every file, or removes them all on an error."""
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(threadpool_limits(1, user_api="blas"))  # small solves: threads only cost
+            video = stack.enter_context(VideoWriter(out_path, framing.width, framing.height, settings.fps,
+                                                    audio_path=clip.path, threaded=True, crf=OUTPUT_CRF))
+            intermediates = None if intermediates_dir is None else stack.enter_context(
+                IntermediatesWriter(intermediates_dir, face, framing, settings.fps, clip.path, settings.size))
+            yield video, intermediates
+
+    def write_frames(self, motion: MotionSequence, framing: Framing, video: VideoWriter,
+                     intermediates: IntermediatesWriter | None, timings: Timings, report: Progress) -> None:
+        """Stages 3 and 4 frame by frame (`render`), each frame into the video (and the intermediates)."""
+        n_frames = motion.n_frames
+        for i, (field, frame) in enumerate(self.render(motion, framing.paste, timings)):
+            with timings("encode"):
+                video.write(frame)
+            if intermediates is not None:
+                with timings("intermediates"):
+                    intermediates.write(field, frame, motion.keypoints[i])
+            if i % 10 == 0 or i == n_frames - 1:
+                report(0.12 + 0.86 * (i + 1) / n_frames, f"rendering frames ({i + 1}/{n_frames})")
+
     def generate(self, portrait: str | os.PathLike | np.ndarray | Image.Image, audio: str | os.PathLike,
                  out_path: str | os.PathLike, settings: GenerationSettings = GenerationSettings(),
                  intermediates_dir: str | os.PathLike | None = None, progress: Progress | None = None) -> GenerationResult:
@@ -232,55 +264,35 @@ class FrondPipeline:
         """
         started = time.perf_counter()
         report = progress or (lambda fraction, stage: None)
-        timings, notices = Timings(), list(self.notices)
+        timings = Timings()
         check_paths(out_path, (portrait, audio), intermediates_dir)  # before any work: never overwrite an input
         report(0.0, "reading the portrait and the audio")
-        with timings("load"):
-            image, image_notices = load_image(portrait, self.limits)
-            clip = load_audio(audio, self.limits)
-        notices += image_notices
-        if not np.any(np.abs(clip.samples) > 1e-3):
-            notices.append("The audio is silent: the video shows idle motion with the mouth closed.")
+        image, clip, notices = self.read_inputs(portrait, audio, timings)
         motion_stage = self.motion_stage(settings)
         motion_stage.prefetch(clip)  # phones start in a helper process while we do the rest
 
         report(0.03, "finding the face and its keypoints")
-        with timings("face"):  # stage 1: the encoder; stages 3 and 4 prepare for this source
+        with timings("face"):  # 1. the encoder: keypoints + global code; stages 3 and 4 prepare for this source
             face = self.find_face(image, settings)
             source = self.stages.encoder.encode(face)
             framing = output_framing(face, settings, self.limits)
             self.stages.field.prepare(face, source, framing.space)
             self.stages.decoder.prepare(face, source, framing.space)
-        n_frames = max(1, int(round(clip.duration * settings.fps)))
-        times = np.arange(n_frames) / settings.fps  # presentation times: frame i shows the voice at i / fps
+        times = np.arange(max(1, int(round(clip.duration * settings.fps)))) / settings.fps  # frame i shows the voice at i / fps
 
-        intermediates = None
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(threadpool_limits(1, user_api="blas"))  # small solves: threads only cost
-            video = stack.enter_context(VideoWriter(out_path, framing.width, framing.height, settings.fps,
-                                                    audio_path=clip.path, threaded=True, crf=OUTPUT_CRF))
-            if intermediates_dir is not None:
-                intermediates = stack.enter_context(IntermediatesWriter(intermediates_dir, face, framing, settings.fps,
-                                                                        clip.path, settings.size))
+        with self.outputs(out_path, clip, face, framing, settings, intermediates_dir) as (video, intermediates):
             report(0.08, "estimating motion from speech")
-            with timings("motion"):  # stage 2: audio -> keypoint trajectories + head pose
+            with timings("motion"):  # 2. audio -> keypoint trajectories + head pose
                 motion = motion_stage.estimate(clip, source.keypoints, times, settings)
             report(0.12, "rendering frames")
-            for i, (field, frame) in enumerate(self.render(motion, framing.paste, timings)):  # stages 3 and 4
-                with timings("encode"):
-                    video.write(frame)
-                if intermediates is not None:
-                    with timings("intermediates"):
-                        intermediates.write(field, frame, motion.keypoints[i])
-                if i % 10 == 0 or i == n_frames - 1:
-                    report(0.12 + 0.86 * (i + 1) / n_frames, f"rendering frames ({i + 1}/{n_frames})")
+            self.write_frames(motion, framing, video, intermediates, timings, report)  # 3. the field, 4. the decoder
             closing = time.perf_counter()
         timings.add("encode", time.perf_counter() - closing)  # leaving the `with` finished every file (or removed them all)
         files = intermediates.finish(motion, source.keypoints) if intermediates is not None else {}
         report(1.0, "done")
         timings["total"] = time.perf_counter() - started  # wall time of this call: what a batch's overhead is measured against
         ran = replace(self.stages, motion=motion_stage)
-        return GenerationResult(video_path=Path(out_path), duration=n_frames / settings.fps, n_frames=n_frames,
+        return GenerationResult(video_path=Path(out_path), duration=motion.n_frames / settings.fps, n_frames=motion.n_frames,
                                 fps=settings.fps, width=framing.width, height=framing.height, motion=motion, aligned=face,
                                 modes={name: stage.name for name, stage in ran.items()},
                                 stage_weights={name: stage.weights for name, stage in ran.items()},

@@ -1,21 +1,24 @@
-"""The four stage interfaces (docs/DESIGN.md). Each has a training-free prior and a learned implementation.
+"""The four stage interfaces (docs/DESIGN.md). Each has a training-free prior and a learned variant.
 
-The pipeline only talks to these protocols, so a learned module (`frond.models.stages`,
-`frond.motion.learned`) and a prior (`frond.face.encoder`, `frond.motion.prior`,
-`frond.field.prior`, `frond.render.prior`) are interchangeable per stage, and can be mixed.
-Every stage says what it is with typed attributes: `learned`, and the `weights` it came
-from; `name` is for display only.
+Each stage lives in its own package (`frond.encoder`, `frond.motion`, `frond.field`,
+`frond.decoder`) with both variants, `prior.py` and `learned.py`, side by side; `frond.registry`
+lists them. The pipeline only talks to these protocols, so the variants are interchangeable per
+stage, and can be mixed. Every stage says what it is with typed attributes: `learned`, and the
+`weights` it came from; `name` is for display only.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 import numpy as np
 
-from .config import GenerationSettings
 from .types import AlignedFace, AudioClip, FieldFrame, MotionSequence, OutputSpace, SourceEncoding
 
+if TYPE_CHECKING:
+    from .config import GenerationSettings
+
+LEARNED, PRIOR = "learned", "prior"  # the two variants of every stage (`frond.registry`), as settings name them
 PRIOR_NAME = "training-free prior"  # the display name of every training-free stage
 
 
@@ -28,7 +31,7 @@ class Stage(Protocol):
     """What every stage says about itself."""
 
     name: str  # for display: PRIOR_NAME or learned_name(weights)
-    learned: bool  # a trained network (True) or the training-free prior (False)
+    learned: bool  # a trained network (True) or the prior (False)
     weights: str | None  # the weights id a learned stage came from; None for the prior
 
 

@@ -71,7 +71,7 @@ class MotionSequence:
     keypoints: np.ndarray  # (T, 68, 2) float32 driving keypoints, normalised crop space
     head_pose: np.ndarray  # (T, 3) float32 yaw, pitch, roll in degrees (the global motion)
     channels: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T,), e.g. "open", "width", "round", "blink", "envelope"
-    source: str = ""  # what produced it, for display ("training-free prior: pocketsphinx -> visemes")
+    source: str = ""  # what produced it, for display (e.g. "<PRIOR_NAME>: pocketsphinx -> visemes")
 
     @property
     def n_frames(self) -> int:
@@ -161,7 +161,7 @@ class GenerationResult:
     height: int
     motion: MotionSequence
     aligned: AlignedFace
-    modes: dict[str, str]  # stage name -> its display name: "training-free prior" or "learned: <weights id>"
+    modes: dict[str, str]  # stage name -> its display name: PRIOR_NAME or "learned: <weights id>"
     stage_weights: dict[str, str | None]  # stage name -> the weights id its learned module came from; None: the prior
     timings: dict[str, float]  # stage name -> seconds
     intermediates: dict[str, Path] = field(default_factory=dict)  # name -> file (keypoints.npz, trajectories.png, motion_field.mp4, overlay.mp4, aligned.png)

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> dict:
         save()
 
     # 4. batched inference (field + decoder) of the trained configuration at each size
-    from frond.models import FrondModel
+    from frond.weights.model import FrondModel
     from frond.train.bench import benchmark
 
     config = FrondModel.from_pretrained(model_dir).config

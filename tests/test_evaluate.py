@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from frond import evaluate, metrics
+from frond import metrics
+from frond.evaluate import cli, folder
+from frond.evaluate import report as evaluation_report
 from frond.media import VideoWriter
 
 SHARED_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips" / "talk2.mp4"
@@ -41,7 +43,7 @@ def write_clip(path: Path, frames: list[np.ndarray], audio: np.ndarray | None) -
 
 def run_cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="frond")
-    evaluate.register(parser.add_subparsers(dest="command", required=True))
+    cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.func(args)
 
@@ -99,7 +101,7 @@ def test_evaluate_end_to_end(clips: Path, tmp_path: Path) -> None:
     assert (out.parent / clip["plot"]).is_file()
     assert set(report["mean"]) == set(rows)
 
-    markdown = evaluate.results_markdown(report)
+    markdown = evaluation_report.results_markdown(report)
     assert "still portrait (floor)" in markdown and "real video (ceiling)" in markdown
     assert "| astronaut.mp4 |" in markdown
 
@@ -116,7 +118,7 @@ def test_evaluate_real_clip(tmp_path: Path) -> None:
     folder.mkdir()
     shutil.copy(SHARED_CLIP, folder / SHARED_CLIP.name)
     out = tmp_path / "report.json"
-    report = evaluate.evaluate_folder(folder, out, baselines=True, max_seconds=1.6)
+    report = folder.evaluate_folder(folder, out, baselines=True, max_seconds=1.6)
     clip = report["clips"][0]
     assert clip["frames"] == 40
     ceiling = clip["rows"]["real video"]

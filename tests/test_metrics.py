@@ -27,9 +27,9 @@ def test_mouth_opening_is_gap_over_interocular() -> None:
     seq = talking_face(5)
     gap = seq[:, 66, 1] - seq[:, 62, 1]
     np.testing.assert_allclose(metrics.interocular_distance(seq), 60.0)
-    np.testing.assert_allclose(metrics.mouth_opening(seq), gap / 60.0)
+    np.testing.assert_allclose(metrics.opening_series(seq), gap / 60.0)
     # scale-free: the same face twice as big opens by the same amount
-    np.testing.assert_allclose(metrics.mouth_opening(seq * 2.0), metrics.mouth_opening(seq))
+    np.testing.assert_allclose(metrics.opening_series(seq * 2.0), metrics.opening_series(seq))
 
 
 def test_identical_videos_give_correlation_one_and_lmd_zero() -> None:
@@ -75,7 +75,7 @@ def test_shift_by_two_frames_is_found_at_lag_two() -> None:
     assert corr == pytest.approx(1.0)
     # the same with a landmark video shifted by two frames, through `compare`
     seq = talking_face(80)
-    env = metrics.mouth_opening(seq)
+    env = metrics.opening_series(seq)
     shifted = np.concatenate([np.repeat(seq[:1], 2, axis=0), seq[:-2]])
     result = metrics.compare(shifted, seq, envelope=env)
     assert result["audio_mouth_lag"] == 2
@@ -182,7 +182,7 @@ def test_compare_image_measures() -> None:
 
 def test_bad_shapes_say_what_was_expected() -> None:
     with pytest.raises(ValueError, match=r"\(T, 68, 2\)"):
-        metrics.mouth_opening(np.zeros((5, 20, 2)))
+        metrics.opening_series(np.zeros((5, 20, 2)))
     with pytest.raises(ValueError, match="differ"):
         metrics.pearson(np.zeros(3), np.zeros(4))
 

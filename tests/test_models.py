@@ -9,8 +9,9 @@ import torch
 
 from frond.config import GenerationSettings
 from frond.errors import FrondInputError
-from frond.models import FrondConfig, FrondModel
-from frond.models.geometry import head_pose_from_keypoints
+from frond.nn.config import FrondConfig
+from frond.weights.model import FrondModel
+from frond.face.head import head_pose_from_keypoints
 from frond.motion import articulation as art
 from frond.motion.learned import load_motion_net, n_phone_features
 from frond.motion.trajectory import UniformBSpline, pspline_stiffness

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from frond.errors import FrondInputError
-from frond.models import FrondConfig, FrondModel
+from frond.nn.config import FrondConfig
+from frond.weights.model import FrondModel
 from frond.train.data import load_prepared
 from frond.train.heldout import evaluate_motion
-from frond.metrics import mouth_opening as mouth_open
+from frond.metrics import opening_series as mouth_open
 from frond.train.losses import psnr, ssim
 from frond.train.synthetic import make_clip
 from frond.train.trainer import TrainConfig, train
@@ -162,7 +163,7 @@ def test_benchmark_runs_on_cpu():
 
 
 def test_sync_windows_cut_the_same_span_of_audio_and_mouth():
-    from frond.models.sync import SyncConfig, sync_windows
+    from frond.motion.sync_net import SyncConfig, sync_windows
 
     config = SyncConfig(features=3)
     context, window = 10, 30
@@ -182,9 +183,9 @@ def test_sync_windows_cut_the_same_span_of_audio_and_mouth():
 def test_sync_embedding_tells_aligned_from_shifted_and_scores_the_motion_stage(tmp_path):
     """On a clip whose loudness follows the mouth, the embedding scores the true alignment above shifted
     ones; the motion stage trained with it as a critic logs its term."""
-    from frond.models.sync import sync_windows
+    from frond.motion.sync_net import sync_windows
     from frond.train.data import MotionWindows
-    from frond.train.sync import train_sync
+    from frond.train.sync_critic import train_sync
 
     data = tmp_path / "data"
     make_clip(data, n_frames=120, size=32)

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from frond.models import FrondConfig, FrondModel
-from frond.models.keypoint_motion import local_affines, tps_apply, tps_fit
+from frond.nn.config import FrondConfig
+from frond.weights.model import FrondModel
+from frond.field.keypoint_motion import local_affines, tps_apply, tps_fit
 from frond.train.augment import AugmentConfig, augment_pair, flip_keypoints
 from frond.train.data import PreparedClip, RenderPairs, load_prepared, pair
 from frond.train.frames import FrameShard, FrameShardWriter

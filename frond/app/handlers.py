@@ -12,13 +12,13 @@ import gradio as gr
 
 from ..config import APP_SETTINGS, GenerationSettings
 from ..errors import FrondInputError
+from ..stages import PRIOR_NAME
 from ..types import GenerationResult
 from . import runtime
 from .options import AppConfig
 
 log = logging.getLogger("frond.app")
 
-PRIOR_LABEL = "training-free prior"
 MEDIA = ("portrait", "speech")  # the two uploads, before the settings
 INPUT_NAMES = MEDIA + tuple(s.api_name for s in APP_SETTINGS)  # the click's inputs = the API's parameters, in order
 NO_PORTRAIT = "Add a portrait first: upload a photo, paste one, or take one with the webcam."
@@ -136,16 +136,16 @@ def make_generate(dirs: runtime.OutputDirs) -> Callable[..., tuple[str, str, str
 
 
 def describe_path(stage_weights: Mapping[str, str | None]) -> str:
-    """Stage -> weights id (None: the prior) -> 'training-free prior', or which learned weights
+    """Stage -> weights id (None: the prior) -> PRIOR_NAME, or which learned weights
     (Hub id@revision, or the bundled motion network) ran on which stages."""
     learned = {stage: weights for stage, weights in stage_weights.items() if weights is not None}
     if not learned:
-        return PRIOR_LABEL
+        return PRIOR_NAME
     ids = ", ".join(f"`{w}`" for w in dict.fromkeys(learned.values()))
     prior = [stage for stage in stage_weights if stage not in learned]
     text = f"learned weights {ids}"
     if prior:
-        text += f" for {', '.join(learned)}; {PRIOR_LABEL} for {', '.join(prior)}"
+        text += f" for {', '.join(learned)}; {PRIOR_NAME} for {', '.join(prior)}"
     return text
 
 

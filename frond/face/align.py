@@ -5,27 +5,16 @@ coordinates, x and y in [-1, 1] (pixel centres at (i + 0.5) * 2 / S - 1).
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from skimage.transform import SimilarityTransform
 
-from ..render.sampling import prepare_source, sample_affine
+from ..imaging import apply_affine, invert_affine, prepare_source, sample_affine
 from ..types import AlignedFace, FaceDetection
 from .ibug import eye_centres, norm_to_px, px_to_norm
 
 # Where the eye centres and mouth corners land, in normalised crop space. The head
 # sits in the middle with room for hair, chin and some neck and background.
 TEMPLATE = np.array([[-0.21, -0.15], [0.21, -0.15], [-0.16, 0.28], [0.16, 0.28]], dtype=np.float64)
-
-
-def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """matrix (2, 3), points (..., 2) -> (..., 2)."""
-    return points @ matrix[:, :2].T + matrix[:, 2]
-
-
-def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    """(2, 3) -> its inverse (2, 3)."""
-    return cv2.invertAffineTransform(matrix.astype(np.float64))
 
 
 def anchor_points(landmarks: np.ndarray) -> np.ndarray:
@@ -43,7 +32,7 @@ def crop_transform(landmarks: np.ndarray, size: int) -> np.ndarray:
 def warp_to_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """Resample image (H, W, 3) into the (size, size, 3) crop, `matrix` (2, 3) taking image to crop pixels.
 
-    The same single pass as every rendered frame (`frond.render.sampling`): prefiltered when
+    The same single pass as every rendered frame (`frond.imaging`): prefiltered when
     the crop is smaller than the face, and continued plausibly (never by smeared edge rows)
     where the crop reaches past the picture.
     """

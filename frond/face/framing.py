@@ -14,9 +14,9 @@ import numpy as np
 
 from ..config import GenerationSettings, Limits
 from ..errors import FrondInputError
-from ..render.sampling import compose
+from ..imaging import compose
 from ..types import AlignedFace, OutputSpace
-from .align import apply_affine, invert_affine
+from ..imaging import apply_affine, invert_affine
 from .ibug import norm_to_px, norm_to_px_affine, px_to_norm_affine
 
 

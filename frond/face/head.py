@@ -4,13 +4,15 @@ Pose is applied as a 3D rotation of points (keypoints, the field's virtual head 
 about the pivot, then orthographic projection: the same rigid motion moves the 68
 keypoints (`frond.motion.idle`) and the dense field's head points (`frond.field.prior`).
 Its centre, radii and inter-ocular distance are the training-free global code
-(`frond.face.encoder`).
+(`frond.encoder.prior`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .ibug import inter_ocular
+from .ibug import CHIN, NOSE_TIP, eye_centres, inter_ocular
+
+JAW_LEFT, JAW_RIGHT = 0, 16  # the jaw's extremes (iBUG-68)
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -51,3 +53,32 @@ def keypoint_depth(geometry: HeadGeometry, keypoints: np.ndarray) -> np.ndarray:
     for index, extra in nose.items():
         z[index] += extra * geometry.iod
     return z
+
+
+def head_pose_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
+    """A crude geometric head pose from 2D landmarks, (..., 68, 2) -> (..., 3) degrees.
+
+    roll: angle of the line between the eye centres; yaw: offset of the nose tip from
+    the middle of the jaw's extremes (points 0, 16), as the sine of an angle; pitch: the
+    nose tip's height between the eye line and the chin relative to a frontal face.
+    It is the conditioning of the global stream, not a calibrated 3D pose.
+    """
+    kp = np.asarray(keypoints, dtype=np.float64)
+    left, right = eye_centres(kp)
+    eyes = right - left
+    roll = np.arctan2(eyes[..., 1], eyes[..., 0])
+    cos, sin = np.cos(-roll), np.sin(-roll)
+    mid = (left + right) / 2
+
+    def unroll(p: np.ndarray) -> np.ndarray:
+        d = p - mid
+        return np.stack([cos * d[..., 0] - sin * d[..., 1], sin * d[..., 0] + cos * d[..., 1]], -1)
+
+    nose = unroll(kp[..., NOSE_TIP, :])
+    jaw_l, jaw_r, chin = unroll(kp[..., JAW_LEFT, :]), unroll(kp[..., JAW_RIGHT, :]), unroll(kp[..., CHIN, :])
+    half_width = np.maximum((jaw_r[..., 0] - jaw_l[..., 0]) / 2, 1e-6)
+    centre = (jaw_r[..., 0] + jaw_l[..., 0]) / 2
+    yaw = np.arcsin(np.clip((nose[..., 0] - centre) / half_width, -1, 1))
+    ratio = nose[..., 1] / np.maximum(chin[..., 1], 1e-6)
+    pitch = np.arcsin(np.clip((ratio - 0.45) / 0.5, -1, 1))
+    return np.stack([np.degrees(yaw), np.degrees(pitch), np.degrees(roll)], -1).astype(np.float32)

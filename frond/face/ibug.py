@@ -22,6 +22,7 @@ NON_MOUTH = slice(0, 48)
 UPPER_INNER_LIP, LOWER_INNER_LIP = 62, 66  # the middle of the inner lips
 MOUTH_CORNERS = (48, 54)
 NOSE_TIP, CHIN = 30, 8
+LID_TRAVEL = 0.6  # a blink (motion) and the field's lid mask share it: how far the upper lid's keypoints travel towards the lower lid on a full blink
 # each eye's contour, image left then right: corner, upper lid x2, corner, lower lid x2
 EYES = tuple(tuple(range(eye.start, eye.stop)) for eye in (IMAGE_LEFT_EYE, IMAGE_RIGHT_EYE))
 

@@ -21,11 +21,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..face.align import apply_affine, invert_affine
+from ..imaging import apply_affine, invert_affine
 from ..face.head import HeadGeometry
-from ..face.ibug import INNER_LIPS, eye_openness, inter_ocular, mouth_box
-from ..motion.shape import LID_TRAVEL
-from ..render.sampling import affine_scale
+from ..face.ibug import INNER_LIPS, LID_TRAVEL, eye_openness, inter_ocular, mouth_box
+from ..imaging import affine_scale
 from ..stages import PriorStage
 from ..types import AlignedFace, FieldFrame, MouthSplit, OutputSpace, SourceEncoding
 from .lips import LipSplit, inner_gap

@@ -1,6 +1,6 @@
 """Stage 2, learned: the trained audio -> articulation network, run in numpy.
 
-The network is `frond.models.motion.AudioMotionEstimator` (PyTorch, for training); this
+The network is `frond.motion.net.AudioMotionEstimator` (PyTorch, for training); this
 module reads the same safetensors weights and runs the same forward pass with numpy, so
 the default path loads in milliseconds and never imports torch (a test holds the two
 equal). The mouth comes from the network; blinks, brows and the head's pose come from
@@ -135,7 +135,7 @@ class MotionNet:
         return np.mean([self._member(x, n, f"members.{i}.") for i in range(self.members)], axis=0)
 
     def _member(self, x: np.ndarray, n: int, prefix: str) -> np.ndarray:
-        """One member's forward pass (`frond.models.motion._Member.forward`): (C, M) -> (n, components)."""
+        """One member's forward pass (`frond.motion.net._Member.forward`): (C, M) -> (n, components)."""
         t = {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
         m = x.shape[1]
         for i in range(2):

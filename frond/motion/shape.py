@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..face.ibug import face_frame
+from ..face.ibug import LID_TRAVEL, face_frame
 
 K = 68
 
@@ -56,7 +56,6 @@ ROUND = _basis({
 BROW = _basis({i: (0.0, -0.06 * w) for i, w in zip(range(17, 27), (0.6, 0.9, 1.0, 0.9, 0.7, 0.7, 0.9, 1.0, 0.9, 0.6))})
 
 UPPER_LIDS = ((37, 41), (38, 40), (43, 47), (44, 46))  # (upper lid point, lower lid point under it)
-LID_TRAVEL = 0.6  # how far the upper lid's keypoints travel towards the lower lid on a full blink
 
 
 def deform(source: np.ndarray, channels: dict[str, np.ndarray]) -> np.ndarray:

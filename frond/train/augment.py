@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..models.geometry import head_pose_from_keypoints
+from ..face.head import head_pose_from_keypoints
 
 _PAIRS = [(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)] + [(31, 35), (32, 34)] + \
          [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)] + \

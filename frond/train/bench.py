@@ -13,8 +13,8 @@ import time
 
 import torch
 
-from ..models.config import FrondConfig
-from ..models.frond_model import FrondModel
+from ..nn.config import FrondConfig
+from ..weights.model import FrondModel
 from .losses import render_losses
 
 

@@ -137,7 +137,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from ..models.stages import load_model
+    from ..weights.model import load_model
 
     model = load_model(args.folder)  # validates the folder (safetensors + config) before any upload
     if not model.config.trained_stages:

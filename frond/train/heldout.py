@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..models.frond_model import FrondModel
+from ..weights.model import FrondModel
 from .data import PreparedClip, pair
 from .losses import psnr, ssim
 
@@ -56,7 +56,7 @@ def evaluate_motion(model: FrondModel, clips: list[PreparedClip], device: str = 
     from dataclasses import asdict
 
     from ..config import GenerationSettings
-    from ..metrics import amplitude_ratio, lagged_correlation, mouth_opening, pearson
+    from ..metrics import amplitude_ratio, lagged_correlation, opening_series, pearson
     from ..motion.idle import envelope_grid
     from ..motion.learned import LearnedMotionEstimator, motion_net
     from ..types import AudioClip
@@ -72,7 +72,7 @@ def evaluate_motion(model: FrondModel, clips: list[PreparedClip], device: str = 
         times = np.arange(n) / clip.fps
         audio = AudioClip(samples=clip.audio, sample_rate=16000, duration=clip.audio.size / 16000)
         driving = stage.local_mouth(audio, clip.keypoints[0], times, GenerationSettings(), envelope_grid(audio), clip.phones)
-        pred, real = mouth_opening(driving), mouth_opening(clip.keypoints[:n])
+        pred, real = opening_series(driving), opening_series(clip.keypoints[:n])
         best, lag = lagged_correlation(pred, real, 2)
         rows[clip.name] = {"open_r": pearson(pred, real), "open_r_best": best, "lag": lag,
                            "amplitude": amplitude_ratio(pred, real), "frames": n}

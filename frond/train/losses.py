@@ -7,7 +7,7 @@ from typing import cast
 import torch
 import torch.nn.functional as F
 
-from ..models.motion import opening
+from ..motion.net import opening
 from ..motion.articulation import MOUTH_POINTS
 
 

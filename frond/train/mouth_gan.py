@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..face.ibug import MOUTH
-from ..models.geometry import coordinate_grid
+from ..nn.geometry import coordinate_grid
 
 MIN_SIDE = 0.25  # smallest crop side, normalised crop units (a closed, narrow mouth)
 

@@ -10,7 +10,7 @@ processes (`workers`). Written per clip into OUT_DIR/<name>/:
 
 - frames.bin, frames.idx.npy  the (S, S, 3) RGB crops, JPEG (or WebP) in one shard (`frames.py`)
 - keypoints.npy  (T, 68, 2) float32, normalised crop space
-- pose.npy       (T, 3) float32 degrees, geometric head pose (`frond.models.geometry`)
+- pose.npy       (T, 3) float32 degrees, geometric head pose (`frond.face.head`)
 - audio.npy      (N,) int16 16 kHz mono
 - meta.json      what was done, the speaker (written last: a clip with meta.json is complete)
 
@@ -33,7 +33,7 @@ from tqdm import tqdm
 from ..errors import FrondInputError
 from ..audio.mel import SAMPLE_RATE
 from ..face.ibug import px_to_norm
-from ..models.geometry import head_pose_from_keypoints
+from ..face.head import head_pose_from_keypoints
 from .frames import FrameShard, FrameShardWriter
 from .speakers import SpeakerTable
 
@@ -151,7 +151,7 @@ def cut_canvas(image: np.ndarray, matrix: np.ndarray, size: int) -> tuple[np.nda
     -> (canvas (h, w, 3) uint8, image -> canvas (2, 3))."""
     import cv2
 
-    from ..face.align import apply_affine, invert_affine
+    from ..imaging import apply_affine, invert_affine
 
     margin = size * (CANVAS_EXTENT - 1) / 2
     corners = np.array([[-margin, -margin], [size + margin, -margin], [-margin, size + margin], [size + margin] * 2])
@@ -211,7 +211,8 @@ def prepare_video(path: Path, dest: Path, settings: PrepareSettings, speaker: di
     """One video -> one clip folder (decoded once). Raises SkipVideo with a reason.
 
     speaker: {"speaker": id, "own_voice": bool} recorded in meta.json (default: the clip is its own speaker)."""
-    from ..face.align import apply_affine, invert_affine, warp_to_crop
+    from ..imaging import apply_affine, invert_affine
+    from ..face.align import warp_to_crop
 
     start = time.time()
     tmp = dest.with_name(dest.name + ".partial")

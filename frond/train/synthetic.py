@@ -15,7 +15,7 @@ import numpy as np
 
 from ..audio.mel import SAMPLE_RATE
 from ..face.ibug import norm_to_px
-from ..models.geometry import head_pose_from_keypoints
+from ..face.head import head_pose_from_keypoints
 from .frames import FrameShardWriter
 from .prepare import PREPARE_VERSION
 

@@ -1,0 +1,160 @@
+"""What the page's events run: the validator (before a request joins the queue), `generate`, and
+the Markdown that says which path ran. The settings' names, defaults and order come from
+`frond.config.APP_SETTINGS`, so the API's parameters are the table's app names."""
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from typing import Any, Callable, Mapping
+
+import gradio as gr
+
+from ..config import APP_SETTINGS, GenerationSettings
+from ..errors import FrondInputError
+from ..stages import PRIOR_NAME
+from ..types import GenerationResult
+from . import runtime
+from .options import AppConfig
+
+log = logging.getLogger("frond.app")
+
+MEDIA = ("portrait", "speech")  # the two uploads, before the settings
+INPUT_NAMES = MEDIA + tuple(s.api_name for s in APP_SETTINGS)  # the click's inputs = the API's parameters, in order
+NO_PORTRAIT = "Add a portrait first: upload a photo, paste one, or take one with the webcam."
+NO_SPEECH = "Add speech first: upload an audio file or record one with the microphone."
+
+_POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
+SIGNATURE = inspect.Signature(  # `generate`'s, which Gradio reads for the API's parameter names and defaults
+    [inspect.Parameter(name, _POSITIONAL, annotation=str | None) for name in MEDIA]
+    + [inspect.Parameter(s.api_name, _POSITIONAL, default=s.to_app(s.default), annotation=str if s.app_values else s.kind)
+       for s in APP_SETTINGS]
+    + [inspect.Parameter("progress", _POSITIONAL, default=gr.Progress(), annotation=gr.Progress)],
+    return_annotation=tuple[str, str, str, str, str, str],
+)
+
+
+def settings_from_app(values: Mapping[str, Any]) -> GenerationSettings:
+    """The widgets' values, by API name -> GenerationSettings (a missing one takes its default);
+    ValueError naming the bad one."""
+    return GenerationSettings(**{s.name: s.from_app(values.get(s.api_name)) for s in APP_SETTINGS})
+
+
+def make_validator(config: AppConfig) -> Callable[..., list[Any]]:
+    """The check Gradio runs *before* a request joins the queue, so that bad input is answered at
+    once instead of after its turn: the settings, the speech (decoded: format, length, NaN) and the
+    portrait (read, and its face found). One `gr.validate` per input, in `INPUT_NAMES` order."""
+    from ..media import load_audio, load_image
+
+    def validate(portrait: str | None, speech: str | None, *setting_values: Any) -> list[Any]:
+        verdicts: dict[str, str] = {}
+        settings = None
+        try:
+            settings = settings_from_app(dict(zip(INPUT_NAMES[len(MEDIA):], setting_values)))
+        except (TypeError, ValueError) as exc:
+            field = next((n for n in INPUT_NAMES if str(exc).startswith(n)), INPUT_NAMES[len(MEDIA)])
+            verdicts[field] = f"Invalid setting: {exc}."
+        if not speech:
+            verdicts["speech"] = NO_SPEECH
+        else:
+            try:
+                load_audio(speech, config.limits)
+            except FrondInputError as exc:
+                verdicts["speech"] = str(exc)
+        if not portrait:
+            verdicts["portrait"] = NO_PORTRAIT
+        else:
+            try:
+                image, _ = load_image(portrait, config.limits)
+                pipe = runtime.pipeline()
+                if settings is not None and pipe is not None:
+                    pipe.find_face(image, settings)
+            except FrondInputError as exc:
+                verdicts["portrait"] = str(exc)
+        return [gr.validate(name not in verdicts, verdicts.get(name, "")) for name in INPUT_NAMES]
+
+    return validate
+
+
+def make_generate(dirs: runtime.OutputDirs) -> Callable[..., tuple[str, str, str, str, str, str]]:
+    """The Generate button's function; its signature is `SIGNATURE` (portrait, speech, then the
+    settings by their app names: the public API's keywords)."""
+
+    def generate(*args: Any, **kwargs: Any) -> tuple[str, str, str, str, str, str]:
+        """Animate a portrait with speech.
+
+        Returns: the aligned input with keypoints (PNG), the keypoint trajectories plot (PNG),
+        the dense motion field (MP4), the output video with sound (MP4), the combined
+        side-by-side video (MP4), and a Markdown summary naming the path that ran.
+        """
+        request = SIGNATURE.bind(*args, **kwargs)
+        request.apply_defaults()
+        values = request.arguments
+        progress = values["progress"]
+        if not values["portrait"]:
+            raise gr.Error(NO_PORTRAIT, title="No portrait", print_exception=False)
+        if not values["speech"]:
+            raise gr.Error(NO_SPEECH, title="No speech", print_exception=False)
+        try:
+            settings = settings_from_app(values)
+        except (TypeError, ValueError) as exc:
+            raise gr.Error(f"Invalid setting: {exc}.", title="Check the settings", print_exception=False) from None
+        if not runtime.WARM.is_set():
+            progress(0.0, desc="loading the models (first request only)")
+            runtime.WARM.wait()
+        progress(0.0, desc="starting")
+        t0 = time.perf_counter()
+        try:
+            result = runtime.generate_on_device(values["portrait"], values["speech"], settings, str(dirs.new()), progress)
+        except gr.Error:
+            raise
+        except FrondInputError as exc:
+            raise gr.Error(str(exc), title="Cannot use this input", print_exception=False) from None
+        except MemoryError:
+            raise gr.Error("Ran out of memory. Try shorter speech, output size 256, or the face crop.",
+                           title="Out of memory") from None
+        except Exception as exc:  # a bug: log it in full, tell the person something useful, keep serving
+            log.exception("generation failed")
+            raise gr.Error(
+                f"Generation failed because of an internal error ({type(exc).__name__}). "
+                "The app is still running: try again, or try another portrait or clip.",
+                title="Something went wrong",
+            ) from None
+        elapsed = time.perf_counter() - t0
+        inter = result.intermediates
+        return (
+            str(inter["aligned.png"]),
+            str(inter["trajectories.png"]),
+            str(inter["motion_field.mp4"]),
+            str(result.video_path),
+            str(inter["side_by_side.mp4"]),
+            summary(result, elapsed),
+        )
+
+    generate.__signature__ = SIGNATURE  # type: ignore[attr-defined]
+    return generate
+
+
+def describe_path(stage_weights: Mapping[str, str | None]) -> str:
+    """Stage -> weights id (None: the prior) -> PRIOR_NAME, or which learned weights
+    (Hub id@revision, or the bundled motion network) ran on which stages."""
+    learned = {stage: weights for stage, weights in stage_weights.items() if weights is not None}
+    if not learned:
+        return PRIOR_NAME
+    ids = ", ".join(f"`{w}`" for w in dict.fromkeys(learned.values()))
+    prior = [stage for stage in stage_weights if stage not in learned]
+    text = f"learned weights {ids}"
+    if prior:
+        text += f" for {', '.join(learned)}; {PRIOR_NAME} for {', '.join(prior)}"
+    return text
+
+
+def summary(result: GenerationResult, elapsed: float) -> str:
+    """The Markdown under the videos: the path that ran, the video's size and time, the notices."""
+    lines = [
+        f"**Path:** {describe_path(result.stage_weights)}  \n"
+        f"{result.duration:.2f} s of video, {result.n_frames} frames at {result.fps:g} fps, "
+        f"{result.width}×{result.height}, made in {elapsed:.1f} s."
+    ]
+    lines += [f"- {notice}" for notice in result.notices]
+    return "\n".join(lines)

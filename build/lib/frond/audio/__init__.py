@@ -1,0 +1,1 @@
+"""Audio: speech features (numpy) and timed phones -> visemes."""

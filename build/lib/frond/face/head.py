@@ -1,0 +1,84 @@
+"""The portrait's head as a rigid body: depth from a face ellipsoid, a pivot near the neck.
+
+Pose is applied as a 3D rotation of points (keypoints, the field's virtual head points)
+about the pivot, then orthographic projection: the same rigid motion moves the 68
+keypoints (`frond.motion.idle`) and the dense field's head points (`frond.field.prior`).
+Its centre, radii and inter-ocular distance are the training-free global code
+(`frond.encoder.prior`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ibug import CHIN, NOSE_TIP, eye_centres, inter_ocular
+
+JAW_LEFT, JAW_RIGHT = 0, 16  # the jaw's extremes (iBUG-68)
+
+
+def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Degrees -> (3, 3) rotation, x right, y down, z towards the camera."""
+    y, p, r = np.radians([yaw, pitch, roll])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return rz @ rx @ ry
+
+
+class HeadGeometry:
+    """Depth and pivot of one source face, for rotating points with the head."""
+
+    def __init__(self, keypoints: np.ndarray) -> None:
+        """keypoints (68, 2), normalised crop space."""
+        self.iod = float(inter_ocular(keypoints))
+        self.centre = np.array([(keypoints[:, 0].min() + keypoints[:, 0].max()) / 2, keypoints[27:36, 1].mean()])
+        self.radii = np.array([0.55 * (keypoints[:, 0].max() - keypoints[:, 0].min()), 1.3 * self.iod])
+        self.pivot = np.array([self.centre[0], self.centre[1] + 0.8 * self.iod, -1.2 * self.iod])
+
+    def depth(self, points: np.ndarray) -> np.ndarray:
+        """points (N, 2) -> (N,) depth on the face ellipsoid (towards the camera), nose raised."""
+        d = (points - self.centre) / self.radii
+        return 1.1 * self.iod * np.sqrt(np.clip(1.0 - (d ** 2).sum(-1), 0.0, 1.0))
+
+    def rotate(self, points: np.ndarray, pose: np.ndarray, depth: np.ndarray | None = None) -> np.ndarray:
+        """points (N, 2), pose (3,) degrees -> rotated and projected points (N, 2)."""
+        z = self.depth(points) if depth is None else depth
+        p3 = np.concatenate([points, z[:, None]], axis=1) - self.pivot
+        return (p3 @ _rotation(*pose).T + self.pivot)[:, :2]
+
+
+def keypoint_depth(geometry: HeadGeometry, keypoints: np.ndarray) -> np.ndarray:
+    """keypoints (68, 2) -> (68,) depth, with the nose standing out of the ellipsoid."""
+    z = geometry.depth(keypoints)
+    nose = {27: 0.05, 28: 0.12, 29: 0.22, 30: 0.32, 31: 0.12, 32: 0.16, 33: 0.2, 34: 0.16, 35: 0.12}
+    for index, extra in nose.items():
+        z[index] += extra * geometry.iod
+    return z
+
+
+def head_pose_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
+    """A crude geometric head pose from 2D landmarks, (..., 68, 2) -> (..., 3) degrees.
+
+    roll: angle of the line between the eye centres; yaw: offset of the nose tip from
+    the middle of the jaw's extremes (points 0, 16), as the sine of an angle; pitch: the
+    nose tip's height between the eye line and the chin relative to a frontal face.
+    It is the conditioning of the global stream, not a calibrated 3D pose.
+    """
+    kp = np.asarray(keypoints, dtype=np.float64)
+    left, right = eye_centres(kp)
+    eyes = right - left
+    roll = np.arctan2(eyes[..., 1], eyes[..., 0])
+    cos, sin = np.cos(-roll), np.sin(-roll)
+    mid = (left + right) / 2
+
+    def unroll(p: np.ndarray) -> np.ndarray:
+        d = p - mid
+        return np.stack([cos * d[..., 0] - sin * d[..., 1], sin * d[..., 0] + cos * d[..., 1]], -1)
+
+    nose = unroll(kp[..., NOSE_TIP, :])
+    jaw_l, jaw_r, chin = unroll(kp[..., JAW_LEFT, :]), unroll(kp[..., JAW_RIGHT, :]), unroll(kp[..., CHIN, :])
+    half_width = np.maximum((jaw_r[..., 0] - jaw_l[..., 0]) / 2, 1e-6)
+    centre = (jaw_r[..., 0] + jaw_l[..., 0]) / 2
+    yaw = np.arcsin(np.clip((nose[..., 0] - centre) / half_width, -1, 1))
+    ratio = nose[..., 1] / np.maximum(chin[..., 1], 1e-6)
+    pitch = np.arcsin(np.clip((ratio - 0.45) / 0.5, -1, 1))
+    return np.stack([np.degrees(yaw), np.degrees(pitch), np.degrees(roll)], -1).astype(np.float32)

@@ -1,0 +1,105 @@
+"""The mouth's articulation space, where the learned motion stage predicts.
+
+A frame's mouth (the lips 48-67 and the lower jaw 3-13) is measured in the face's own
+frame: origin between the eye centres, x along the eye line, y down the face, unit =
+the inter-ocular distance. Head position, roll and scale drop out. *Articulation* is that
+shape minus the speaker's rest shape (the mean over the clip's most closed frames), so
+identity drops out too and a closed, relaxed mouth is 0 for every speaker.
+
+The network predicts articulation from audio alone; `apply` puts it on any portrait:
+its own articulation is estimated from its inner-lip gap (a portrait with parted lips
+is not at rest) and replaced by the predicted one, so parted lips close when the voice
+does.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..face.ibug import LOWER_INNER_LIP, UPPER_INNER_LIP, face_frame
+
+MOUTH_POINTS = np.r_[3:14, 48:68]  # lower jaw + outer and inner lips: 31 points
+DIM = 2 * len(MOUTH_POINTS)  # articulation vector size (x, y per point)
+INNER_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper and lower inner-lip points that meet when the lips close
+REST_QUANTILE = 0.2  # frames whose opening is in the clip's lowest 20 % define its rest shape
+_UPPER = int(np.flatnonzero(MOUTH_POINTS == UPPER_INNER_LIP)[0])  # their rows in a mouth shape
+_LOWER = int(np.flatnonzero(MOUTH_POINTS == LOWER_INNER_LIP)[0])
+
+
+def axis_gains(gain: float, width_gain: float | None = None) -> np.ndarray:
+    """(DIM,) float32 scales of an articulation: `width_gain` on every point's x (along the eye line),
+    `gain` on its y (down the face); None: `gain` on both."""
+    width = gain if width_gain is None else width_gain
+    return np.tile(np.array([width, gain], np.float32), DIM // 2)
+
+
+def mouth_shape(keypoints: np.ndarray) -> np.ndarray:
+    """keypoints (..., 68, 2) -> mouth shape (..., DIM) in the face frame, inter-ocular units."""
+    origin, axes, iod = face_frame(keypoints)
+    rel = np.asarray(keypoints, dtype=np.float64)[..., MOUTH_POINTS, :] - origin[..., None, :]
+    local = np.einsum("...pc,...dc->...pd", rel, axes) / iod[..., None, None]
+    return local.reshape(*local.shape[:-2], DIM)
+
+
+def opening_of(shape):
+    """Mouth shapes (..., DIM), numpy or torch -> inner-lip gap (...), inter-ocular units (as `mouth_opening`)."""
+    pts = shape.reshape(*shape.shape[:-1], len(MOUTH_POINTS), 2)
+    gap = pts[..., _LOWER, :] - pts[..., _UPPER, :]
+    return (gap ** 2).sum(-1) ** 0.5
+
+
+def rest_shape(shapes: np.ndarray) -> np.ndarray:
+    """One clip's mouth shapes (T, DIM) -> its rest shape (DIM,): the mean of its most closed frames."""
+    opening = opening_of(shapes)
+    closed = opening <= np.quantile(opening, REST_QUANTILE)
+    return shapes[closed].mean(axis=0)
+
+
+def clip_articulation(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One clip's keypoints (T, 68, 2) -> articulation (T, DIM) and its rest shape (DIM,)."""
+    shapes = mouth_shape(keypoints)
+    rest = rest_shape(shapes)
+    return shapes - rest, rest
+
+
+def apply(source: np.ndarray, articulation: np.ndarray, source_articulation: np.ndarray) -> np.ndarray:
+    """Put articulation on a portrait.
+
+    source (68, 2) keypoints; articulation (T, DIM) to show; source_articulation (DIM,) the
+    portrait's own (from `estimate_source`). -> (T, 68, 2): the source with its mouth moved by
+    (articulation - source_articulation), mapped back from the face frame.
+    """
+    origin, axes, iod = face_frame(source)
+    delta = (np.asarray(articulation, np.float64) - source_articulation).reshape(-1, len(MOUTH_POINTS), 2)
+    out = np.repeat(np.asarray(source, np.float64)[None], delta.shape[0], axis=0)
+    out[:, MOUTH_POINTS] += iod * delta @ axes
+    # lips never cross: a lower inner-lip point above its upper partner meets it halfway
+    local = (out - origin) @ axes.T  # face frame, y down the face
+    for upper, lower in INNER_PAIRS:
+        crossed = local[:, lower, 1] < local[:, upper, 1]
+        if crossed.any():
+            middle = (local[crossed, upper] + local[crossed, lower]) / 2
+            local[crossed, upper] = local[crossed, lower] = middle
+    out = local @ axes + origin
+    return out.astype(np.float32)
+
+
+def estimate_source(source: np.ndarray, opening_direction: np.ndarray) -> np.ndarray:
+    """A portrait's own articulation (DIM,) from its inner-lip gap alone.
+
+    `opening_direction` (DIM,) is the articulation per unit of inner-lip gap, measured on the
+    training clips (`opening_regression`). The whole gap counts, so at rest (articulation 0)
+    the driving lips meet: parted lips close, closed lips stay closed.
+    """
+    gap = float(opening_of(mouth_shape(source)))
+    return np.asarray(opening_direction, np.float64) * gap
+
+
+def opening_regression(articulations: list[np.ndarray], rests: list[np.ndarray]) -> np.ndarray:
+    """Clips' articulation (T, DIM) and rest shapes -> direction (DIM,): the least-squares
+    articulation per unit of inner-lip gap above the clips' typical rest gap."""
+    rest_gaps = np.array([float(opening_of(r)) for r in rests])
+    rest_opening = float(np.median(rest_gaps))
+    x = np.concatenate([opening_of(a + r) - rest_opening for a, r in zip(articulations, rests)])
+    y = np.concatenate(articulations)
+    direction = (x @ y) / max(float(x @ x), 1e-12)
+    return direction.astype(np.float32)

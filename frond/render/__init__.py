@@ -1,1 +1,0 @@
-"""Decoders: source + dense field -> frame."""
