@@ -22,6 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .config import DEFAULT_LIMITS, IMAGE_PIXELS_CEILING, Limits
 from .errors import FrondInputError
+from .paths import part_path
 from .shutdown import raise_if_stopped
 from .types import AudioClip
 
@@ -242,7 +243,7 @@ class VideoWriter:
             raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.part.mp4")
+        self.tmp = part_path(self.path)
         self.width, self.height = width, height
         self.frames = 0
         self._rate = _fps_fraction(fps)

@@ -34,7 +34,7 @@ from .intermediates import IntermediatesWriter
 from .media import VideoWriter, load_audio, load_image
 from .motion.learned import LearnedMotionEstimator, load_motion_net
 from .motion.prior import PriorMotionEstimator
-from .paths import check_paths
+from .paths import check_paths, remove_stale_parts
 from .render.prior import PriorDecoder
 from .stages import DenseFieldEstimator, ImageDecoder, MotionEstimator, Stages
 from .types import AlignedFace, FieldFrame, GenerationResult, MotionSequence
@@ -234,6 +234,7 @@ class FrondPipeline:
         report = progress or (lambda fraction, stage: None)
         timings, notices = Timings(), list(self.notices)
         check_paths(out_path, (portrait, audio), intermediates_dir)  # before any work: never overwrite an input
+        notices += remove_stale_parts(out_path)  # left by runs killed outright (SIGKILL, out of memory)
         report(0.0, "reading the portrait and the audio")
         with timings("load"):
             image, image_notices = load_image(portrait, self.limits)
