@@ -86,7 +86,8 @@ def test_two_faces_of_different_sizes_and_face_index(tmp_path, pipeline):
                    "--face-index", "1", "--quiet")
     assert done.returncode == 0, done.stderr
     notes = [line for line in done.stderr.splitlines() if "faces" in line]
-    assert notes == ["note: Found 2 faces; animating the 2nd largest (--face-index 1); --face-index 0 picks the largest."], done.stderr
+    expected = "note: Found 2 faces; animating the 2nd largest (--face-index 1); --face-index 0 picks the largest."
+    assert notes == [expected], done.stderr
     done = run_cli("generate", "--portrait", str(path), "--audio", str(speech), "--out", str(tmp_path / "third.mp4"),
                    "--face-index", "2", "--quiet")
     assert done.returncode == 2 and "has 2 face(s): use --face-index 0 to 1" in done.stderr, done.stderr
