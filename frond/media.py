@@ -32,6 +32,8 @@ AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 1200
 AAC_FRAME = 1024  # samples per AAC frame
 Image.MAX_IMAGE_PIXELS = IMAGE_PIXELS_CEILING  # PIL's own last resort, above any `Limits.max_image_pixels`
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # `open_image` refuses such images itself
+_SMALLER = ("Use a smaller picture (4096 px on the long side is plenty for a face), or raise the limit "
+            "(CLI: --max-image-pixels; app: FROND_MAX_IMAGE_PIXELS).")  # what to do with an image over the pixel limit
 
 
 def load_image(source: str | os.PathLike | np.ndarray | Image.Image, limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, list[str]]:
@@ -91,10 +93,6 @@ def open_image(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Imag
         raise _unreadable(path, exc) from None
     check_pixels(image.width, image.height, limits)
     return image
-
-
-_SMALLER = ("Use a smaller picture (4096 px on the long side is plenty for a face), or raise the limit "
-            "(CLI: --max-image-pixels; app: FROND_MAX_IMAGE_PIXELS).")
 
 
 def check_pixels(width: int, height: int, limits: Limits = DEFAULT_LIMITS) -> None:
