@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import LANDMARK_BACKENDS, SETTINGS, GenerationSettings, Limits
+from .config import IMAGE_PIXELS_CEILING, LANDMARK_BACKENDS, MIN_IMAGE_PIXELS_LIMIT, SETTINGS, GenerationSettings, Limits
 from .errors import FrondInputError
 from .shutdown import stop_like_interrupt
 
@@ -44,6 +44,15 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _pixel_limit(text: str) -> int:
+    """argparse type: a number of pixels a limit may be (1e8 and 100000000 alike)."""
+    value = _finite(text)
+    if not MIN_IMAGE_PIXELS_LIMIT <= value <= IMAGE_PIXELS_CEILING:
+        raise argparse.ArgumentTypeError(f"must be a number of pixels within {MIN_IMAGE_PIXELS_LIMIT}..{IMAGE_PIXELS_CEILING}, "
+                                         f"got {text!r}")
+    return int(value)
+
+
 def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="portrait + speech -> talking-face MP4 (or many, from a manifest)",
                        description="Turn one portrait and one speech clip into a lip-synchronised talking-face video "
@@ -63,6 +72,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
                                      "weights that cannot be loaded are an error")
     p.add_argument("--landmarks", choices=LANDMARK_BACKENDS, default="auto", help="landmark backend (default: FAN if its weights are cached, else MediaPipe)")
     p.add_argument("--max-audio-seconds", type=_positive_seconds, default=Limits().max_audio_seconds, help="refuse longer audio (default %(default)s)")
+    p.add_argument("--max-image-pixels", type=_pixel_limit, default=Limits().max_image_pixels,
+                   help="refuse portraits with more pixels, from their header, before decoding (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details, third-party libraries' too")
     p.set_defaults(func=_generate)
@@ -87,7 +98,7 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
 def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, Limits]:
     try:
         settings = GenerationSettings(**{setting.name: getattr(args, setting.name) for setting in SETTINGS})
-        limits = Limits(max_audio_seconds=args.max_audio_seconds)
+        limits = Limits(max_audio_seconds=args.max_audio_seconds, max_image_pixels=args.max_image_pixels)
     except ValueError as exc:
         message = str(exc)
         named = next((s for s in SETTINGS if message.startswith(f"{s.name} must")), None)
@@ -97,8 +108,9 @@ def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, Limits]:
     return settings, limits
 
 
-def _check_request(args: argparse.Namespace) -> None:
+def _check_request(args: argparse.Namespace, limits: Limits) -> None:
     """Which mode, and are its paths usable? Checked before anything is loaded."""
+    from .media import open_image
     from .paths import check_paths
 
     single = [name for name in ("portrait", "audio", "out") if getattr(args, name) is not None]
@@ -116,6 +128,7 @@ def _check_request(args: argparse.Namespace) -> None:
     for path, what in ((args.portrait, "Portrait"), (args.audio, "Audio")):
         if not path.is_file():
             raise FrondInputError(f"{what} not found: {path}. Check the path" + (" (it is a folder)." if path.is_dir() else "."))
+    open_image(args.portrait, limits).close()  # its header only: an image bomb is refused before anything loads
     check_paths(args.out, (args.portrait, args.audio), args.save_intermediates)
 
 
@@ -170,7 +183,7 @@ def _progress_bar(quiet: bool, prefix: str = ""):
 
 def _generate(args: argparse.Namespace) -> int:
     settings, limits = _settings(args)
-    _check_request(args)
+    _check_request(args, limits)
     if args.manifest is not None:
         return _generate_manifest(args, settings, limits)
     _start_phones(args.audio, limits)

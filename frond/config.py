@@ -16,12 +16,13 @@ from typing import Any
 from .stages import LEARNED, PRIOR
 
 
-
 def available_cores() -> int:
     """CPU cores this process may run on (its affinity where the system has one)."""
     return len(os.sched_getaffinity(0)) if sys.platform == "linux" else os.cpu_count() or 1
 
 
+IMAGE_PIXELS_CEILING = 400_000_000  # no limit admits more: PIL's own bomb check (frond.media sets it) refuses at twice this
+MIN_IMAGE_PIXELS_LIMIT = 64 * 64  # the smallest pixel limit that makes sense (a 64 px portrait)
 LANDMARK_BACKENDS = ("auto", "mediapipe", "fan")  # face.landmarks.resolve_backend; "auto": FAN when cached, else MediaPipe
 WHOLE_END = 2**63  # whole-number settings stay below this (the seed feeds numpy's 64-bit generators)
 
@@ -166,6 +167,7 @@ class Limits:
     max_audio_seconds: float = 300.0  # longer audio is refused with a message
     min_audio_seconds: float = 0.2  # shorter audio is refused with a message
     max_image_side: int = 4096  # larger portraits are downscaled to this side, then used
+    max_image_pixels: int = 100_000_000  # portraits with more pixels are refused from their header, before decoding
     min_face_pixels: int = 64  # faces narrower than this (eye-to-eye span x 2.5) are refused
     max_full_frame_side: int = 1920  # full-frame output is downscaled to fit this side
 
@@ -175,6 +177,9 @@ class Limits:
                              f"got {self.max_audio_seconds}")
         if self.max_image_side < 64 or self.max_full_frame_side < 64:
             raise ValueError(f"image size limits must be >= 64 px, got {self.max_image_side} and {self.max_full_frame_side}")
+        if not MIN_IMAGE_PIXELS_LIMIT <= self.max_image_pixels <= IMAGE_PIXELS_CEILING:
+            raise ValueError(f"the image pixel limit must be {MIN_IMAGE_PIXELS_LIMIT}..{IMAGE_PIXELS_CEILING}, "
+                             f"got {self.max_image_pixels}")
 
 
 DEFAULT_LIMITS = Limits()

@@ -5,9 +5,11 @@ Everything that touches a file format lives here. Bad input raises
 """
 from __future__ import annotations
 
+import math
 import os
 import queue
 import threading
+import warnings
 from concurrent.futures import Future
 from fractions import Fraction
 from pathlib import Path
@@ -18,8 +20,9 @@ import av
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .config import DEFAULT_LIMITS, Limits
+from .config import DEFAULT_LIMITS, IMAGE_PIXELS_CEILING, Limits
 from .errors import FrondInputError
+from .paths import part_path
 from .shutdown import raise_if_stopped
 from .types import AudioClip
 
@@ -27,7 +30,10 @@ ANALYSIS_RATE = 16_000  # Hz, the rate every analysis (features, phones) runs at
 OUTPUT_AUDIO_RATE = 48_000  # Hz, the MP4's AAC when the source's rate is one AAC does not take
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)  # what AAC encodes
 AAC_FRAME = 1024  # samples per AAC frame
-Image.MAX_IMAGE_PIXELS = 400_000_000  # refuse only absurd images (decompression bombs)
+Image.MAX_IMAGE_PIXELS = IMAGE_PIXELS_CEILING  # PIL's own last resort, above any `Limits.max_image_pixels`
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # `open_image` refuses such images itself
+_SMALLER = ("Use a smaller picture (4096 px on the long side is plenty for a face), or raise the limit "
+            "(CLI: --max-image-pixels; app: FROND_MAX_IMAGE_PIXELS).")  # what to do with an image over the pixel limit
 
 
 def load_image(source: str | os.PathLike | np.ndarray | Image.Image, limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, list[str]]:
@@ -35,25 +41,22 @@ def load_image(source: str | os.PathLike | np.ndarray | Image.Image, limits: Lim
 
     Returns the image (H, W, 3) uint8 and notices (e.g. that it was downscaled).
     Accepts a path, a PIL image or an array (H, W), (H, W, 3) or (H, W, 4).
+    Images over `limits.max_image_pixels` are refused before decoding; a large JPEG is
+    decoded at a reduced scale, then downscaled to `limits.max_image_side`.
     """
     notices: list[str] = []
-    if isinstance(source, np.ndarray):
-        image = Image.fromarray(_as_uint8(source))
-    elif isinstance(source, Image.Image):
-        image = source
+    if isinstance(source, (np.ndarray, Image.Image)):
+        image = source if isinstance(source, Image.Image) else Image.fromarray(_as_uint8(source))
+        check_pixels(image.width, image.height, limits)
+        full_side = max(image.size)
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise FrondInputError(f"Portrait not found: {path}. Give the path of an image file (PNG, JPEG, WebP, ...).")
+        image = open_image(source, limits)  # its header only: refused here when over the pixel limit
+        full_side = max(image.size)
         try:
-            image = Image.open(path)
-            image.draft("RGB", (limits.max_image_side, limits.max_image_side))  # fast JPEG downscale on huge photos
+            _draft(image, limits.max_image_side)  # a large JPEG is decoded at 1/2, 1/4 or 1/8 scale
             image = ImageOps.exif_transpose(image)
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
-            raise FrondInputError(
-                f"Could not read the portrait {path.name!r} as an image ({type(exc).__name__}). "
-                "Use a PNG, JPEG or WebP photo of a face."
-            ) from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise _unreadable(Path(source), exc) from None
     try:
         image = _flatten(image)
     except OSError as exc:
@@ -63,11 +66,54 @@ def load_image(source: str | os.PathLike | np.ndarray | Image.Image, limits: Lim
         scale = limits.max_image_side / side
         new_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         image = image.resize(new_size, Image.Resampling.LANCZOS)
-        notices.append(f"The portrait was {side}px on its long side; downscaled to {limits.max_image_side}px.")
+    if full_side > limits.max_image_side:
+        notices.append(f"The portrait was {full_side}px on its long side; downscaled to {limits.max_image_side}px.")
     array = np.asarray(image, dtype=np.uint8)
     if min(array.shape[:2]) < 32:
         raise FrondInputError(f"The portrait is only {array.shape[1]}x{array.shape[0]} pixels; use a photo at least 128 pixels across.")
     return np.ascontiguousarray(array), notices
+
+
+def open_image(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
+    """Open an image lazily: its header is read, none of its pixels are decoded.
+
+    Refuses (`FrondInputError`) a missing file, one that is not an image, and one with more
+    than `limits.max_image_pixels` pixels (a decompression bomb: a few KB of PNG can hold
+    gigabytes of pixels), at the cost of reading its header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FrondInputError(f"Portrait not found: {path}. Give the path of an image file (PNG, JPEG, WebP, ...).")
+    try:
+        image = Image.open(path)
+    except Image.DecompressionBombError:  # over PIL's own ceiling, which is above every limit
+        raise FrondInputError(f"The portrait {path.name!r} has over {2 * IMAGE_PIXELS_CEILING / 1e6:.0f} megapixels; "
+                              f"the limit is {limits.max_image_pixels / 1e6:g} megapixels. {_SMALLER}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise _unreadable(path, exc) from None
+    check_pixels(image.width, image.height, limits)
+    return image
+
+
+def check_pixels(width: int, height: int, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse an image of more than `limits.max_image_pixels` pixels."""
+    if width * height > limits.max_image_pixels:
+        raise FrondInputError(f"The portrait is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), over "
+                              f"the limit of {limits.max_image_pixels / 1e6:g} megapixels. {_SMALLER}")
+
+
+def _unreadable(path: Path, exc: BaseException) -> FrondInputError:
+    return FrondInputError(f"Could not read the portrait {path.name!r} as an image ({type(exc).__name__}). "
+                           "Use a PNG, JPEG or WebP photo of a face.")
+
+
+def _draft(image: Image.Image, max_side: int) -> None:
+    """Ask the decoder for a reduced image where the format allows (JPEG: 1/2, 1/4 or 1/8 scale)
+    that still has at least `max_side` on its long side, so that a huge photo is never decoded in full."""
+    side = max(image.size)
+    if side > max_side:
+        scale = max_side / side
+        image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
 
 
 def _as_uint8(array: np.ndarray) -> np.ndarray:
@@ -195,7 +241,7 @@ class VideoWriter:
             raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.part.mp4")
+        self.tmp = part_path(self.path)
         self.width, self.height = width, height
         self.frames = 0
         self._rate = _fps_fraction(fps)

@@ -4,6 +4,10 @@ A generation that would overwrite one of its inputs, or that cannot write its ou
 is refused up front with a `FrondInputError` (the CLI prints it as one `error:` line and
 exits with status 2), instead of failing after the frames are rendered. The checks leave
 nothing behind: the folder probe's file is removed at once and no folder is created.
+
+A video is written to a hidden part file beside it (`part_path`), renamed into place when
+done. A run killed outright (SIGKILL, the OOM killer) leaves its part file; the next run to
+the same output removes it (`remove_stale_parts`), never a part file of a run still alive.
 """
 from __future__ import annotations
 
@@ -17,6 +21,56 @@ from .errors import FrondInputError
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # what an H.264 + AAC MP4 may be called
 INTERMEDIATE_FILES = ("aligned.png", "trajectories.png", "motion_field.mp4", "overlay.mp4", "side_by_side.mp4",
                       "keypoints.npz")  # what --save-intermediates writes into its folder
+
+
+PART_SUFFIX = ".part.mp4"  # a video being written: .NAME.PID.part.mp4 beside NAME.mp4
+
+
+def part_path(out: str | os.PathLike, pid: int | None = None) -> Path:
+    """The hidden file a video is written to before it replaces `out`: .NAME.PID.part.mp4 (this process's PID)."""
+    out = Path(out)
+    return out.with_name(f".{out.stem}.{os.getpid() if pid is None else pid}{PART_SUFFIX}")
+
+
+def process_alive(pid: int) -> bool:
+    """True while a process `pid` exists (one we may not signal counts: it is alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OverflowError, OSError):  # not a valid PID on this system
+        return False
+    return True
+
+
+def remove_stale_parts(out: str | os.PathLike) -> list[str]:
+    """Remove the part files beside `out` left by runs that no longer exist (killed outright).
+
+    Part files of live processes (another run writing the same output) are left alone.
+    Returns one notice naming what was removed, or none.
+    """
+    out = Path(out)
+    prefix = f".{out.stem}."
+    removed: list[str] = []
+    try:
+        candidates = [p for p in out.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(PART_SUFFIX)]
+    except OSError:  # the folder does not exist yet: nothing to remove
+        return []
+    for path in sorted(candidates):
+        pid = path.name[len(prefix):-len(PART_SUFFIX)]
+        if not pid.isdigit() or process_alive(int(pid)):
+            continue
+        try:
+            path.unlink()
+        except OSError:  # gone already (another run removed it first), or not ours to remove
+            continue
+        removed.append(path.name)
+    if not removed:
+        return []
+    return [f"Removed {len(removed)} stale partial video(s) beside {out.name} left by runs that were killed: "
+            f"{', '.join(removed)}."]
 
 
 def _same_file(a: Path, b: Path) -> bool:

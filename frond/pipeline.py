@@ -27,10 +27,10 @@ from .errors import FrondInputError
 from .face.align import align_face
 from .face.framing import Framing, output_framing
 from .face.ibug import inter_ocular
-from .face.landmarks import detect_faces
+from .face.landmarks import detect_faces, several_faces_note
 from .intermediates import IntermediatesWriter
 from .media import VideoWriter, load_audio, load_image
-from .paths import check_paths
+from .paths import check_paths, remove_stale_parts
 from .registry import bundled_motion, prior_stages
 from .stages import PRIOR, PRIOR_NAME, DenseFieldEstimator, ImageDecoder, MotionEstimator
 from .types import AlignedFace, AudioClip, FieldFrame, GenerationResult, MotionSequence
@@ -199,9 +199,11 @@ class FrondPipeline:
                     yield from finished(keep=chunk)
             yield from finished(keep=0)
 
-    def find_face(self, portrait: np.ndarray, settings: GenerationSettings) -> AlignedFace:
-        """The portrait's face `settings.face_index`, aligned to the crop; FrondInputError when there is none."""
-        faces = detect_faces(portrait, backend=self.landmarks, max_faces=max(4, settings.face_index + 1))
+    def find_face(self, portrait: np.ndarray, settings: GenerationSettings, notices: list[str] | None = None) -> AlignedFace:
+        """The portrait's face `settings.face_index`, aligned to the crop; FrondInputError when there is none.
+        With several faces, a note saying which one is animated is appended to `notices`."""
+        max_faces = max(4, settings.face_index + 1)
+        faces = detect_faces(portrait, backend=self.landmarks, max_faces=max_faces)
         if not faces:
             raise FrondInputError("No face found in the portrait. Use a clear, well-lit photo where the face is at least "
                                   f"{self.limits.min_face_pixels} px across and turned towards the camera; "
@@ -210,6 +212,9 @@ class FrondPipeline:
             raise FrondInputError(f"Face {settings.face_index} was asked for, but the portrait has {len(faces)} face(s): "
                                   f"use --face-index 0 to {len(faces) - 1} (0 = the largest).")
         face = faces[settings.face_index]
+        note = several_faces_note(len(faces), settings.face_index, capped=len(faces) == max_faces)
+        if note and notices is not None:
+            notices.append(note)
         span = float(inter_ocular(face.landmarks)) * 2.5
         if span < self.limits.min_face_pixels:
             raise FrondInputError(f"The face is too small ({span:.0f} px across; at least {self.limits.min_face_pixels} "
@@ -266,14 +271,16 @@ class FrondPipeline:
         report = progress or (lambda fraction, stage: None)
         timings = Timings()
         check_paths(out_path, (portrait, audio), intermediates_dir)  # before any work: never overwrite an input
+        stale = remove_stale_parts(out_path)  # left by runs killed outright (SIGKILL, out of memory)
         report(0.0, "reading the portrait and the audio")
         image, clip, notices = self.read_inputs(portrait, audio, timings)
+        notices += stale
         motion_stage = self.motion_stage(settings)
         motion_stage.prefetch(clip)  # phones start in a helper process while we do the rest
 
         report(0.03, "finding the face and its keypoints")
         with timings("face"):  # 1. the encoder: keypoints + global code; stages 3 and 4 prepare for this source
-            face = self.find_face(image, settings)
+            face = self.find_face(image, settings, notices)
             source = self.stages.encoder.encode(face)
             framing = output_framing(face, settings, self.limits)
             self.stages.field.prepare(face, source, framing.space)

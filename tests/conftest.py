@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import sys
 import wave
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,20 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = RATE, channels: int =
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
+    return path
+
+
+def write_png_bomb(path: Path, width: int = 20_000, height: int = 20_000) -> Path:
+    """A valid, all-black 1-bit PNG of width x height: 400 megapixels in about 50 KB by default.
+    Written row by row, so making it costs a few MB, not what decoding it would."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte "none", then the packed pixels
+    packer = zlib.compressobj(9)
+    body = b"".join([packer.compress(row) for _ in range(height)] + [packer.flush()])
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
     return path
 
 

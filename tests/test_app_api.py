@@ -28,6 +28,8 @@ from gradio_client.exceptions import AppError, ValidationError  # noqa: E402
 
 from frond.bench_app import APP, AppServer  # noqa: E402
 
+from .conftest import write_png_bomb  # noqa: E402
+
 MAX_AUDIO_SECONDS = 6.0  # the app runs with this limit, so "too long" is cheap to test
 
 
@@ -200,6 +202,42 @@ def test_bad_input_is_answered_before_queueing(client, inputs, tmp_path):
         assert time.perf_counter() - start < 10.0
     assert not job.done(), "the generation finished first: this test proves nothing"
     job.result(timeout=300)
+
+
+def _peak_kb(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM), in KB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux /proc")
+def test_an_image_bomb_is_refused_before_queueing_without_decoding_it(app, client, inputs, tmp_path):
+    """A 50 KB PNG of 400 megapixels: refused by the validator from its header (decoded, it took 2 GB and 20 s)."""
+    bomb = write_png_bomb(tmp_path / "bomb.png")
+    assert app.proc is not None
+    before = _peak_kb(app.proc.pid)
+    start = time.perf_counter()
+    with pytest.raises(ValidationError) as err:
+        client.predict(handle_file(str(bomb)), handle_file(str(inputs["speech"])), api_name="/generate")
+    seconds = time.perf_counter() - start
+    assert "20000x20000 pixels" in str(err.value) and "over the limit of 100 megapixels" in str(err.value), str(err.value)
+    grown = (_peak_kb(app.proc.pid) - before) / 1024
+    assert grown < 300, f"the app's peak memory grew {grown:.0f} MB"
+    assert seconds < 10.0, f"{seconds:.1f} s"  # upload, validation and answer: well under a second here
+
+
+def test_several_faces_are_noted_beside_the_portrait_and_in_the_summary(client, inputs, tmp_path):
+    hopper = Image.open(inputs["portrait"]).convert("RGB")
+    pair = Image.new("RGB", (hopper.width * 2 + 40, hopper.height), (128, 128, 128))
+    pair.paste(hopper, (0, 0))
+    pair.paste(hopper.resize((hopper.width * 4 // 5, hopper.height * 4 // 5)), (hopper.width + 40, 60))
+    path = tmp_path / "two.png"
+    pair.save(path)
+    note = "Found 2 faces; animating the largest"
+    assert note in client.predict(handle_file(str(path)), api_name="/portrait_note")
+    assert client.predict(handle_file(str(inputs["portrait"])), api_name="/portrait_note") == "", "one face: no note"
+    *_, info = client.predict(handle_file(str(path)), handle_file(str(inputs["speech"])), api_name="/generate", fps=10)
+    assert note in info, info
 
 
 def test_app_keeps_serving_after_errors_without_reloading(app, client, inputs):

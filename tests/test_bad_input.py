@@ -2,16 +2,27 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from frond import FrondPipeline, GenerationSettings
-from frond.media import probe_video
+from frond import FrondInputError, FrondPipeline, GenerationSettings, Limits
+from frond.media import load_image, probe_video
 
-from .conftest import RATE, run_cli, voiced, write_wav
+from .conftest import EXAMPLES, RATE, ROOT, run_cli, voiced, write_png_bomb, write_wav
+
+MEASURED = """\
+import resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(done.returncode, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.stderr.write(done.stderr)
+"""  # runs a command; prints its exit status, wall seconds and peak memory (KB, the largest of its processes)
 
 
 def expect_refusal(tmp_path: Path, portrait: Path, audio: Path, *extra: str, message: str) -> None:
@@ -107,6 +118,7 @@ def test_bad_settings(tmp_path, portrait, short_speech):
     ("--lip-scale", "-0.5", "--lip-scale must be within 0..3"),
     ("--size", "300", "invalid choice"),
     ("--face-index", "-1", "--face-index must be a whole number >= 0"),
+    ("--max-image-pixels", "1e9", "--max-image-pixels: must be a number of pixels within 4096..400000000"),
 ])
 def test_option_values_are_validated_before_any_work(tmp_path, portrait, short_speech, option, value, message):
     expect_refusal(tmp_path, portrait, short_speech, option, value, message=message)
@@ -150,6 +162,75 @@ def test_silence_gives_a_valid_video_with_a_closed_mouth(tmp_path, portrait):
     assert np.max(result.motion.channels["open"]) < 0.01
     assert any("silent" in n for n in result.notices)
     assert np.ptp(result.motion.head_pose[:, 0]) > 0.05  # idle motion, not a frozen frame
+
+
+def test_an_image_bomb_is_refused_from_its_header(tmp_path, short_speech):
+    """400 megapixels in a 50 KB PNG: refused before decoding, in the library and the CLI (it was decoded in
+    full: 2 GB and 20 s, then "no face found")."""
+    bomb = write_png_bomb(tmp_path / "bomb.png")
+    assert bomb.stat().st_size < 200_000
+    start = time.perf_counter()
+    with pytest.raises(FrondInputError, match="20000x20000 pixels .* over the limit of 100 megapixels"):
+        load_image(bomb)
+    assert time.perf_counter() - start < 1.0
+    out = tmp_path / "out.mp4"
+    cli = [sys.executable, "-m", "frond", "generate", "--portrait", str(bomb), "--audio", str(short_speech),
+           "--out", str(out), "--quiet"]
+    done = subprocess.run([sys.executable, "-c", MEASURED, *cli], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    status, seconds, peak_kb = done.stdout.split()
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert int(status) == 2 and len(errors) == 1 and "over the limit of 100 megapixels" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
+    assert int(peak_kb) < 300 * 1024, f"peak memory {int(peak_kb) / 1024:.0f} MB"
+    assert float(seconds) < 10.0, f"{float(seconds):.1f} s, start-up included"  # about 0.7 s on 2 cores
+
+
+def test_the_pixel_limit_holds_for_every_source_and_past_pils_own_check(tmp_path):
+    limits = Limits(max_image_pixels=100_000)
+    with pytest.raises(FrondInputError, match="512x512 pixels .* limit of 0.1 megapixels"):
+        load_image(EXAMPLES / "astronaut.png", limits)
+    with pytest.raises(FrondInputError, match="400x300 pixels"):
+        load_image(np.zeros((300, 400, 3), np.uint8), limits)
+    with pytest.raises(FrondInputError, match="400x300 pixels"):
+        load_image(Image.new("RGB", (400, 300)), limits)
+    huge = write_png_bomb(tmp_path / "huge.png", 40_000, 30_000)  # 1.2 gigapixels: PIL's own bomb check fires first
+    with pytest.raises(FrondInputError, match="over 800 megapixels; the limit is 100 megapixels"):
+        load_image(huge)
+    with pytest.raises(ValueError, match="pixel limit"):
+        Limits(max_image_pixels=10**9)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux /proc")
+def test_a_6000x4000_photo_is_used_and_a_large_jpeg_is_decoded_reduced(tmp_path):
+    """A big real photo is still welcome (downscaled), and a JPEG far over the side limit is decoded at a
+    fraction of its scale (JPEG draft mode), not in full and then shrunk."""
+    hopper = Image.open(EXAMPLES / "grace_hopper.jpg").convert("RGB")
+    face = hopper.resize((round(hopper.width * 4000 / hopper.height), 4000), Image.BICUBIC)
+    canvas = Image.new("RGB", (6000, 4000), (90, 110, 130))
+    canvas.paste(face, (1300, 0))
+    path = tmp_path / "photo.jpg"
+    canvas.save(path, quality=90)
+    image, notices = load_image(path)
+    assert image.shape == (2731, 4096, 3)
+    assert any("was 6000px on its long side; downscaled to 4096px" in n for n in notices)
+    pipe = FrondPipeline(landmarks="mediapipe", use_phones=False)
+    try:
+        face_found = pipe.find_face(image, GenerationSettings())
+    finally:
+        pipe.close()
+    x0, _, x1, _ = face_found.detection.box
+    scale = 4096 / 6000
+    assert 1300 * scale < x0 < x1 < (1300 + face.width) * scale and x1 - x0 > 500  # Grace Hopper's face, 850 px wide
+    probe = ("import sys\nfrom frond import Limits\nfrom frond.media import load_image\n"
+             "def peak(): return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])\n"
+             "before = peak()\n"
+             "image, notices = load_image(sys.argv[1], Limits(max_image_side=1500))\n"
+             "print(image.shape[1], image.shape[0], peak() - before, notices)")  # VmHWM: this process's own peak, in KB
+    done = subprocess.run([sys.executable, "-c", probe, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    width, height, grown_kb, *_ = done.stdout.split()
+    assert (int(width), int(height)) == (1500, 1000), done.stdout + done.stderr
+    assert "was 6000px" in done.stdout
+    assert int(grown_kb) < 30 * 1024, f"{int(grown_kb) / 1024:.0f} MB: not decoded at 1/4 scale?"  # 15 MB; 47 at 1/2
 
 
 def test_huge_image_is_downscaled(tmp_path, portrait, short_speech):

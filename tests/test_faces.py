@@ -57,6 +57,7 @@ def test_a_160px_face_in_a_1500px_picture(tmp_path, pipeline):
     speech = write_wav(tmp_path / "speech.wav", voiced(1.0))
     result = pipeline.generate(path, speech, tmp_path / "out.mp4", GenerationSettings())
     assert probe_video(result.video_path)["frames"] == 25
+    assert not [n for n in result.notices if "faces" in n], "one face: nothing to say about which"
 
 
 def test_two_faces_of_different_sizes_and_face_index(tmp_path, pipeline):
@@ -71,14 +72,22 @@ def test_two_faces_of_different_sizes_and_face_index(tmp_path, pipeline):
     assert widths[0] > widths[1], "largest first"
     assert found[0].box[0] < 60 + big.width and found[1].box[0] > 900
     settings = GenerationSettings(face_index=1)
-    chosen = pipeline.find_face(image, settings).detection
+    notices: list[str] = []
+    chosen = pipeline.find_face(image, settings, notices).detection
     assert chosen.box == found[1].box
+    assert notices == ["Found 2 faces; animating the 2nd largest (--face-index 1); --face-index 0 picks the largest."]
+    notices.clear()
+    pipeline.find_face(image, GenerationSettings(), notices)
+    assert notices == ["Found 2 faces; animating the largest; --face-index 1 picks the next."]
     path = tmp_path / "two.png"
     canvas.save(path)
     speech = write_wav(tmp_path / "speech.wav", voiced(1.0))
     done = run_cli("generate", "--portrait", str(path), "--audio", str(speech), "--out", str(tmp_path / "second.mp4"),
                    "--face-index", "1", "--quiet")
     assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "faces" in line]
+    expected = "note: Found 2 faces; animating the 2nd largest (--face-index 1); --face-index 0 picks the largest."
+    assert notes == [expected], done.stderr
     done = run_cli("generate", "--portrait", str(path), "--audio", str(speech), "--out", str(tmp_path / "third.mp4"),
                    "--face-index", "2", "--quiet")
     assert done.returncode == 2 and "has 2 face(s): use --face-index 0 to 1" in done.stderr, done.stderr

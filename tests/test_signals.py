@@ -1,4 +1,5 @@
-"""SIGTERM, SIGHUP and SIGINT in the middle of a render: no output, no hidden .part file, no helper process left."""
+"""SIGTERM, SIGHUP and SIGINT in the middle of a render: no output, no hidden .part file, no helper process left.
+SIGKILL (or the OOM killer) cannot be caught: the next run to the same output removes what it left."""
 from __future__ import annotations
 
 import signal
@@ -88,3 +89,61 @@ def test_a_swallowed_stop_signal_still_stops_the_writer(tmp_path, monkeypatch):
     with VideoWriter(out, 64, 64, 25.0) as writer:  # and nothing is raised once no signal is pending
         writer.write(frame)
     assert out.exists()
+
+
+def exited_pid() -> int:
+    """The PID of a process that has come and gone."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_part_files_of_dead_runs_are_removed_and_of_live_ones_kept(tmp_path):
+    from frond.paths import part_path, remove_stale_parts
+
+    out = tmp_path / "out.mp4"
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        stale, running, init = part_path(out, exited_pid()), part_path(out, live.pid), part_path(out, 1)
+        others = [tmp_path / f".out.b.{exited_pid()}.part.mp4",  # out.b.mp4's, not out.mp4's
+                  tmp_path / ".out.x.part.mp4", tmp_path / f".other.{exited_pid()}.part.mp4"]
+        for path in (stale, running, init, *others):
+            path.write_bytes(b"half a video")
+        notices = remove_stale_parts(out)
+        assert not stale.exists()
+        assert running.exists() and init.exists(), "a live process's part file was removed"
+        assert all(path.exists() for path in others), "another output's file was removed"
+        assert len(notices) == 1 and stale.name in notices[0] and "killed" in notices[0], notices
+        assert remove_stale_parts(out) == [], "nothing left to remove, nothing to say"
+    finally:
+        live.kill()
+        live.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_the_part_file_of_a_run_killed_outright_is_removed_by_the_next_run(tmp_path, long_speech):
+    out = tmp_path / "out.mp4"
+    command = [sys.executable, "-m", "frond", "generate", "--portrait", str(EXAMPLES / "grace_hopper.jpg"),
+               "--out", str(out), "--quiet", "--audio"]
+    killed = subprocess.Popen(command + [str(long_speech)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".out*.part.mp4")) and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert killed.poll() is None, f"finished before the kill: {killed.communicate()}"
+    killed.kill()  # SIGKILL: no handler runs, nothing is cleaned up
+    killed.communicate(timeout=60)
+    left = tmp_path / f".out.{killed.pid}.part.mp4"
+    assert left.exists(), list(tmp_path.iterdir())
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # stands for a run still writing
+    try:
+        running = tmp_path / f".out.{live.pid}.part.mp4"
+        running.write_bytes(b"half a video")
+        done = subprocess.run(command + [str(write_wav(tmp_path / "short.wav", voiced(1.0)))], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert out.exists() and not left.exists() and running.exists()
+        notes = [line for line in done.stderr.splitlines() if left.name in line]
+        assert len(notes) == 1 and notes[0].startswith("note:"), done.stderr
+    finally:
+        live.kill()
+        live.wait()

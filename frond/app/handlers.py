@@ -1,6 +1,6 @@
-"""What the page's events run: the validator (before a request joins the queue), `generate`, and
-the Markdown that says which path ran. The settings' names, defaults and order come from
-`frond.config.APP_SETTINGS`, so the API's parameters are the table's app names."""
+"""What the page's events run: the note beside the portrait, the validator (before a request joins
+the queue), `generate`, and the Markdown that says which path ran. The settings' names, defaults
+and order come from `frond.config.APP_SETTINGS`, so the API's parameters are the table's app names."""
 from __future__ import annotations
 
 import inspect
@@ -38,6 +38,26 @@ def settings_from_app(values: Mapping[str, Any]) -> GenerationSettings:
     """The widgets' values, by API name -> GenerationSettings (a missing one takes its default);
     ValueError naming the bad one."""
     return GenerationSettings(**{s.name: s.from_app(values.get(s.api_name)) for s in APP_SETTINGS})
+
+
+def make_portrait_note(config: AppConfig) -> Callable[[str | None], str]:
+    """The Markdown beside the portrait, as soon as one is chosen: its notices (downscaled; several
+    faces, and which one is animated) or why it cannot be used; "" when there is nothing to say."""
+    from ..media import load_image
+
+    def portrait_note(portrait: str | None) -> str:
+        if not portrait:
+            return ""
+        try:
+            image, notices = load_image(portrait, config.limits)
+            pipe = runtime.pipeline()
+            if pipe is not None:
+                pipe.find_face(image, GenerationSettings(), notices)
+        except FrondInputError as exc:
+            return f"⚠️ {exc}"
+        return "  \n".join(f"ⓘ {notice}" for notice in notices)
+
+    return portrait_note
 
 
 def make_validator(config: AppConfig) -> Callable[..., list[Any]]:

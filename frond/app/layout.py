@@ -10,7 +10,7 @@ import gradio as gr
 
 from ..config import APP_SETTINGS, Setting
 from ..pipeline import FrondPipeline
-from .handlers import describe_path, make_generate, make_validator
+from .handlers import describe_path, make_generate, make_portrait_note, make_validator
 from .options import AppConfig
 from .runtime import OutputDirs
 
@@ -119,6 +119,7 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
                     value=default[0], label="Portrait", type="filepath", image_mode=None,
                     sources=["upload", "clipboard", "webcam"], height=320, elem_id="portrait",
                 ))
+                portrait_note = gr.Markdown(elem_id="portrait-note")  # several faces: which one is animated
             with gr.Column(scale=2, min_width=260):
                 speech = gr.Audio(
                     value=default[1], label="Speech", type="filepath", sources=["upload", "microphone"], elem_id="speech",
@@ -176,6 +177,8 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
             concurrency_id="generate",
             validator=make_validator(config),
         )
+        portrait.change(make_portrait_note(config), inputs=portrait, outputs=portrait_note, api_name="portrait_note",
+                        api_visibility="undocumented", queue=False, show_progress="hidden")
         defaults = [s.to_app(s.default) for s in APP_SETTINGS]
         reset_btn.click(lambda: defaults, outputs=settings, api_visibility="private", queue=False)
     return demo

@@ -7,7 +7,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from ..config import Limits
+from ..config import IMAGE_PIXELS_CEILING, MIN_IMAGE_PIXELS_LIMIT, Limits
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: app.py, examples/
 
@@ -23,6 +23,7 @@ class AppConfig:
     device: str = "auto"  # "auto": the GPU when there is one
     max_audio_seconds: float = 60.0  # longer speech is refused
     max_image_side: int = Limits().max_image_side  # larger portraits are downscaled
+    max_image_pixels: int = Limits().max_image_pixels  # portraits with more pixels are refused (from their header)
     max_upload: str = "50mb"  # Gradio refuses bigger uploads before they reach the app
     concurrency: int = 1  # generations at once; the rest queue and see their position
     queue_size: int = 16  # waiting requests allowed
@@ -33,7 +34,8 @@ class AppConfig:
     @property
     def limits(self) -> Limits:
         return dataclasses.replace(
-            Limits(), max_audio_seconds=self.max_audio_seconds, max_image_side=self.max_image_side
+            Limits(), max_audio_seconds=self.max_audio_seconds, max_image_side=self.max_image_side,
+            max_image_pixels=self.max_image_pixels,
         )
 
 
@@ -56,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
         help="refuse longer speech (default 60) [FROND_MAX_AUDIO_SECONDS]")
     add("--max-image-side", type=int, default=int(env("FROND_MAX_IMAGE_SIDE", Limits().max_image_side)),
         help="downscale larger portraits to this side in pixels (default %(default)s) [FROND_MAX_IMAGE_SIDE]")
+    add("--max-image-pixels", type=int, default=int(env("FROND_MAX_IMAGE_PIXELS", Limits().max_image_pixels)),
+        help="refuse portraits with more pixels, before decoding them (default %(default)s) [FROND_MAX_IMAGE_PIXELS]")
     add("--max-upload", default=env("FROND_MAX_UPLOAD", "50mb"),
         help="largest upload accepted, e.g. 50mb (default 50mb) [FROND_MAX_UPLOAD]")
     add("--concurrency", type=int, default=int(env("FROND_CONCURRENCY", 1)),
@@ -69,9 +73,12 @@ def parse_args(argv: list[str] | None = None) -> AppConfig:
     a = p.parse_args(argv)
     if a.max_audio_seconds <= 0 or a.max_image_side < 64 or a.concurrency < 1 or a.queue_size < 1:
         p.error("--max-audio-seconds must be > 0, --max-image-side >= 64, --concurrency and --queue-size >= 1")
+    if not MIN_IMAGE_PIXELS_LIMIT <= a.max_image_pixels <= IMAGE_PIXELS_CEILING:
+        p.error(f"--max-image-pixels must be within {MIN_IMAGE_PIXELS_LIMIT}..{IMAGE_PIXELS_CEILING}")
     return AppConfig(
         host=a.host, port=a.port, share=a.share, weights=a.weights, device=a.device,
-        max_audio_seconds=a.max_audio_seconds, max_image_side=a.max_image_side, max_upload=a.max_upload,
+        max_audio_seconds=a.max_audio_seconds, max_image_side=a.max_image_side, max_image_pixels=a.max_image_pixels,
+        max_upload=a.max_upload,
         concurrency=a.concurrency, queue_size=a.queue_size, examples_dir=a.examples_dir.resolve(), verbose=a.verbose,
     )
 

@@ -21,6 +21,7 @@ import gradio as gr
 
 from ..config import GenerationSettings
 from ..errors import FrondInputError
+from ..paths import process_alive
 from ..pipeline import FrondPipeline
 from .options import AppConfig
 
@@ -125,15 +126,6 @@ class OutputDirs:
     def _remove_orphans(cls) -> None:
         for path in Path(tempfile.gettempdir()).glob(f"{cls.PREFIX}*-*"):
             pid = path.name[len(cls.PREFIX):].split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 shutil.rmtree(path, ignore_errors=True)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

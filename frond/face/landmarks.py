@@ -239,3 +239,16 @@ def detect_faces(image: np.ndarray, backend: str = "auto", max_faces: int = 4) -
         out.append(FaceDetection(landmarks=points, box=(float(x0), float(y0), float(x1), float(y1)), backend=name))
     out.sort(key=lambda d: -(d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
     return out[:max_faces]
+
+
+def several_faces_note(found: int, index: int, capped: bool = False) -> str | None:
+    """What to tell the user when the portrait holds more than one face: which one is animated
+    and how to pick another (`detect_faces` orders them largest first). None for a single face.
+    capped: detection stopped at `found`, so there may be more."""
+    if found < 2:
+        return None
+    count = f"{'at least ' if capped else ''}{found} faces"
+    if index == 0:
+        return f"Found {count}; animating the largest; --face-index 1 picks the next."
+    ordinal = {1: "2nd", 2: "3rd"}.get(index, f"{index + 1}th")
+    return f"Found {count}; animating the {ordinal} largest (--face-index {index}); --face-index 0 picks the largest."
