@@ -96,6 +96,21 @@ def test_speaker_disjoint_motion_split(tmp_path):
     assert "c_1" not in {c.name for c in split.train + split.held_out}
 
 
+@pytest.mark.skipif(not (CLIPS.parent / "train").is_dir(), reason="the shared corpus is absent")
+def test_shared_speaker_table_covers_the_corpus_and_deals_five_folds():
+    from frond.train.speakers import load_speakers, speaker_folds
+
+    table = load_speakers()
+    videos = sorted(p.stem for d in (CLIPS, CLIPS.parent / "train") for p in d.glob("*.mp4"))
+    assert sorted(table.speakers) == videos  # every shared video has its row, and no row is stale
+    usable = [v for v in videos if table.usable(v)]
+    assert set(videos) - set(usable) == {"talk1", "talk4"}
+    folds = speaker_folds(usable, table, 5)
+    owners = [{table.speaker_of(c) for c in f} for f in folds]
+    assert all(not (x & y) for i, x in enumerate(owners) for y in owners[i + 1:])
+    assert max(map(len, folds)) - min(map(len, folds)) <= 2
+
+
 def test_stages_fill_one_folder_and_resume(clip_dir, tmp_path):
     out = tmp_path / "model"
     train(_cfg(clip_dir, out, "render", steps=3, checkpoint_every=2))
