@@ -146,7 +146,9 @@ def test_cli_registers_prepare_and_train(tmp_path):
 @pytest.mark.skipif(not (CLIPS / "talk5.mp4").is_file(), reason="shared talking clips are absent")
 def test_prepare_real_clip_resumable_and_skips_bad(tmp_path):
     pytest.importorskip("mediapipe")
-    from frond.train.prepare import PrepareSettings, prepare_videos
+    from frond.face.ibug import inter_ocular
+    from frond.face.landmarks import detect_faces
+    from frond.train.prepare import PrepareSettings, prepare_videos, resampled_frames
 
     videos = tmp_path / "videos"
     videos.mkdir()
@@ -159,6 +161,11 @@ def test_prepare_real_clip_resumable_and_skips_bad(tmp_path):
     assert clip.frames.shape[1:] == (128, 128, 3) and clip.keypoints.shape == (clip.n_frames, 68, 2)
     assert abs(clip.n_frames - 25 * clip.audio.size / 16000) < 3
     assert np.abs(clip.keypoints).max() < 1.2
+    marks = clip.image_keypoints()  # through crops.npy, in the video's pixels
+    assert clip.crops.shape == (clip.n_frames, 2, 3) and marks.shape == clip.keypoints.shape
+    _, _, first = next(resampled_frames(CLIPS / "talk5.mp4", 25.0))
+    found = detect_faces(first, backend="mediapipe")[0].landmarks  # the same detector on the video's own frame 0
+    assert np.abs(marks[0] - found).mean() < 0.01 * inter_ocular(found)
     opening = mouth_open(clip.keypoints)
     assert opening.std() > 0.01  # the person talks
     again = prepare_videos(videos, tmp_path / "out", settings, progress=False)
