@@ -97,6 +97,21 @@ def test_speaker_disjoint_motion_split(tmp_path):
     assert "c_1" not in {c.name for c in split.train + split.held_out}
 
 
+@pytest.mark.skipif(not (CLIPS.parent / "train").is_dir(), reason="the shared corpus is absent")
+def test_shared_speaker_table_covers_the_corpus_and_deals_five_folds():
+    from frond.train.speakers import load_speakers, speaker_folds
+
+    table = load_speakers()
+    videos = sorted(p.stem for d in (CLIPS, CLIPS.parent / "train") for p in d.glob("*.mp4"))
+    assert sorted(table.speakers) == videos  # every shared video has its row, and no row is stale
+    usable = [v for v in videos if table.usable(v)]
+    assert set(videos) - set(usable) == {"talk1", "talk4"}
+    folds = speaker_folds(usable, table, 5)
+    owners = [{table.speaker_of(c) for c in f} for f in folds]
+    assert all(not (x & y) for i, x in enumerate(owners) for y in owners[i + 1:])
+    assert max(map(len, folds)) - min(map(len, folds)) <= 2
+
+
 def test_stages_fill_one_folder_and_resume(clip_dir, tmp_path):
     out = tmp_path / "model"
     train(_cfg(clip_dir, out, "render", steps=3, checkpoint_every=2))
@@ -132,7 +147,9 @@ def test_cli_registers_prepare_and_train(tmp_path):
 @pytest.mark.skipif(not (CLIPS / "talk5.mp4").is_file(), reason="shared talking clips are absent")
 def test_prepare_real_clip_resumable_and_skips_bad(tmp_path):
     pytest.importorskip("mediapipe")
-    from frond.train.prepare import PrepareSettings, prepare_videos
+    from frond.face.ibug import inter_ocular
+    from frond.face.landmarks import detect_faces
+    from frond.train.prepare import PrepareSettings, prepare_videos, resampled_frames
 
     videos = tmp_path / "videos"
     videos.mkdir()
@@ -145,6 +162,11 @@ def test_prepare_real_clip_resumable_and_skips_bad(tmp_path):
     assert clip.frames.shape[1:] == (128, 128, 3) and clip.keypoints.shape == (clip.n_frames, 68, 2)
     assert abs(clip.n_frames - 25 * clip.audio.size / 16000) < 3
     assert np.abs(clip.keypoints).max() < 1.2
+    marks = clip.image_keypoints()  # through crops.npy, in the video's pixels
+    assert clip.crops.shape == (clip.n_frames, 2, 3) and marks.shape == clip.keypoints.shape
+    _, _, first = next(resampled_frames(CLIPS / "talk5.mp4", 25.0))
+    found = detect_faces(first, backend="mediapipe")[0].landmarks  # the same detector on the video's own frame 0
+    assert np.abs(marks[0] - found).mean() < 0.01 * inter_ocular(found)
     opening = mouth_open(clip.keypoints)
     assert opening.std() > 0.01  # the person talks
     again = prepare_videos(videos, tmp_path / "out", settings, progress=False)

@@ -353,6 +353,12 @@ def test_prepare_compressed_round_trip_with_workers_and_speakers(videos, tmp_pat
     assert max(errors) < 0.03, errors
     # the head drifts in the video but the crop follows it: the stored keypoints barely move
     assert np.abs(clip.keypoints - clip.keypoints.mean(0)).max() < 0.1
+    # ... and crops.npy gives it back: image-space landmarks move with the face's known offset in the frame
+    assert clip.crops.shape == (40, 2, 3) and clip.crops.dtype == np.float32
+    offset = np.array([[16 + 12 * np.sin(i / 6), 32 + 8 * np.cos(i / 9)] for i in range(40)]).astype(int)
+    still = clip.image_keypoints() - offset[:, None, :]  # the face's own landmarks, drift removed
+    assert np.abs(still - np.median(still, 0)).mean() < 1.5, np.abs(still - np.median(still, 0)).mean()
+    assert np.ptp(clip.image_keypoints().mean(1), 0).min() > 10  # the image-space head does move
     audio = read_audio(videos / "astro_a.mp4")
     n = min(audio.size, clip.audio.size)
     assert clip.audio.dtype == np.float32 and np.abs(clip.audio[:n] - audio[:n]).max() < 1e-3  # int16 on disk

@@ -69,6 +69,24 @@ class PreparedClip:
         return np.load(self.root / "pose.npy")
 
     @cached_property
+    def crops(self) -> np.ndarray | None:
+        """(T, 2, 3) float32 image pixels -> crop pixels per frame (prepare's smoothed crop), or None
+        for clips prepared before crops.npy was kept."""
+        path = self.root / "crops.npy"
+        return np.load(path) if path.is_file() else None
+
+    def image_keypoints(self) -> np.ndarray | None:
+        """(T, 68, 2) float64 keypoints in the video's own pixels (the head's motion in the frame
+        included), or None without crops.npy."""
+        if self.crops is None:
+            return None
+        from ..face.ibug import norm_to_px
+
+        px = norm_to_px(self.keypoints, int(self.meta["size"]))  # (T, 68, 2) crop pixels
+        lin = np.linalg.inv(self.crops[:, :, :2].astype(np.float64))  # (T, 2, 2)
+        return np.einsum("tij,tkj->tki", lin, px - self.crops[:, None, :, 2])
+
+    @cached_property
     def audio(self) -> np.ndarray:
         """(N,) float32 16 kHz (stored as int16 since prepare v2)."""
         audio = np.load(self.root / "audio.npy")

@@ -11,6 +11,11 @@ processes (`workers`). Written per clip into OUT_DIR/<name>/:
 - frames.bin, frames.idx.npy  the (S, S, 3) RGB crops, JPEG (or WebP) in one shard (`frames.py`)
 - keypoints.npy  (T, 68, 2) float32, normalised crop space
 - pose.npy       (T, 3) float32 degrees, geometric head pose (`frond.face.head`)
+- crops.npy      (T, 2, 3) float32, each frame's image -> crop affine in pixels (the smoothed one its crop
+                 was cut with; image = the video's own pixels, crop = S x S pixels, pixel i's centre at i):
+                 the head's motion in the video, which the smoothed crop keeps out of keypoints.npy.
+                 Image landmarks = inv(crops[t]) applied to `norm_to_px(keypoints[t], S)`
+                 (`PreparedClip.image_keypoints`). Optional: clips prepared before it have none.
 - audio.npy      (N,) int16 16 kHz mono
 - meta.json      what was done, the speaker (written last: a clip with meta.json is complete)
 
@@ -253,6 +258,7 @@ def prepare_video(path: Path, dest: Path, settings: PrepareSettings, speaker: di
         keypoints = np.stack([px_to_norm(apply_affine(m, lm), settings.size) for m, lm in zip(mats, landmarks)])
         np.save(tmp / "keypoints.npy", keypoints.astype(np.float32))
         np.save(tmp / "pose.npy", head_pose_from_keypoints(keypoints))
+        np.save(tmp / "crops.npy", mats.astype(np.float32))
         np.save(tmp / "audio.npy", np.round(np.clip(audio, -1, 1) * 32767).astype(np.int16))
         frame_bytes = (tmp / "frames.bin").stat().st_size
         meta = {
