@@ -19,11 +19,10 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from .imaging import apply_affine, invert_affine
 from .face.framing import Framing
 from .face.ibug import norm_to_px
+from .imaging import affine_scale, apply_affine, invert_affine
 from .media import VideoWriter
-from .imaging import affine_scale
 from .types import AlignedFace, FieldFrame, MotionSequence
 from .viz import draw_keypoints, flow_to_colour, plot_trajectories, side_by_side
 

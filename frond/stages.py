@@ -65,7 +65,8 @@ class DenseFieldEstimator(Stage, Protocol):
         ...
 
     def frames(self, driving_keypoints: np.ndarray, head_poses: np.ndarray) -> list[FieldFrame]:
-        """Batched: driving_keypoints (T, 68, 2), head_poses (T, 3) -> T fields over the output space (H, W)."""
+        """Batched: driving_keypoints (T, 68, 2), head_poses (T, 5) (`frond.face.head.POSE_AXES`) -> T fields over
+        the output space (H, W)."""
         ...
 
 

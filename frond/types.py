@@ -69,7 +69,7 @@ class MotionSequence:
 
     times: np.ndarray  # (T,) seconds, frame centres
     keypoints: np.ndarray  # (T, 68, 2) float32 driving keypoints, normalised crop space
-    head_pose: np.ndarray  # (T, 3) float32 yaw, pitch, roll in degrees (the global motion)
+    head_pose: np.ndarray  # (T, 5) float32: yaw, pitch, roll in degrees, shift x, y in inter-ocular distances (the global motion, `frond.face.head`)
     channels: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T,), e.g. "open", "width", "round", "blink", "envelope"
     source: str = ""  # what produced it, for display (e.g. "<PRIOR_NAME>: pocketsphinx -> visemes")
 

@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> dict:
         save()
 
     # 4. batched inference (field + decoder) of the trained configuration at each size
-    from frond.weights.model import FrondModel
     from frond.train.bench import benchmark
+    from frond.weights.model import FrondModel
 
     config = FrondModel.from_pretrained(model_dir).config
     bench = benchmark(device, sizes=tuple(args.sizes), batch=args.infer_batch, config=config,

@@ -12,7 +12,7 @@ import pytest
 from scipy.io import wavfile
 
 from frond import metrics
-from frond.evaluate import cli, folder
+from frond.evaluate import cli
 from frond.evaluate import report as evaluation_report
 from frond.media import VideoWriter
 

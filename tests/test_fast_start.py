@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from frond.audio import dsp
-from frond.paths import check_paths
 from frond.errors import FrondInputError
+from frond.paths import check_paths
 
 from .conftest import EXAMPLES, ROOT, read_wav, voiced, write_wav
 

@@ -9,15 +9,15 @@ import torch
 
 from frond.config import GenerationSettings
 from frond.errors import FrondInputError
-from frond.nn.config import FrondConfig
-from frond.weights.model import FrondModel
 from frond.face.head import head_pose_from_keypoints
 from frond.motion import articulation as art
 from frond.motion.learned import load_motion_net, n_phone_features
 from frond.motion.trajectory import UniformBSpline, pspline_stiffness
-from frond.weights import load_learned_stages
+from frond.nn.config import FrondConfig
 from frond.train.synthetic import astronaut_face, face_keypoints
-from frond.types import OutputSpace, AlignedFace, AudioClip, FaceDetection, FieldFrame, MotionSequence, SourceEncoding
+from frond.types import AlignedFace, AudioClip, FaceDetection, FieldFrame, MotionSequence, OutputSpace, SourceEncoding
+from frond.weights import load_learned_stages
+from frond.weights.model import FrondModel
 
 torch.set_num_threads(1)
 

@@ -11,11 +11,10 @@ from skimage.data import astronaut
 from frond import FrondPipeline, GenerationSettings
 from frond.contact_sheet import prepare_portrait
 from frond.face.align import crop_transform, norm_to_px
-from frond.imaging import invert_affine
 from frond.face.ibug import mouth_opening
 from frond.face.landmarks import detect_faces
+from frond.imaging import extend, invert_affine, prepare_source, sample_affine
 from frond.metrics import relative_sharpness
-from frond.imaging import extend, prepare_source, sample_affine
 
 from .conftest import SHARED
 

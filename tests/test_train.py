@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from frond.errors import FrondInputError
+from frond.metrics import opening_series as mouth_open
 from frond.nn.config import FrondConfig
-from frond.weights.model import FrondModel
 from frond.train.data import load_prepared
 from frond.train.heldout import evaluate_motion
-from frond.metrics import opening_series as mouth_open
 from frond.train.losses import psnr, ssim
 from frond.train.synthetic import make_clip
 from frond.train.trainer import TrainConfig, train
+from frond.weights.model import FrondModel
 
 torch.set_num_threads(1)
 CLIPS = Path("/work/shared/data/clips")

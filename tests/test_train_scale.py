@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from frond.nn.config import FrondConfig
-from frond.weights.model import FrondModel
 from frond.field.keypoint_motion import local_affines, tps_apply, tps_fit
+from frond.nn.config import FrondConfig
 from frond.train.augment import AugmentConfig, augment_pair, flip_keypoints
 from frond.train.data import PreparedClip, RenderPairs, load_prepared, pair
 from frond.train.frames import FrameShard, FrameShardWriter
@@ -25,8 +24,10 @@ from frond.train.speakers import load_speakers
 from frond.train.split import split_clips
 from frond.train.synthetic import astronaut_face, face_keypoints, make_clip
 from frond.train.trainer import TrainConfig, train
+from frond.weights.model import FrondModel
 
-from .test_train import _cfg as _tiny_cfg, _log
+from .test_train import _cfg as _tiny_cfg
+from .test_train import _log
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -326,8 +327,8 @@ def test_frame_shard_round_trip(tmp_path):
 
 
 def test_prepare_compressed_round_trip_with_workers_and_speakers(videos, tmp_path):
-    from frond.face.landmarks import detect_faces
     from frond.face.ibug import px_to_norm as pixels_to_normalised
+    from frond.face.landmarks import detect_faces
     from frond.train.prepare import PrepareSettings, prepare_videos, read_audio
 
     table = tmp_path / "speakers.csv"

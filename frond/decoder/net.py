@@ -23,8 +23,8 @@ that "recovers the high-frequency detail of the input portrait").
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..nn.blocks import ConvBlock, ResBlock
 from ..nn.config import DecoderConfig

@@ -15,13 +15,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..imaging import apply_affine, invert_affine
 from ..face.ibug import inter_ocular
+from ..imaging import apply_affine, compose, invert_affine, prepare_source
 from ..stages import PriorStage
 from ..types import AlignedFace, FieldFrame, MouthSplit, OutputSpace, SourceEncoding, upsample_lattice
 from .mouth import lid_colour, paint_closed_lids, paint_interior, palette_from_source
-from ..imaging import compose, prepare_source
-
 
 SEAM_SHADOW = 0.3  # how much light the line where closed lips meet takes away
 HOLLOW_SHADOW = 0.9  # ... and the middle of a wide opening (the portrait's own teeth and tongue fall into shade)

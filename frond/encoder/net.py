@@ -13,8 +13,8 @@ and "their overall motion context as a global code").
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..nn.blocks import ConvBlock, fourier_features
 from ..nn.config import EncoderConfig

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..face.head import HeadGeometry
 from ..stages import PriorStage
 from ..types import AlignedFace, SourceEncoding
-from ..face.head import HeadGeometry
 
 
 class PriorKeypointEncoder(PriorStage):

@@ -34,11 +34,11 @@ def run_folds(data: str | Path, k: int, out: str | Path, steps: int = 1500, size
               speakers: str | Path | None = None, backend: str = "auto", max_seconds: float | None = None,
               seed: int = 0, log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Train and evaluate fold by fold; write the JSON report to `out` and return it."""
-    from .clip import ClipSkipped, evaluate_clip
-    from .report import jsonable, row_name
     from ..face.landmarks import resolve_backend
     from ..pipeline import FrondPipeline
     from ..train.trainer import TrainConfig, train
+    from .clip import ClipSkipped, evaluate_clip
+    from .report import jsonable, row_name
 
     if k < 2:
         raise FrondInputError(f"--folds needs at least 2 folds, got {k}")

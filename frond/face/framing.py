@@ -14,9 +14,8 @@ import numpy as np
 
 from ..config import GenerationSettings, Limits
 from ..errors import FrondInputError
-from ..imaging import compose
+from ..imaging import apply_affine, compose, invert_affine
 from ..types import AlignedFace, OutputSpace
-from ..imaging import apply_affine, invert_affine
 from .ibug import norm_to_px, norm_to_px_affine, px_to_norm_affine
 
 

@@ -1,7 +1,9 @@
 """The portrait's head as a rigid body: depth from a face ellipsoid, a pivot near the neck.
 
-Pose is applied as a 3D rotation of points (keypoints, the field's virtual head points)
-about the pivot, then orthographic projection: the same rigid motion moves the 68
+A head pose is (yaw, pitch, roll) in degrees and a shift (x right, y down) in the face's
+inter-ocular distances (`POSE_AXES`). It is applied as a 3D rotation of points (keypoints, the
+field's virtual head points) about the pivot, orthographic projection, then the shift: the
+same rigid motion moves the 68
 keypoints (`frond.motion.idle`) and the dense field's head points (`frond.field.prior`).
 Its centre, radii and inter-ocular distance are the training-free global code
 (`frond.encoder.prior`).
@@ -13,6 +15,15 @@ import numpy as np
 from .ibug import CHIN, NOSE_TIP, eye_centres, inter_ocular
 
 JAW_LEFT, JAW_RIGHT = 0, 16  # the jaw's extremes (iBUG-68)
+POSE_AXES = ("yaw", "pitch", "roll", "shift x", "shift y")  # a head pose (5,): degrees, then inter-ocular distances
+
+
+def full_pose(pose: np.ndarray) -> np.ndarray:
+    """Poses (..., 3) rotation only, or (..., 5) -> (..., 5) float32 (no shift where none was given)."""
+    pose = np.asarray(pose, np.float32)
+    if pose.shape[-1] == len(POSE_AXES):
+        return pose
+    return np.concatenate([pose, np.zeros((*pose.shape[:-1], len(POSE_AXES) - pose.shape[-1]), np.float32)], -1)
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -40,10 +51,11 @@ class HeadGeometry:
         return 1.1 * self.iod * np.sqrt(np.clip(1.0 - (d ** 2).sum(-1), 0.0, 1.0))
 
     def rotate(self, points: np.ndarray, pose: np.ndarray, depth: np.ndarray | None = None) -> np.ndarray:
-        """points (N, 2), pose (3,) degrees -> rotated and projected points (N, 2)."""
+        """points (N, 2), pose (3,) degrees or (5,) with the shift -> moved and projected points (N, 2)."""
         z = self.depth(points) if depth is None else depth
         p3 = np.concatenate([points, z[:, None]], axis=1) - self.pivot
-        return (p3 @ _rotation(*pose).T + self.pivot)[:, :2]
+        moved = (p3 @ _rotation(*pose[:3]).T + self.pivot)[:, :2]
+        return moved + self.iod * np.asarray(pose[3:5]) if len(pose) > 3 else moved
 
 
 def keypoint_depth(geometry: HeadGeometry, keypoints: np.ndarray) -> np.ndarray:

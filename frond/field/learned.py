@@ -1,8 +1,9 @@
 """Stage 3, learned: the dense field network (`frond.field.net.DenseMotionField`) behind the
 `DenseFieldEstimator` protocol.
 
-`MotionSequence.head_pose` is the pose *change* from the source, degrees (yaw, pitch, roll); the
-network's global stream gets the absolute pose = the source's geometric pose + that change.
+`MotionSequence.head_pose` is the pose *change* from the source (yaw, pitch, roll degrees, then the shift);
+the network's global stream gets the absolute rotation = the source's geometric pose + that change (the shift
+is in the driving keypoints).
 """
 from __future__ import annotations
 
@@ -37,13 +38,13 @@ class LearnedDenseField(LearnedStage):
             self.source_code = batch_of_one(source.global_code, self.device)
 
     def frames(self, driving_keypoints: np.ndarray, head_poses: np.ndarray) -> list[FieldFrame]:
-        """Batched: driving_keypoints (T, 68, 2), head_poses (T, 3) change from the source -> T fields."""
+        """Batched: driving_keypoints (T, 68, 2), head_poses (T, 5) change from the source -> T fields."""
         import torch
 
         t = driving_keypoints.shape[0]
         with torch.inference_mode():
             kp = torch.as_tensor(np.asarray(driving_keypoints, np.float32), device=self.device)
-            pose = torch.as_tensor(np.asarray(head_poses, np.float32) + self.source_pose[None], device=self.device)
+            pose = torch.as_tensor(np.asarray(head_poses, np.float32)[:, :3] + self.source_pose[None], device=self.device)
             code = self.model.encoder.global_code(kp, pose)
             rep = lambda x: x.expand(t, *x.shape[1:])  # noqa: E731
             out = self.model.field(rep(self.source), rep(self.source_kp), kp, rep(self.kp_features),

@@ -21,8 +21,8 @@ field is a continuous function of position and can be evaluated at any output re
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..nn.blocks import Hourglass
 from ..nn.config import FieldConfig

@@ -21,14 +21,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..imaging import apply_affine, invert_affine
 from ..face.head import HeadGeometry
 from ..face.ibug import INNER_LIPS, LID_TRAVEL, eye_openness, inter_ocular, mouth_box
-from ..imaging import affine_scale
+from ..imaging import affine_scale, apply_affine, invert_affine
 from ..stages import PriorStage
 from ..types import AlignedFace, FieldFrame, MouthSplit, OutputSpace, SourceEncoding
 from .lips import LipSplit, inner_gap
 from .tps import batched_kernel, solve_batch
+
+NECK_FOLLOWS = 0.3  # share of the head's pose (turn and shift) the neck below the chin follows
 
 
 def _catmull_rom_basis(steps: int) -> np.ndarray:
@@ -189,7 +190,7 @@ class PriorDenseField(PriorStage):
         return maps
 
     def frames(self, driving_keypoints: np.ndarray, head_poses: np.ndarray) -> list[FieldFrame]:
-        """Batched: driving_keypoints (T, 68, 2), head_poses (T, 3) -> T fields (one solve for all).
+        """Batched: driving_keypoints (T, 68, 2), head_poses (T, 5) (`frond.face.head`) -> T fields (one solve for all).
 
         Where the portrait's lips are parted, each spline carries six value columns: the smooth map,
         then the upper and lower sides of the lips (`frond.field.lips`), all from one solve.
@@ -201,7 +202,7 @@ class PriorDenseField(PriorStage):
             face_values = self.source if self.lips is None else np.concatenate([self.source, self.lips.values(kp)], axis=1)
             face, face_values = meet_close(kp, face_values, 0.004)  # closed lips (and anything else that meets)
             head = self.geometry.rotate(self.head_points, pose, self.head_depth)
-            neck = self.geometry.rotate(self.neck_points, np.asarray(pose) * 0.3)
+            neck = self.geometry.rotate(self.neck_points, np.asarray(pose) * NECK_FOLLOWS)
             moving.append(np.concatenate([face, head, neck]))
             values.append(np.concatenate([face_values, np.tile(self.head_points, maps), np.tile(self.neck_points, maps)]))
         moving, values = np.stack(moving), np.stack(values)

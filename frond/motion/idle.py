@@ -14,7 +14,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from ..audio.features import pitch_contour, speech_envelope, voice_activity
 from ..config import GenerationSettings
-from ..face.head import HeadGeometry, keypoint_depth
+from ..face.head import HeadGeometry, full_pose, keypoint_depth
 from ..types import AudioClip
 from .blink import blink_curve
 from .head import pose_process
@@ -31,7 +31,7 @@ class IdleMotion:
     activity: np.ndarray  # (T,) soft speech/silence gate in [0, 1]
     blink: np.ndarray  # (T,) lid closure in [0, 1]
     brow: np.ndarray  # (T,) brow raise
-    pose: np.ndarray  # (T, 3) yaw, pitch, roll in degrees: the global motion
+    pose: np.ndarray  # (T, 5) yaw, pitch, roll in degrees, shift x, y in inter-ocular distances: the global motion
 
 
 def envelope_grid(audio: AudioClip) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +63,7 @@ def idle_motion(audio: AudioClip, times: np.ndarray, settings: GenerationSetting
     emphasis = emphasis_curve(env, fps)
     pitch = pitch_contour(audio.samples, audio.sample_rate, times, (grid, grid_env))
     blink = blink_curve(times, settings.blink_rate, rng)
-    pose = pose_process(times, activity, emphasis, pitch, settings.head_motion, rng)
+    pose = full_pose(pose_process(times, activity, emphasis, pitch, settings.head_motion, rng))
     brow = (0.8 * emphasis * min(1.0, settings.head_motion)).astype(np.float32)
     return IdleMotion(envelope=env, activity=activity, blink=blink, brow=brow, pose=pose)
 

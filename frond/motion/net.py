@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..audio.mel import FRAMES_PER_SECOND
+from ..nn.config import MotionConfig
 from .articulation import DIM, axis_gains, opening_of
 from .learned import downsample_geometry, n_phone_features
 from .trajectory import UniformBSpline
-from ..nn.config import MotionConfig
 
 
 class _Member(nn.Module):

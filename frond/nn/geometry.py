@@ -6,7 +6,6 @@ convention of `torch.nn.functional.grid_sample`).
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 

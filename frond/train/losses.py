@@ -7,8 +7,8 @@ from typing import cast
 import torch
 import torch.nn.functional as F
 
-from ..motion.net import opening
 from ..motion.articulation import MOUTH_POINTS
+from ..motion.net import opening
 
 
 def _gaussian_window(size: int, sigma: float, channels: int, device, dtype) -> torch.Tensor:

@@ -12,8 +12,8 @@ D is training-only: it lives in the checkpoint, never in the published weights.
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..face.ibug import MOUTH

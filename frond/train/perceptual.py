@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 HUB_REPO = "timm/vgg19.tv_in1k"  # torchvision's ImageNet VGG19, converted to safetensors by timm
 HUB_FILE = "model.safetensors"

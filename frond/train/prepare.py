@@ -35,10 +35,10 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from tqdm import tqdm
 
-from ..errors import FrondInputError
 from ..audio.mel import SAMPLE_RATE
-from ..face.ibug import px_to_norm
+from ..errors import FrondInputError
 from ..face.head import head_pose_from_keypoints
+from ..face.ibug import px_to_norm
 from .frames import FrameShard, FrameShardWriter
 from .speakers import SpeakerTable
 
@@ -216,8 +216,8 @@ def prepare_video(path: Path, dest: Path, settings: PrepareSettings, speaker: di
     """One video -> one clip folder (decoded once). Raises SkipVideo with a reason.
 
     speaker: {"speaker": id, "own_voice": bool} recorded in meta.json (default: the clip is its own speaker)."""
-    from ..imaging import apply_affine, invert_affine
     from ..face.align import warp_to_crop
+    from ..imaging import apply_affine, invert_affine
 
     start = time.time()
     tmp = dest.with_name(dest.name + ".partial")

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from ..audio.mel import SAMPLE_RATE
-from ..face.ibug import norm_to_px
 from ..face.head import head_pose_from_keypoints
+from ..face.ibug import norm_to_px
 from .frames import FrameShardWriter
 from .prepare import PREPARE_VERSION
 

@@ -32,10 +32,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..errors import FrondInputError
-from ..nn.config import KEYPOINT_MOTIONS, STAGES, FrondConfig
-from ..weights.model import FrondModel
 from ..motion.net import opening
 from ..motion.sync_net import SyncConfig
+from ..nn.config import KEYPOINT_MOTIONS, STAGES, FrondConfig
+from ..weights.model import FrondModel
 from .augment import AugmentConfig
 from .data import EpochBatches, MotionWindows, PreparedClip, RenderPairs, load_prepared
 from .distributed import Distributed, barrier, mean_over_ranks, resolve_device, setup_distributed, sharded
@@ -45,8 +45,8 @@ from .mouth_gan import MouthGAN
 from .perceptual import PerceptualLoss, find_vgg19_weights, load_vgg19
 from .schedule import LRSchedule
 from .speakers import load_speakers
-from .sync_critic import SyncCritic, train_sync
 from .split import SPLITS, Split, speaker_of, split_clips
+from .sync_critic import SyncCritic, train_sync
 
 __all__ = ["TrainConfig", "train", "Distributed", "setup_distributed", "resolve_device"]
 
