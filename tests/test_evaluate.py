@@ -13,6 +13,7 @@ from scipy.io import wavfile
 
 from frond import metrics
 from frond.evaluate import cli
+from frond.evaluate import folder as evaluation_folder
 from frond.evaluate import report as evaluation_report
 from frond.media import VideoWriter
 
@@ -118,7 +119,7 @@ def test_evaluate_real_clip(tmp_path: Path) -> None:
     folder.mkdir()
     shutil.copy(SHARED_CLIP, folder / SHARED_CLIP.name)
     out = tmp_path / "report.json"
-    report = folder.evaluate_folder(folder, out, baselines=True, max_seconds=1.6)
+    report = evaluation_folder.evaluate_folder(folder, out, baselines=True, max_seconds=1.6)
     clip = report["clips"][0]
     assert clip["frames"] == 40
     ceiling = clip["rows"]["real video"]
