@@ -1,1 +1,0 @@
-"""Audio: speech features (numpy) and timed phones -> visemes."""

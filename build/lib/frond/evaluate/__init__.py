@@ -1,8 +1,0 @@
-"""Measuring FROND against real talking clips.
-
-- `clip`: one clip self-reconstructed (first frame + own audio) and measured against the real frames;
-- `folder`: every clip of a folder into one report;
-- `folds`: speaker-disjoint cross-validation of the motion stage (trains with `frond.train`);
-- `report`: the columns, means, tables, plots and JSON of a report;
-- `cli`: the `evaluate` command.
-"""
