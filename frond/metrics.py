@@ -57,6 +57,31 @@ def opening_series(landmarks: np.ndarray) -> np.ndarray:
         return ibug.mouth_opening(_as_sequence(landmarks))
 
 
+def head_motion(landmarks: np.ndarray) -> dict[str, float]:
+    """How much a head moves over a video, from its landmarks (T, 68, 2) in one fixed frame -> {"roll": std of
+    the eye line's angle (degrees), "shift": std of the eye centres' midpoint (both axes together), "yaw": std
+    of the nose tip's offset from that midpoint along the eye line (a turn), both in the median inter-ocular
+    distance}. Frames without a face are skipped."""
+    lms = _as_sequence(landmarks)
+    lms = lms[np.isfinite(lms).all(axis=(1, 2))]
+    if len(lms) < 3:
+        return {"roll": math.nan, "shift": math.nan, "yaw": math.nan}
+    origin, axes, iod = ibug.face_frame(lms)
+    unit = float(np.median(iod))
+    roll = np.degrees(np.unwrap(np.arctan2(axes[:, 0, 1], axes[:, 0, 0])))
+    nose = np.einsum("tc,tc->t", lms[:, ibug.NOSE_TIP] - origin, axes[:, 0]) / iod
+    return {"roll": float(roll.std()), "shift": float(np.sqrt(origin.var(0).sum())) / unit, "yaw": float(nose.std())}
+
+
+def head_liveliness(landmarks: np.ndarray, real_landmarks: np.ndarray) -> dict[str, float]:
+    """`head_motion` of a generated video over the real one's: {"head_roll", "head_shift", "head_yaw"} ratios
+    (1 = as lively as the real speaker; a still head 0), and the real values ("head_roll_real", ...)."""
+    gen, real = head_motion(landmarks), head_motion(real_landmarks)
+    out = {f"head_{k}": gen[k] / real[k] if real[k] > 1e-9 else math.nan for k in gen}
+    out.update({f"head_{k}_real": v for k, v in real.items()})
+    return out
+
+
 def landmark_distance(
     landmarks: np.ndarray, reference: np.ndarray, indices: np.ndarray = ALL, centred: bool = False
 ) -> float:
@@ -289,7 +314,8 @@ def compare(
     positive: the generated mouth trails the real one), amplitude_ratio, audio_mouth_corr, audio_mouth_lag,
     audio_mouth_corr_real, audio_mouth_lag_real, lmd_mouth, lmd_mouth_shape (mouth
     points centred on their centroid: shape only), lmd_face, psnr, ssim,
-    sharpness, jitter, jitter_real, face_rate (share of frames with a face found).
+    sharpness, jitter, jitter_real, face_rate (share of frames with a face found), head_roll, head_shift,
+    head_yaw (the head's motion over the real one's, `head_liveliness`) and their real values.
     """
     lms, real = _as_sequence(landmarks), _as_sequence(real_landmarks)
     if lms.shape != real.shape:
@@ -307,6 +333,7 @@ def compare(
         "jitter": temporal_jitter(lms),
         "jitter_real": temporal_jitter(real),
         "face_rate": float(np.isfinite(lms).all(axis=(1, 2)).mean()),
+        **head_liveliness(lms, real),
     }
     if envelope is not None:
         env = np.asarray(envelope, dtype=np.float64)

@@ -203,3 +203,23 @@ def test_closed_level_is_the_least_open_share() -> None:
     assert metrics.closed_level(opening, share=0.5) > 0.2
     assert metrics.closed_level(np.array([0.1, 0.2, 0.3, 0.4])) == pytest.approx(0.2)  # never fewer than 3 frames
     assert math.isnan(metrics.closed_level(np.array([0.1, np.nan])))
+
+
+def test_head_motion_reads_known_roll_shift_and_turn() -> None:
+    seq = talking_face(100)
+    still = metrics.head_motion(seq)
+    assert still["roll"] < 1e-9 and still["shift"] < 1e-9 and still["yaw"] < 1e-9
+    angles = np.radians(3.0 * np.sin(np.arange(100) * 0.3))  # roll about the eyes' midpoint, std ~2.1 degrees
+    centre = np.array([130.0, 100.0])
+    rot = np.stack([np.stack([np.cos(angles), -np.sin(angles)], -1), np.stack([np.sin(angles), np.cos(angles)], -1)], -2)
+    rolled = np.einsum("tij,tkj->tki", rot, seq - centre) + centre
+    assert metrics.head_motion(rolled)["roll"] == pytest.approx(np.degrees(angles).std(), rel=1e-6)
+    assert metrics.head_motion(rolled)["shift"] < 1e-9
+    moved = seq + np.stack([6.0 * np.sin(np.arange(100) * 0.2), np.zeros(100)], -1)[:, None]  # 0.1 inter-ocular amplitude
+    assert metrics.head_motion(moved)["shift"] == pytest.approx((6.0 * np.sin(np.arange(100) * 0.2)).std() / 60.0, rel=1e-6)
+    turned = seq.copy()
+    turned[:, 30, 0] += 6.0 * np.sin(np.arange(100) * 0.2)  # the nose tip slides along the eye line: a turn
+    assert metrics.head_motion(turned)["yaw"] == pytest.approx((6.0 * np.sin(np.arange(100) * 0.2)).std() / 60.0, rel=1e-6)
+    live = metrics.head_liveliness(seq, rolled)
+    assert live["head_roll"] == pytest.approx(0.0, abs=1e-9) and live["head_roll_real"] > 2.0
+    assert metrics.head_liveliness(rolled, rolled)["head_roll"] == pytest.approx(1.0)

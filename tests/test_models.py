@@ -103,6 +103,42 @@ def test_numpy_motion_runtime_equals_the_torch_network(tmp_path):
     coefficients = net.coefficients(mel, phones)
     np.testing.assert_allclose(coefficients, expected["coefficients"][0].numpy(), atol=1e-4)
     np.testing.assert_allclose(net.articulation(coefficients, times, 2.0), expected["articulation"][0].numpy(), atol=1e-4)
+    assert net.head  # the global stream: the same mean and log-spread of the head's pose
+    head = net.outputs(mel, phones)[:, net.components:]
+    np.testing.assert_allclose(head, expected["head"][0].numpy(), atol=1e-4)
+
+
+def test_learned_head_motion_is_seeded_scaled_and_as_large_as_its_units(tmp_path):
+    """One plausible head motion per seed (same seed, same motion), scaled by head_motion (0: still), whose
+    spread follows the predicted spread in the fitted units, with the fitted process's slowness."""
+    from frond.face.head import POSE_AXES
+    from frond.motion.global_stream import fit_unit_process, unit_process
+
+    model = _model(stages=("motion",))
+    rng = np.random.default_rng(0)
+    slow = [np.cumsum(rng.standard_normal((300, len(POSE_AXES))), 0) * 0.1 for _ in range(4)]  # a random walk: slow
+    units = model.motion.fit_head([t * [3.0, 2.0, 2.0, 0.05, 0.05] for t in slow])
+    assert units["scale"][0] > units["scale"][3]  # degrees against inter-ocular distances
+    model.save_pretrained(tmp_path)
+    net = load_motion_net(tmp_path)
+    outputs = np.zeros((250, net.components + 2 * len(POSE_AXES)), np.float32)  # mean 0, log-spread 0: spread 1 unit
+    times = np.arange(250) / 25.0
+    a = net.head_pose(outputs, times, 0.0, 1.0, np.random.default_rng(5))
+    b = net.head_pose(outputs, times, 0.0, 1.0, np.random.default_rng(5))
+    c = net.head_pose(outputs, times, 0.0, 1.0, np.random.default_rng(6))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert np.allclose(a[0], 0.0)  # the first frame is the portrait's own pose
+    np.testing.assert_allclose(a.std(0) / np.asarray(units["scale"]), 1.0, rtol=0.35)
+    assert np.abs(net.head_pose(outputs, times, 0.0, 0.0, np.random.default_rng(5))).max() == 0.0
+    np.testing.assert_allclose(net.head_pose(outputs, times, 0.0, 2.0, np.random.default_rng(5)), 2 * a, rtol=1e-5)
+    quiet = outputs.copy()
+    quiet[:, net.components + len(POSE_AXES):] = np.log(0.25)
+    assert net.head_pose(quiet, times, 0.0, 1.0, np.random.default_rng(5)).std() < 0.3 * a.std()
+    # the unit process moves as slowly as the tracks it was fitted on: little power above 2 Hz
+    spectrum, mix = fit_unit_process(slow, 25.0)
+    draw = unit_process(1000, 25.0, spectrum, mix, np.random.default_rng(1))
+    assert np.abs(np.diff(draw, axis=0)).mean() < 0.3 * np.abs(np.diff(rng.standard_normal((1000, 5)), axis=0)).mean()
 
 
 def test_gain_scales_the_vertical_articulation_and_width_gain_the_horizontal(tmp_path):
@@ -131,20 +167,19 @@ def test_gain_scales_the_vertical_articulation_and_width_gain_the_horizontal(tmp
     assert load_motion_net(tmp_path).width_gain is None  # older configs: one gain for both axes
 
 
-def test_articulation_moves_only_the_mouth_and_closes_parted_lips():
+def test_articulation_moves_only_the_expression_points_and_closes_parted_lips():
     closed, parted = face_keypoints(0.0), face_keypoints(0.3)
-    a_parted = art.mouth_shape(parted) - art.mouth_shape(closed)  # what "parted" adds to this face
-    assert art.opening_of(art.mouth_shape(parted)) > art.opening_of(art.mouth_shape(closed)) + 0.05
+    a_parted = art.expression_shape(parted) - art.expression_shape(closed)  # what "parted" adds to this face
+    assert art.opening_of(art.expression_shape(parted)) > art.opening_of(art.expression_shape(closed)) + 0.05
     # put the parted articulation on the closed face: the parted mouth comes out
     out = art.apply(closed, a_parted[None], np.zeros(art.DIM))[0]
-    np.testing.assert_allclose(out[art.MOUTH_POINTS], parted[art.MOUTH_POINTS], atol=1e-5)
-    np.testing.assert_array_equal(out[17:48], closed[17:48])
+    np.testing.assert_allclose(out[art.POINTS], parted[art.POINTS], atol=1e-5)
+    np.testing.assert_array_equal(out[27:48], closed[27:48])  # the nose and the eyes are not expression points
     # a parted-lips portrait at rest (articulation 0) closes, whatever else it does
-    direction = a_parted / art.opening_of(art.mouth_shape(parted))  # the closed face's lips meet (gap 0)
+    direction = a_parted / art.opening_of(art.expression_shape(parted))  # the closed face's lips meet (gap 0)
     back = art.apply(parted, np.zeros((1, art.DIM)), art.estimate_source(parted, direction))[0]
     np.testing.assert_allclose(back[48:68], closed[48:68], atol=1e-4)
-    np.testing.assert_array_equal(back[:3], parted[:3])
-    np.testing.assert_array_equal(back[14:48], parted[14:48])  # eyes, brows, nose untouched
+    np.testing.assert_array_equal(back[17:48], parted[17:48])  # brows (this direction has none), nose, eyes untouched
 
 
 def test_save_pretrained_from_pretrained_identical(tmp_path):
@@ -189,7 +224,7 @@ def test_learned_stages_follow_the_protocols(tmp_path):
     samples = (0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr) * (np.arange(sr) % 4000 < 2000)).astype(np.float32)
     motion = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, t, GenerationSettings())
     assert isinstance(motion, MotionSequence)
-    assert motion.keypoints.shape == (25, 68, 2) and motion.head_pose.shape == (25, 3)
+    assert motion.keypoints.shape == (25, 68, 2) and motion.head_pose.shape == (25, 5)
     still = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, t,
                                       GenerationSettings(lip_scale=0.0, head_motion=0.0, blink_rate=0.0))
     assert np.ptp(still.keypoints, axis=0).max() < 1e-6  # a mouth at rest, no head motion, no blinks

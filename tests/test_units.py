@@ -191,7 +191,7 @@ def test_opening_limit_is_soft_and_only_above_the_knee():
     from frond.motion.learned import OPEN_KNEE, OPEN_LIMIT, limit_opening
 
     direction = np.zeros(art.DIM)
-    lower = int(np.flatnonzero(art.MOUTH_POINTS == 66)[0])
+    lower = int(np.flatnonzero(art.POINTS == 66)[0])
     direction[2 * lower + 1] = 1.0  # the lower inner lip drops: the gap grows by 1 per unit
     gaps = np.linspace(0.0, 0.9, 46)
     limited = art.opening_of(limit_opening(gaps[:, None] * direction[None]))

@@ -32,6 +32,9 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("render_fidelity", "render r", "{:.3f}"),
     ("closed_opening", "closed", "{:.3f}"),
     ("closed_real", "closed real", "{:.3f}"),
+    ("head_roll", "head roll", "{:.2f}"),
+    ("head_shift", "head shift", "{:.2f}"),
+    ("head_yaw", "head yaw", "{:.2f}"),
 ]
 MARKDOWN_HEADERS = {
     "mouth_corr": "mouth-opening r at lag 0 ↑",
@@ -49,6 +52,9 @@ MARKDOWN_HEADERS = {
     "render_fidelity": "render fidelity ↑",
     "closed_opening": "closed: re-detected opening ↓",
     "closed_real": "closed: real video's",
+    "head_roll": "head roll (→1)",
+    "head_shift": "head shift (→1)",
+    "head_yaw": "head yaw (→1)",
 }
 
 
@@ -177,7 +183,9 @@ def results_markdown(report: dict[str, Any]) -> str:
              "re-detected opening with the driving keypoints' own (does the renderer show the motion it is given); "
              "closed: the median re-detected opening over the frames whose driving opening is below "
              f"{metrics.CLOSED_BELOW} (closed lips asked for), against the real video's own closed level in the same "
-             f"crop (the median of its least-open {metrics.CLOSED_SHARE:.0%} of frames)."]
+             f"crop (the median of its least-open {metrics.CLOSED_SHARE:.0%} of frames); "
+             "head roll, shift, yaw: the spread of the re-detected head's roll (eye line), position (eye centres) "
+             "and turn (nose tip off the eyes' midpoint) over the real speaker's, in the same crop."]
     return "\n".join(lines + notes) + "\n"
 
 

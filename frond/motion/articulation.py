@@ -1,10 +1,11 @@
-"""The mouth's articulation space, where the learned motion stage predicts.
+"""The face's articulation space, where the learned motion stage predicts its local stream.
 
-A frame's mouth (the lips 48-67 and the lower jaw 3-13) is measured in the face's own
-frame: origin between the eye centres, x along the eye line, y down the face, unit =
-the inter-ocular distance. Head position, roll and scale drop out. *Articulation* is that
-shape minus the speaker's rest shape (the mean over the clip's most closed frames), so
-identity drops out too and a closed, relaxed mouth is 0 for every speaker.
+A frame's expression keypoints (`POINTS`: the jaw line and cheeks 0-16, the brows 17-26 and
+the lips 48-67; the eyes are left to the seeded blinks, which do not follow the voice) are
+measured in the face's own frame: origin between the eye centres, x along the eye line, y
+down the face, unit = the inter-ocular distance. Head position, roll and scale drop out.
+*Articulation* is that shape minus the speaker's rest shape (the mean over the clip's most
+closed frames), so identity drops out too and a closed, relaxed face is 0 for every speaker.
 
 The network predicts articulation from audio alone; `apply` puts it on any portrait:
 its own articulation is estimated from its inner-lip gap (a portrait with parted lips
@@ -17,12 +18,16 @@ import numpy as np
 
 from ..face.ibug import LOWER_INNER_LIP, UPPER_INNER_LIP, face_frame
 
-MOUTH_POINTS = np.r_[3:14, 48:68]  # lower jaw + outer and inner lips: 31 points
-DIM = 2 * len(MOUTH_POINTS)  # articulation vector size (x, y per point)
+POINTS = np.r_[0:27, 48:68]  # the expression keypoints: jaw and cheeks, brows, outer and inner lips (47)
+DIM = 2 * len(POINTS)  # articulation vector size (x, y per point)
+MOUTH_POINTS = np.r_[3:14, 48:68]  # the mouth: lower jaw + lips (what the sync critic judges)
+MOUTH_COLUMNS = np.flatnonzero(np.repeat(np.isin(POINTS, MOUTH_POINTS), 2))  # their coordinates in an articulation
+BROW_POINTS = np.r_[17:27]
 INNER_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper and lower inner-lip points that meet when the lips close
 REST_QUANTILE = 0.2  # frames whose opening is in the clip's lowest 20 % define its rest shape
-_UPPER = int(np.flatnonzero(MOUTH_POINTS == UPPER_INNER_LIP)[0])  # their rows in a mouth shape
-_LOWER = int(np.flatnonzero(MOUTH_POINTS == LOWER_INNER_LIP)[0])
+_UPPER = int(np.flatnonzero(POINTS == UPPER_INNER_LIP)[0])  # their rows in a shape
+_LOWER = int(np.flatnonzero(POINTS == LOWER_INNER_LIP)[0])
+_BROWS = np.flatnonzero(np.isin(POINTS, BROW_POINTS))
 
 
 def axis_gains(gain: float, width_gain: float | None = None) -> np.ndarray:
@@ -32,23 +37,29 @@ def axis_gains(gain: float, width_gain: float | None = None) -> np.ndarray:
     return np.tile(np.array([width, gain], np.float32), DIM // 2)
 
 
-def mouth_shape(keypoints: np.ndarray) -> np.ndarray:
-    """keypoints (..., 68, 2) -> mouth shape (..., DIM) in the face frame, inter-ocular units."""
+def expression_shape(keypoints: np.ndarray) -> np.ndarray:
+    """keypoints (..., 68, 2) -> expression shape (..., DIM) in the face frame, inter-ocular units."""
     origin, axes, iod = face_frame(keypoints)
-    rel = np.asarray(keypoints, dtype=np.float64)[..., MOUTH_POINTS, :] - origin[..., None, :]
+    rel = np.asarray(keypoints, dtype=np.float64)[..., POINTS, :] - origin[..., None, :]
     local = np.einsum("...pc,...dc->...pd", rel, axes) / iod[..., None, None]
     return local.reshape(*local.shape[:-2], DIM)
 
 
 def opening_of(shape):
-    """Mouth shapes (..., DIM), numpy or torch -> inner-lip gap (...), inter-ocular units (as `mouth_opening`)."""
-    pts = shape.reshape(*shape.shape[:-1], len(MOUTH_POINTS), 2)
+    """Shapes (..., DIM), numpy or torch -> inner-lip gap (...), inter-ocular units (as `mouth_opening`)."""
+    pts = shape.reshape(*shape.shape[:-1], len(POINTS), 2)
     gap = pts[..., _LOWER, :] - pts[..., _UPPER, :]
     return (gap ** 2).sum(-1) ** 0.5
 
 
+def brow_raise(articulation: np.ndarray) -> np.ndarray:
+    """Articulation (..., DIM) -> (...) the brows' mean rise (up the face), inter-ocular units."""
+    pts = np.asarray(articulation).reshape(*np.shape(articulation)[:-1], len(POINTS), 2)
+    return -pts[..., _BROWS, 1].mean(-1)
+
+
 def rest_shape(shapes: np.ndarray) -> np.ndarray:
-    """One clip's mouth shapes (T, DIM) -> its rest shape (DIM,): the mean of its most closed frames."""
+    """One clip's shapes (T, DIM) -> its rest shape (DIM,): the mean of its most closed frames."""
     opening = opening_of(shapes)
     closed = opening <= np.quantile(opening, REST_QUANTILE)
     return shapes[closed].mean(axis=0)
@@ -56,7 +67,7 @@ def rest_shape(shapes: np.ndarray) -> np.ndarray:
 
 def clip_articulation(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One clip's keypoints (T, 68, 2) -> articulation (T, DIM) and its rest shape (DIM,)."""
-    shapes = mouth_shape(keypoints)
+    shapes = expression_shape(keypoints)
     rest = rest_shape(shapes)
     return shapes - rest, rest
 
@@ -69,9 +80,9 @@ def apply(source: np.ndarray, articulation: np.ndarray, source_articulation: np.
     (articulation - source_articulation), mapped back from the face frame.
     """
     origin, axes, iod = face_frame(source)
-    delta = (np.asarray(articulation, np.float64) - source_articulation).reshape(-1, len(MOUTH_POINTS), 2)
+    delta = (np.asarray(articulation, np.float64) - source_articulation).reshape(-1, len(POINTS), 2)
     out = np.repeat(np.asarray(source, np.float64)[None], delta.shape[0], axis=0)
-    out[:, MOUTH_POINTS] += iod * delta @ axes
+    out[:, POINTS] += iod * delta @ axes
     # lips never cross: a lower inner-lip point above its upper partner meets it halfway
     local = (out - origin) @ axes.T  # face frame, y down the face
     for upper, lower in INNER_PAIRS:
@@ -90,7 +101,7 @@ def estimate_source(source: np.ndarray, opening_direction: np.ndarray) -> np.nda
     training clips (`opening_regression`). The whole gap counts, so at rest (articulation 0)
     the driving lips meet: parted lips close, closed lips stay closed.
     """
-    gap = float(opening_of(mouth_shape(source)))
+    gap = float(opening_of(expression_shape(source)))
     return np.asarray(opening_direction, np.float64) * gap
 
 

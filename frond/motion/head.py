@@ -17,7 +17,7 @@ def pose_process(times: np.ndarray, activity: np.ndarray, emphasis: np.ndarray, 
     """
     t = np.asarray(times, dtype=np.float64)
     pose = np.zeros((t.shape[0], 3))
-    amplitude = np.array([2.2, 1.4, 1.0])  # degrees: yaw, pitch, roll
+    amplitude = np.array([5.0, 3.0, 3.5])  # degrees: yaw, pitch, roll (std about 2-2.5 while speaking: real speakers 1.5-3.5)
     for axis in range(3):
         for _ in range(3):
             freq = rng.uniform(0.08, 0.45)

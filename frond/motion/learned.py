@@ -1,19 +1,23 @@
-"""Stage 2, learned: the trained audio -> articulation network, run in numpy.
+"""Stage 2, learned: the trained audio -> motion network, run in numpy.
 
 The network is `frond.motion.net.AudioMotionEstimator` (PyTorch, for training); this
 module reads the same safetensors weights and runs the same forward pass with numpy, so
 the default path loads in milliseconds and never imports torch (a test holds the two
-equal). The mouth comes from the network; blinks, brows and the head's pose come from
-`frond.motion.idle`, as on the prior path, so every setting keeps its meaning:
+equal). The face's articulation (jaw, cheeks, brows, lips: the local stream) and, for
+networks that learned it, the head's pose (the global stream, `frond.motion.global_stream`)
+come from the network; blinks come from `frond.motion.idle`, as on the prior path (and the
+head's pose and the brows too, for a network without a global stream). Every setting keeps its
+meaning:
 
-- `smoothing`: the P-spline stiffness of the learned trajectory;
-- `lip_scale`: multiplies the articulation (0 = mouth at rest);
-- `head_motion`, `blink_rate`, `seed`: the idle motion.
+- `smoothing`: the P-spline stiffness of both learned trajectories;
+- `lip_scale`: multiplies the articulation (0 = face at rest);
+- `head_motion`: multiplies the head's motion (0 = still head); `seed` picks it;
+- `blink_rate`: the seeded blinks.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +31,15 @@ from ..face.ibug import mouth_opening, mouth_width
 from ..stages import learned_name
 from ..types import AudioClip, MotionSequence
 from . import articulation as art
+from ..face.head import full_pose
+from .global_stream import POSE_DIM, unit_process
 from .idle import envelope_grid, idle_motion, pose_keypoints
 from .trajectory import UniformBSpline, pspline_stiffness
 
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 PAUSE_HOLD_S = 0.15  # a dip in the voice shorter than this is not a pause
+BROW_DISPLAY = 10.0  # the brow channel's scale: a rise of 0.1 inter-ocular distances reads 1, as the prior's raise
+HEAD_STREAM = 7  # the seed's second word for the head's draw (the blinks use the seed alone)
 OPEN_KNEE, OPEN_LIMIT = 0.3, 0.45  # inner-lip gaps (inter-ocular distances) where the soft limit starts, and its ceiling
 
 
@@ -106,6 +114,9 @@ class MotionNet:
     pause_gate: float = 0.0  # speech-envelope level under which the mouth rests (0: no gate)
     prior_weight: float = 0.0  # share of the prior's phone-driven mouth blended in (calibrated on the folds)
     width_gain: float | None = None  # scale of the horizontal coordinates (mouth width, jaw sideways); None: `gain`
+    components: int = 8  # PCA components of the articulation (the output channels before the head's)
+    head: bool = False  # the network also gives the head's pose (mean and log-spread per axis)
+    head_gain: float = 1.0  # scale of the head's motion (calibrated on the folds)
 
     @property
     def uses_phones(self) -> bool:
@@ -124,9 +135,10 @@ class MotionNet:
     def members(self) -> int:
         return len({k.split(".")[1] for k in self.tensors if k.startswith("members.")})
 
-    def coefficients(self, mel: np.ndarray, phones: np.ndarray | None = None) -> np.ndarray:
-        """mel (n_mels, M) at 100 frames/s, phones (P, M) or None -> B-spline coefficients (n, components):
-        the mean of the ensemble's members."""
+    def outputs(self, mel: np.ndarray, phones: np.ndarray | None = None) -> np.ndarray:
+        """mel (n_mels, M) at 100 frames/s, phones (P, M) or None -> per control point (n, channels), the
+        mean of the ensemble's members: the articulation's B-spline coefficients (`components`), then
+        with `head` the head pose's mean and log-spread (2 POSE_DIM)."""
         m = mel.shape[1]
         n = self.spline.n_control((m - 1) / FRAMES_PER_SECOND)
         x = mel.astype(np.float32)
@@ -134,8 +146,12 @@ class MotionNet:
             x = np.concatenate([x, phones if phones is not None else np.zeros((PHONE_FEATURES[self.phone_kind], m), np.float32)])
         return np.mean([self._member(x, n, f"members.{i}.") for i in range(self.members)], axis=0)
 
+    def coefficients(self, mel: np.ndarray, phones: np.ndarray | None = None) -> np.ndarray:
+        """The articulation's B-spline coefficients (n, components) (`outputs`)."""
+        return self.outputs(mel, phones)[:, :self.components]
+
     def _member(self, x: np.ndarray, n: int, prefix: str) -> np.ndarray:
-        """One member's forward pass (`frond.motion.net._Member.forward`): (C, M) -> (n, components)."""
+        """One member's forward pass (`frond.motion.net._Member.forward`): (C, M) -> (n, channels)."""
         t = {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
         m = x.shape[1]
         for i in range(2):
@@ -155,26 +171,37 @@ class MotionNet:
         gains = art.axis_gains(self.gain, self.width_gain)  # the renderer shows ~0.65 of a vertical opening; widths need no help
         return (self.tensors["mean"] + gains * (pca @ self.tensors["basis"])).astype(np.float32)
 
-    def mouth(self, samples: np.ndarray, sample_rate: int, times: np.ndarray, smoothing: float = 0.5,
-              lip_scale: float = 1.0, envelope: tuple[np.ndarray, np.ndarray] | None = None,
-              phones: list[Phone] | None = None) -> np.ndarray:
-        """Speech (N,) -> the mouth's articulation (T, DIM) at `times` (T,) seconds.
+    def face(self, outputs: np.ndarray, samples: np.ndarray, sample_rate: int, times: np.ndarray, smoothing: float = 0.5,
+             lip_scale: float = 1.0, envelope: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """The network's `outputs` for speech (N,) -> the face's articulation (T, DIM) at `times` (T,) seconds.
 
         `smoothing` (0..1) sets the P-spline stiffness, `lip_scale` multiplies the articulation;
-        the calibrated `lead` and `pause_gate` apply. Silence gives the mouth at rest (zeros).
-        `envelope`: the clip's (grid, speech envelope) when the caller has it; `phones`: its phones.
+        the calibrated `lead` and `pause_gate` apply. Silence gives the face at rest (zeros).
+        `envelope`: the clip's (grid, speech envelope) when the caller has it.
         """
         times = np.asarray(times, np.float64)
         if not np.any(np.abs(samples) > 1e-3):
             return np.zeros((times.size, art.DIM), np.float32)
-        mel = speech_mel(samples, sample_rate, self.n_mels)
-        features = phone_features(self.phone_kind, samples, sample_rate, phones, mel.shape[1]) if self.uses_phones else None
-        coefficients = self.coefficients(mel, features)
         lam = pspline_stiffness(smoothing, self.stiffness)
-        articulation = limit_opening(self.articulation(coefficients, times + self.lead, lam)) * lip_scale
+        articulation = limit_opening(self.articulation(outputs[:, :self.components], times + self.lead, lam)) * lip_scale
         if self.pause_gate > 0:
             articulation *= pause_gate(samples, sample_rate, times + self.lead, self.pause_gate, envelope)[:, None]
         return articulation.astype(np.float32)
+
+    def head_pose(self, outputs: np.ndarray, times: np.ndarray, smoothing: float, amount: float,
+                  rng: np.random.Generator) -> np.ndarray:
+        """The network's `outputs` -> one seeded head motion (T, POSE_DIM) at `times` (T,) seconds
+        (`frond.motion.global_stream`): mean + spread x a draw of the real speakers' unit process, per
+        control point, then the P-spline stiffness of `smoothing`; `amount` scales it (0: still)."""
+        head = outputs[:, self.components:].astype(np.float64)
+        mean, log_spread = head[:, :POSE_DIM], head[:, POSE_DIM:]
+        unit = unit_process(len(head), self.knot_hz, self.tensors["head_spectrum"], self.tensors["head_mix"], rng)
+        spline = self.spline
+        coefficients = spline.stiffen(mean + np.exp(np.clip(log_spread, -6.0, 3.0)) * unit,
+                                      pspline_stiffness(smoothing, self.stiffness))
+        pose = spline.basis(np.asarray(times, np.float64), len(head)) @ coefficients
+        pose = (pose - pose[:1]) * self.tensors["head_scale"]  # the portrait's own pose at the first frame
+        return (amount * self.head_gain * pose).astype(np.float32)
 
     def source_articulation(self, source: np.ndarray) -> np.ndarray:
         """A portrait's own articulation (DIM,), from its inner-lip gap."""
@@ -207,18 +234,28 @@ def limit_opening(articulation: np.ndarray, knee: float = OPEN_KNEE, limit: floa
         return articulation
     target = knee + (limit - knee) * np.tanh((gap[over] - knee) / (limit - knee))
     out = articulation.copy()
-    out[over] *= (target / gap[over])[:, None]
+    rows = np.flatnonzero(over)
+    out[np.ix_(rows, art.MOUTH_COLUMNS)] *= (target / gap[over])[:, None]  # the mouth only: brows keep their rise
     return out
 
 
 def motion_net(tensors: dict[str, np.ndarray], motion: dict) -> MotionNet:
-    """A MotionNet from its tensors and the "motion" section of config.json (a `MotionConfig` as a dict)."""
+    """A MotionNet from its tensors and the "motion" section of config.json (a `MotionConfig` as a dict).
+
+    Raises FrondInputError when the weights were trained for another articulation space."""
+    dim = tensors["basis"].shape[1] if "basis" in tensors else art.DIM
+    if dim != art.DIM:
+        raise FrondInputError(f"these motion weights predict {dim // 2} keypoints, this FROND {art.DIM // 2} "
+                              "(weights from an older version): retrain the motion stage")
     return MotionNet(tensors=tensors, n_mels=int(motion.get("n_mels", 80)), phone_kind=str(motion.get("phone_features", "none")),
                      knot_hz=float(motion.get("knot_hz", 25.0)),
                      dilations=tuple(motion.get("dilations", (1, 2, 4, 8))), stiffness=float(motion.get("stiffness", 1.0)),
                      gain=float(motion.get("gain", 1.0)), lead=float(motion.get("lead", 0.0)),
                      pause_gate=float(motion.get("pause_gate", 0.0)), prior_weight=float(motion.get("prior_weight", 0.0)),
-                     width_gain=None if motion.get("width_gain") is None else float(motion["width_gain"]))
+                     width_gain=None if motion.get("width_gain") is None else float(motion["width_gain"]),
+                     components=int(tensors["basis"].shape[0]) if "basis" in tensors else int(motion.get("components", 8)),
+                     head=bool(motion.get("head", False)) and "head_scale" in tensors,
+                     head_gain=float(motion.get("head_gain", 1.0)))
 
 
 def load_motion_net(weights: str | Path) -> MotionNet:
@@ -260,23 +297,34 @@ class LearnedMotionEstimator:
         if self.net.needs_phones:
             self.source.prefetch(audio.samples, audio.sample_rate)
 
-    def local_mouth(self, audio: AudioClip, source: np.ndarray, times: np.ndarray, settings: GenerationSettings,
-                    envelope: tuple[np.ndarray, np.ndarray], phones: list[Phone] | None) -> np.ndarray:
-        """The portrait's keypoints with the mouth moved, before blinks and head pose: (T, 68, 2).
+    def outputs(self, audio: AudioClip, phones: list[Phone] | None) -> np.ndarray:
+        """The network's outputs for `audio` (n, channels) at its control points (`MotionNet.outputs`)."""
+        mel = speech_mel(audio.samples, audio.sample_rate, self.net.n_mels)
+        features = phone_features(self.net.phone_kind, audio.samples, audio.sample_rate, phones, mel.shape[1]) \
+            if self.net.uses_phones else None
+        return self.net.outputs(mel, features)
 
-        The network's articulation put on the portrait; with `prior_weight`, blended with the prior's
-        phone-driven mouth (two views of the same speech whose errors differ).
+    def local_face(self, audio: AudioClip, source: np.ndarray, times: np.ndarray, settings: GenerationSettings,
+                   envelope: tuple[np.ndarray, np.ndarray], phones: list[Phone] | None,
+                   outputs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The portrait's keypoints with its expression moved, before blinks and head pose: (T, 68, 2), and
+        the articulation that moved them (T, DIM).
+
+        The network's articulation put on the portrait; with `prior_weight`, its mouth blended with the
+        prior's phone-driven mouth (two views of the same speech whose errors differ).
         """
-        articulation = self.net.mouth(audio.samples, audio.sample_rate, times, settings.smoothing, settings.lip_scale,
-                                      envelope, phones)
+        outputs = self.outputs(audio, phones) if outputs is None else outputs
+        articulation = self.net.face(outputs, audio.samples, audio.sample_rate, times, settings.smoothing,
+                                     settings.lip_scale, envelope)
         local = art.apply(source, articulation, self.net.source_articulation(source))
         if self.net.prior_weight > 0 and phones:
             from .prior import mouth_keypoints, viseme_trajectory
 
             prior, _, _ = mouth_keypoints(source, viseme_trajectory(audio, phones, settings.smoothing, envelope),
                                           times, settings.lip_scale)
-            local = (1.0 - self.net.prior_weight) * local + self.net.prior_weight * prior
-        return local.astype(np.float32)
+            mouth = art.MOUTH_POINTS
+            local[:, mouth] = (1.0 - self.net.prior_weight) * local[:, mouth] + self.net.prior_weight * prior[:, mouth]
+        return local.astype(np.float32), articulation
 
     def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, times: np.ndarray,
                  settings: GenerationSettings) -> MotionSequence:
@@ -286,12 +334,20 @@ class LearnedMotionEstimator:
         envelope = envelope_grid(audio)
         idle = idle_motion(audio, times, settings, envelope)
         phones, how = self.source.phones(audio.samples, audio.sample_rate) if self.net.needs_phones else (None, "")
-        local = self.local_mouth(audio, source, times, settings, envelope, phones)
+        outputs = self.outputs(audio, phones)
+        local, articulation = self.local_face(audio, source, times, settings, envelope, phones, outputs)
+        if self.net.head:  # the global stream and the brows are the network's; the blinks stay seeded
+            rng = np.random.default_rng([settings.seed, HEAD_STREAM])
+            pose = full_pose(self.net.head_pose(outputs, times, settings.smoothing, settings.head_motion, rng))
+            idle = replace(idle, pose=pose, brow=np.zeros_like(idle.brow))
         keypoints = pose_keypoints(source, local, idle)
         channels = {
             "open": mouth_opening(local).astype(np.float32), "width": mouth_width(local).astype(np.float32),
-            "blink": idle.blink, "brow": idle.brow, "envelope": idle.envelope, "voice": idle.activity,
+            "blink": idle.blink,
+            "brow": (art.brow_raise(articulation) * BROW_DISPLAY if self.net.head else idle.brow).astype(np.float32),
+            "envelope": idle.envelope, "voice": idle.activity,
         }
         hears = "audio + phones" if phones else "audio" + (f" ({how})" if how else "")
+        streams = "articulation + head network" if self.net.head else "articulation network"
         return MotionSequence(times=times, keypoints=keypoints, head_pose=idle.pose, channels=channels,
-                              source=f"{self.name}: {hears} -> articulation network")
+                              source=f"{self.name}: {hears} -> {streams}")

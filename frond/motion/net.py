@@ -3,10 +3,12 @@
 Level-normalised log-mel at 100 Hz (`frond.audio.mel`) -> two convolutions -> a strided
 convolution down to the B-spline's control-point rate -> dilated residual convolutions
 (receptive field about +-0.6 s: coarticulation, and the mouth moving before the sound)
--> per control point, the coefficients of the mouth's articulation in a PCA basis
-learned from the training clips (`frond.motion.articulation`). The network predicts the
-*coefficients* of a cubic B-spline (`frond.motion.trajectory.UniformBSpline`), so its
-output is a function of time, smooth by construction and stiffened by a P-spline penalty.
+-> per control point, the coefficients of the face's articulation in a PCA basis
+learned from the training clips (`frond.motion.articulation`: jaw, cheeks, brows, lips; the
+local stream) and, with `config.head`, the mean and log-spread of the head's pose (the global
+stream, `frond.motion.global_stream`). The network predicts the *coefficients* of cubic
+B-splines (`frond.motion.trajectory.UniformBSpline`), so its output is a function of time,
+smooth by construction and stiffened by a P-spline penalty.
 
 It hears audio only: no speaker conditioning, so it cannot memorise a voice's face.
 Inference runs without torch (`frond.motion.learned` mirrors `forward` in numpy); a
@@ -22,6 +24,7 @@ from torch import nn
 from ..audio.mel import FRAMES_PER_SECOND
 from ..nn.config import MotionConfig
 from .articulation import DIM, axis_gains, opening_of
+from .global_stream import POSE_DIM, SPECTRUM_BINS, fit_unit_process
 from .learned import downsample_geometry, n_phone_features
 from .trajectory import UniformBSpline
 
@@ -38,7 +41,7 @@ class _Member(nn.Module):
         stride, kernel, _ = downsample_geometry(config.knot_hz)
         self.down = nn.Conv1d(h, h, kernel, stride=stride)
         self.blocks = nn.ModuleList([nn.Conv1d(h, h, 3, dilation=d, padding=d) for d in config.dilations])
-        self.head = nn.Conv1d(h, config.components, 1)
+        self.head = nn.Conv1d(h, config.components + (2 * POSE_DIM if config.head else 0), 1)
         self.act = nn.GELU(approximate="tanh")
         self.drop = nn.Dropout(config.dropout)
         nn.init.zeros_(self.head.bias)
@@ -74,6 +77,10 @@ class AudioMotionEstimator(nn.Module):
         self.register_buffer("basis", torch.zeros(config.components, DIM))
         self.register_buffer("mean", torch.zeros(DIM))
         self.register_buffer("opening_direction", torch.zeros(DIM))
+        if config.head:  # the global stream's units and the real speakers' unit process (`fit_head`)
+            self.register_buffer("head_scale", torch.ones(POSE_DIM))
+            self.register_buffer("head_spectrum", torch.full((POSE_DIM, SPECTRUM_BINS), 1.0 / SPECTRUM_BINS))
+            self.register_buffer("head_mix", torch.eye(POSE_DIM))
 
     def fit_space(self, articulations: list[np.ndarray], rests: list[np.ndarray]) -> dict[str, float]:
         """Fit the PCA basis and the opening regression on training clips' articulation (T, DIM) each.
@@ -93,22 +100,50 @@ class AudioMotionEstimator(nn.Module):
             self.opening_direction.copy_(torch.from_numpy(direction))
         return {"explained": float((s[:k] ** 2).sum() / max((s ** 2).sum(), 1e-12))}
 
+    def fit_head(self, tracks: list[np.ndarray]) -> dict[str, list[float]]:
+        """Fit the global stream's units and unit process on training clips' head tracks (T, POSE_DIM) each
+        (`frond.face.head.head_track`, at the control-point rate).
+
+        -> {"scale": the per-axis unit: the median over clips of each track's spread}.
+        """
+        spreads = np.stack([np.asarray(t, np.float64).std(0) for t in tracks])
+        scale = np.maximum(np.median(spreads, 0), 1e-3)
+        spectrum, mix = fit_unit_process([np.asarray(t) / scale for t in tracks], self.config.knot_hz)
+        with torch.no_grad():
+            self.head_scale.copy_(torch.from_numpy(scale.astype(np.float32)))
+            self.head_spectrum.copy_(torch.from_numpy(spectrum))
+            self.head_mix.copy_(torch.from_numpy(mix))
+        return {"scale": [round(float(v), 4) for v in scale]}
+
     def forward(self, mel: torch.Tensor, phones: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """mel (B, n_mels, M) at 100 frames/s (frame m at m / 100 s); phones (B, P, M) one-hot
         (`frond.audio.phones.phone_frames`), zeros or None when there are none.
 
         -> {"coefficients": (B, n, components) spline coefficients of the PCA coordinates (the
         ensemble's mean), "member_coefficients": (members, B, n, components), "knot_times": (n,)
-        seconds}, n = `spline.n_control((M - 1) / 100)`.
+        seconds, and with `config.head` "head": (B, n, 2 POSE_DIM) spline coefficients of the head
+        pose's mean and log-spread, in `head_scale` units}, n = `spline.n_control((M - 1) / 100)`.
         """
         m = mel.shape[-1]
         n = self.spline.n_control((m - 1) / FRAMES_PER_SECOND)
         x = mel
         if n_phone_features(self.config):
             x = torch.cat([mel, phones if phones is not None else mel.new_zeros(mel.shape[0], n_phone_features(self.config), m)], 1)
-        each = torch.stack([member(x, n) for member in self.members])  # (members, B, n, components)
+        out = torch.stack([member(x, n) for member in self.members])  # (members, B, n, components [+ 2 POSE_DIM])
+        each = out[..., :self.config.components]
         knots = torch.as_tensor(self.spline.knot_times(n), dtype=torch.float32, device=mel.device)
-        return {"coefficients": each.mean(0), "member_coefficients": each, "knot_times": knots}
+        result = {"coefficients": each.mean(0), "member_coefficients": each, "knot_times": knots}
+        if self.config.head:
+            result["head"] = out[..., self.config.components:].mean(0)
+        return result
+
+    def head_pose(self, head: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Head coefficients (B, n, 2 POSE_DIM) -> the pose's mean and log-spread (B, T, POSE_DIM) each at
+        `times` (T,) seconds, in `head_scale` units."""
+        basis = torch.as_tensor(self.spline.basis(times.detach().cpu().numpy(), head.shape[1]), dtype=torch.float32,
+                                device=head.device)
+        values = torch.einsum("tn,bnk->btk", basis, head.float())
+        return values[..., :POSE_DIM], values[..., POSE_DIM:]
 
     def articulation(self, coefficients: torch.Tensor, times: torch.Tensor, stiffness: float | None = None,
                      gain: float = 1.0, width_gain: float | None = None) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..audio.mel import FRAMES_PER_SECOND
-from .articulation import DIM
+from .articulation import MOUTH_COLUMNS
 
 
 @dataclass
@@ -56,7 +56,7 @@ class SyncEmbedding(nn.Module):
             nn.Conv1d(h, h, 4, stride=2, padding=1), nn.GELU(),
             nn.AdaptiveAvgPool1d(4), nn.Flatten(), nn.Linear(4 * h, config.dim))
         self.mouth_net = nn.Sequential(
-            nn.Conv1d(DIM, h, 3, padding=1), nn.GELU(),
+            nn.Conv1d(len(MOUTH_COLUMNS), h, 3, padding=1), nn.GELU(),
             nn.Conv1d(h, h, 3, padding=1), nn.GELU(),
             nn.AdaptiveAvgPool1d(4), nn.Flatten(), nn.Linear(4 * h, config.dim))
 
@@ -64,8 +64,9 @@ class SyncEmbedding(nn.Module):
         return F.normalize(self.audio_net(audio), dim=-1)
 
     def embed_mouth(self, mouth: torch.Tensor) -> torch.Tensor:
-        """mouth: articulation relative to the speaker's rest (`frond.motion.articulation`), inter-ocular units."""
-        return F.normalize(self.mouth_net(mouth.transpose(1, 2) * 10.0), dim=-1)
+        """mouth (B, W, DIM): articulation relative to the speaker's rest (`frond.motion.articulation`),
+        inter-ocular units; only the mouth's coordinates (`MOUTH_COLUMNS`) are looked at."""
+        return F.normalize(self.mouth_net(mouth[..., MOUTH_COLUMNS].transpose(1, 2) * 10.0), dim=-1)
 
     def info_nce(self, audio: torch.Tensor, mouth: torch.Tensor) -> dict[str, torch.Tensor]:
         """Matching rows of audio (B, F, S) and mouth (B, W, DIM) are positives, every other row a negative.

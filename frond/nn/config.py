@@ -28,14 +28,15 @@ class EncoderConfig:
 
 @dataclass
 class MotionConfig:
-    """Audio -> continuous-time mouth articulation (B-spline coefficients in a PCA basis)."""
+    """Audio -> continuous-time motion: the face's articulation (B-spline coefficients in a PCA basis, the
+    local stream) and, with `head`, the head's pose (the global stream: a mean and a spread per pose axis)."""
 
     n_mels: int = 80  # log-mel bands (librosa), 16 kHz, 10 ms hop, levels relative to the clip's loud speech
     phone_features: str = "onehot"  # what it also hears of pocketsphinx's phones: "onehot" (40 phones), "visemes" (the prior's 4 mouth channels), "none"
     knot_hz: float = 25.0  # control points per second of the cubic B-spline (must divide 100)
     hidden: int = 96  # width of the convolutions
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # dilated residual convolutions at the control-point rate
-    components: int = 8  # PCA components of the articulation the network predicts
+    components: int = 12  # PCA components of the articulation the network predicts
     members: int = 1  # networks in the ensemble (each trained on its own loss; the prediction is their mean)
     dropout: float = 0.1  # dropout inside the residual blocks (training only)
     stiffness: float = 1.0  # default P-spline penalty weight (second differences of coefficients)
@@ -43,6 +44,8 @@ class MotionConfig:
     lead: float = 0.0  # seconds the mouth is moved earlier at inference (calibrated on the folds: 0 and 20 ms tie)
     pause_gate: float = 0.15  # speech-envelope level (0..1) under which the mouth rests at inference; 0: off
     prior_weight: float = 0.3  # share of the training-free prior's phone-driven mouth blended in at inference
+    head: bool = True  # also predict the head's pose (mean and spread of its 5 axes per control point)
+    head_gain: float = 1.0  # scale of the head's motion at inference (calibrated on the folds against the real speakers' spread)
     width_gain: float | None = 1.0  # scale of the articulation's horizontal coordinates at inference (None: `gain`); `gain` then scales the vertical ones only
 
 
@@ -78,7 +81,7 @@ KEYPOINT_MOTIONS = ("translation", "affine", "tps")
 # Values a config.json written before a field existed meant (read back when the key is missing)
 LEGACY: dict[str, dict[str, Any]] = {"field": {"keypoint_motion": "translation"}, "decoder": {"levels": 1},
                                     "motion": {"phone_features": "none", "pause_gate": 0.0, "prior_weight": 0.0, "gain": 1.0,
-                                               "width_gain": None}}
+                                               "width_gain": None, "head": False, "components": 8}}
 
 
 @dataclass

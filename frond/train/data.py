@@ -22,6 +22,7 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler
 from ..audio.mel import FLOOR_DECADES, FRAMES_PER_SECOND, SCALE_DECADES, mel_power, normalise, speech_level
 from ..audio.phones import Phone, recognise_phones
 from ..errors import FrondInputError
+from ..face.head import head_track
 from ..motion.articulation import clip_articulation
 from .augment import AugmentConfig, augment_pair
 from .frames import FrameShard
@@ -102,9 +103,18 @@ class PreparedClip:
 
     @cached_property
     def articulation(self) -> tuple[np.ndarray, np.ndarray]:
-        """The mouth's articulation (T, DIM) and the speaker's rest shape (DIM,) (`frond.motion.articulation`)."""
+        """The face's articulation (T, DIM) and the speaker's rest shape (DIM,) (`frond.motion.articulation`)."""
         art, rest = clip_articulation(self.keypoints)
         return art.astype(np.float32), rest.astype(np.float32)
+
+    @cached_property
+    def head(self) -> np.ndarray | None:
+        """The head's pose over the clip in the video's frame (T, 5) (`frond.face.head.head_track`), or None
+        where it cannot be measured: no crops.npy, or a track no head makes (`head_track_usable`)."""
+        keypoints = self.image_keypoints()
+        if keypoints is None or not head_track_usable(keypoints):
+            return None
+        return head_track(keypoints)
 
     @cached_property
     def phones(self) -> list[Phone]:
@@ -285,6 +295,21 @@ class AudioAugment:
         return out.astype(np.float32)
 
 
+HEAD_MAX_YAW = 45.0  # degrees: beyond, the landmarks' yaw estimate folds over (three-quarter views)
+HEAD_MAX_ZOOM = 0.25  # the inter-ocular distance's 5-95 % spread over its median: beyond, the clip has zoom cuts
+
+
+def head_track_usable(keypoints: np.ndarray) -> bool:
+    """Image landmarks (T, 68, 2) -> False where the head track would measure cuts or folded yaw, not a head."""
+    from ..face.head import head_pose_from_keypoints
+    from ..face.ibug import inter_ocular
+
+    iod = inter_ocular(keypoints)
+    low, high = np.percentile(iod, [5, 95])
+    return bool(np.abs(head_pose_from_keypoints(keypoints)[:, 0]).max() < HEAD_MAX_YAW
+                and (high - low) / max(float(np.median(iod)), 1e-9) < HEAD_MAX_ZOOM)
+
+
 AV_MAX_LAG = 4  # frames searched for a recording's audio/video offset
 AV_MIN_GAIN = 0.1  # the offset counts only when its correlation beats lag 0 by this much
 AV_TYPICAL_LAG = -1  # real mouths lead the voice by about a frame at 25 fps (median over the shared clips)
@@ -296,7 +321,8 @@ class MotionWindows(_Seeded):
     Item: mel (n_mels, 4 (W + 2 C - 1) + 1) level-normalised features at 100 Hz from C frames
     before the window to C after it (C = `context`; beyond the clip: its edge features),
     times (W,) seconds of the window's frames from the mel's start, articulation (W, DIM),
-    rest (DIM,) the speaker's rest shape, phones (P, like mel) one-hot phone features (when
+    rest (DIM,) the speaker's rest shape, pose (W, 5) the head's pose and pose_ok whether the clip
+    has a usable head track (`PreparedClip.head`), phones (P, like mel) one-hot phone features (when
     `phones`). `augment` draws a recording condition per item.
     `align`: shift each recording's video against its audio so that its mouth leads the voice
     by the typical lag (`PreparedClip.av_lag`): clips from different sources disagree by a few
@@ -357,11 +383,16 @@ def motion_window(clip: PreparedClip, start: int, window: int, n_mels: int, cont
     frames = np.clip(start - context + (np.arange(window) + context) * rate + shift, 0, len(art) - 1)
     lo = np.floor(frames).astype(int)
     hi, frac = np.minimum(lo + 1, len(art) - 1), (frames - lo)[:, None].astype(np.float32)
+    head = clip.head
+    pose = np.zeros((window, 5), np.float32) if head is None else head[np.minimum(lo, len(head) - 1)] * (1 - frac) \
+        + head[np.minimum(hi, len(head) - 1)] * frac
     item = {
         "mel": torch.from_numpy(normalise(seg, level)),
         "times": torch.from_numpy(((np.arange(window) + context) / clip.fps).astype(np.float32)),
         "articulation": torch.from_numpy(art[lo] * (1 - frac) + art[hi] * frac),
         "rest": torch.from_numpy(rest),
+        "pose": torch.from_numpy(pose.astype(np.float32)),  # the head's pose (W, 5) in the video's frame
+        "pose_ok": torch.tensor(head is not None),  # False: no usable head track (the head loss skips it)
     }
     if phones != "none":
         features = clip.phone_features(phones, power.shape[1])

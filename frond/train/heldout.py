@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..motion.learned import LearnedMotionEstimator
 from ..weights.model import FrondModel
 from .data import PreparedClip, pair
 from .losses import psnr, ssim
@@ -43,41 +44,70 @@ def evaluate_render(model: FrondModel, clips: list[PreparedClip], image_size: in
     return result
 
 
+HEAD_MEASURES = ("head_roll", "head_yaw", "head_shift")  # generated over real spread of roll, yaw, the shift's size
+
+
+def head_spreads(pose: np.ndarray) -> np.ndarray:
+    """A head pose track (T, 5) -> (3,) its spread: roll and yaw std (degrees), the shift's std (inter-ocular
+    distances, both axes together)."""
+    pose = np.asarray(pose, np.float64)
+    return np.array([pose[:, 2].std(), pose[:, 0].std(), float(np.sqrt(pose[:, 3].var() + pose[:, 4].var()))])
+
+
 @torch.no_grad()
 def evaluate_motion(model: FrondModel, clips: list[PreparedClip], device: str = "cpu",
                     calibration: dict[str, float] | None = None) -> dict:
-    """Each clip whole, exactly as the pipeline's motion stage makes it (`frond.motion.learned`): its
-    first frame's keypoints are the portrait, its audio drives the mouth; the driving mouth opening
-    is compared with the real one. `calibration` overrides the config's gain, lead and pause_gate.
-
-    -> {"open_r": mean lag-0 correlation, "open_r_best": mean best within +-2 frames, "lag": mean best
-    lag (positive: the prediction trails), "amplitude": mean std ratio, "n_clips", "clips": {name: {...}}}.
-    """
+    """The learned motion stage of `model` (`calibration` overrides its config's gain, lead, head_gain, ...)
+    on held-out clips: `evaluate_motion_stage`."""
     from dataclasses import asdict
 
-    from ..config import GenerationSettings
-    from ..metrics import amplitude_ratio, lagged_correlation, opening_series, pearson
-    from ..motion.idle import envelope_grid
     from ..motion.learned import LearnedMotionEstimator, motion_net
-    from ..types import AudioClip
 
     model.eval()
     tensors = {k: v.detach().float().cpu().numpy() for k, v in model.motion.state_dict().items()}
     stage = LearnedMotionEstimator(motion_net(tensors, {**asdict(model.config.motion), **(calibration or {})}), "evaluation")
+    return evaluate_motion_stage(stage, clips)
+
+
+def evaluate_motion_stage(stage: LearnedMotionEstimator, clips: list[PreparedClip], seed: int = 0) -> dict:
+    """Each clip whole, exactly as the pipeline's motion stage makes it (`frond.motion.learned`): its
+    first frame's keypoints are the portrait, its audio drives the face; the driving mouth opening
+    is compared with the real one, and the head's motion (seed `seed`) with the real head's spread.
+
+    -> {"open_r": mean lag-0 correlation, "open_r_best": mean best within +-2 frames, "lag": mean best
+    lag (positive: the prediction trails), "amplitude": mean std ratio, "amplitude_median": its median,
+    HEAD_MEASURES: the median over clips of generated over real spread, "n_clips", "clips": {name: {...}}}.
+    """
+    from ..config import GenerationSettings
+    from ..metrics import amplitude_ratio, lagged_correlation, opening_series, pearson
+    from ..motion.idle import envelope_grid
+    from ..types import AudioClip
+
     rows: dict[str, dict[str, float]] = {}
+    settings = GenerationSettings(seed=seed)
     for clip in clips:
         n = min(clip.n_frames, int(clip.audio.size / 16000 * clip.fps))
         if n < 10:
             continue
         times = np.arange(n) / clip.fps
         audio = AudioClip(samples=clip.audio, sample_rate=16000, duration=clip.audio.size / 16000)
-        driving = stage.local_mouth(audio, clip.keypoints[0], times, GenerationSettings(), envelope_grid(audio), clip.phones)
+        outputs = stage.outputs(audio, clip.phones)
+        driving, _ = stage.local_face(audio, clip.keypoints[0], times, settings, envelope_grid(audio), clip.phones, outputs)
         pred, real = opening_series(driving), opening_series(clip.keypoints[:n])
         best, lag = lagged_correlation(pred, real, 2)
         rows[clip.name] = {"open_r": pearson(pred, real), "open_r_best": best, "lag": lag,
                            "amplitude": amplitude_ratio(pred, real), "frames": n}
+        if stage.net.head and clip.head is not None:
+            pose = stage.net.head_pose(outputs, times, settings.smoothing, 1.0, np.random.default_rng([seed, 7]))
+            ratio = head_spreads(pose) / np.maximum(head_spreads(clip.head[:n]), 1e-6)
+            rows[clip.name].update(dict(zip(HEAD_MEASURES, ratio.tolist())))
     if not rows:
         return {"n_clips": 0}
     mean = {k: round(float(np.nanmean([r[k] for r in rows.values()])), 4) for k in ("open_r", "open_r_best", "lag", "amplitude")}
+    mean["amplitude_median"] = round(float(np.nanmedian([r["amplitude"] for r in rows.values()])), 4)
+    for k in HEAD_MEASURES:
+        values = [r[k] for r in rows.values() if k in r]
+        if values:
+            mean[k] = round(float(np.median(values)), 4)
     return {**mean, "n_clips": len(rows), "n_frames": int(sum(r["frames"] for r in rows.values())),
             "clips": {k: {m: round(float(v), 4) for m, v in r.items()} for k, r in rows.items()}}

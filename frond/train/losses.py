@@ -7,7 +7,7 @@ from typing import cast
 import torch
 import torch.nn.functional as F
 
-from ..motion.articulation import MOUTH_POINTS
+from ..motion.articulation import POINTS
 from ..motion.net import opening
 
 
@@ -74,8 +74,8 @@ def render_losses(pred: torch.Tensor, target: torch.Tensor, weights: dict[str, f
 
 
 def _point_weights(device) -> torch.Tensor:
-    """Per articulation coordinate (DIM,): inner lips x3, outer lips x2, jaw x1, mean 1."""
-    w = torch.tensor([3.0 if p >= 60 else 2.0 if p >= 48 else 1.0 for p in MOUTH_POINTS], device=device)
+    """Per articulation coordinate (DIM,): inner lips x3, outer lips x2, jaw, cheeks and brows x1, mean 1."""
+    w = torch.tensor([3.0 if p >= 60 else 2.0 if p >= 48 else 1.0 for p in POINTS], device=device)
     w = w.repeat_interleave(2)
     return w / w.mean()
 
@@ -112,3 +112,19 @@ def motion_losses(pred: torch.Tensor, target: torch.Tensor, rest: torch.Tensor,
     }
     terms["total"] = cast(torch.Tensor, sum(weights.get(k, 0.0) * v for k, v in terms.items()))
     return terms
+
+
+def head_losses(mean: torch.Tensor, log_spread: torch.Tensor, target: torch.Tensor, usable: torch.Tensor) -> torch.Tensor:
+    """The global stream's loss: the Gaussian negative log-likelihood of the real head's motion within each
+    window under the predicted mean and spread (`frond.motion.global_stream`).
+
+    mean, log_spread, target (B, W, POSE_DIM) in the head's units; usable (B,) windows with a head track.
+    Where the head sits in a window is arbitrary (it is where the portrait holds it), so the mean over the
+    window is taken out of the target and of the prediction: what is learned is how the pose moves.
+    """
+    if not bool(usable.any()):
+        return mean.new_zeros(())
+    residual = (target - target.mean(1, keepdim=True)) - (mean - mean.mean(1, keepdim=True))
+    log_spread = log_spread.clamp(-6.0, 3.0)
+    nll = 0.5 * residual ** 2 * torch.exp(-2 * log_spread) + log_spread
+    return nll[usable].mean()

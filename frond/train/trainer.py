@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from ..errors import FrondInputError
 from ..motion.net import opening
+from ..motion.global_stream import resample_track
 from ..motion.sync_net import SyncConfig
 from ..nn.config import KEYPOINT_MOTIONS, STAGES, FrondConfig
 from ..weights.model import FrondModel
@@ -40,7 +41,7 @@ from .augment import AugmentConfig
 from .data import EpochBatches, MotionWindows, PreparedClip, RenderPairs, load_prepared
 from .distributed import Distributed, barrier, mean_over_ranks, resolve_device, setup_distributed, sharded
 from .heldout import evaluate_motion, evaluate_render
-from .losses import motion_losses, render_losses
+from .losses import head_losses, motion_losses, render_losses
 from .mouth_gan import MouthGAN
 from .perceptual import PerceptualLoss, find_vgg19_weights, load_vgg19
 from .schedule import LRSchedule
@@ -87,7 +88,8 @@ class TrainConfig:
     render_weights: dict[str, float] = field(default_factory=lambda: {
         "l1": 1.0, "ssim": 0.5, "grad": 0.5, "perceptual": 1.0, "mouth_adv": 0.0, "mouth_fm": 0.0})
     motion_weights: dict[str, float] = field(default_factory=lambda: {"shape": 1.0, "velocity": 1.0, "open": 1.0,
-                                                                      "sync": 0.1, "amplitude": 0.05, "sync_embed": 1.0})
+                                                                      "sync": 0.1, "amplitude": 0.05, "sync_embed": 1.0,
+                                                                      "head": 0.1})
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -200,7 +202,13 @@ class MotionObjective(nn.Module):
                 terms["sync_embed"] = self.critic(batch, pred)
                 terms["total"] = terms["total"] + self.weights.get("sync_embed", 0.0) * terms["sync_embed"]
             each.append(terms)
-        return {k: torch.stack([e[k] for e in each]).mean() for k in each[0]}, out
+        losses = {k: torch.stack([e[k] for e in each]).mean() for k in each[0]}
+        if "head" in out:  # the global stream: the head's motion, in the units fitted on the training clips
+            mean, log_spread = motion.head_pose(out["head"], batch["times"][0])
+            scale = cast(torch.Tensor, motion.head_scale)
+            losses["head"] = head_losses(mean, log_spread, batch["pose"] / scale, batch["pose_ok"])
+            losses["total"] = losses["total"] + self.weights.get("head", 0.0) * losses["head"]
+        return losses, out
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -330,6 +338,14 @@ def train(cfg: TrainConfig) -> dict:
             if dist.main and cfg.progress:
                 print(f"articulation basis: {model.config.motion.components} components keep "
                       f"{explained['explained']:.1%} of the variance", flush=True)
+            if model.config.motion.head:
+                tracks = [(c.head, c.fps) for c in split.train if c.head is not None]
+                if not tracks:
+                    raise FrondInputError("the motion stage's head stream needs clips prepared with crops.npy "
+                                          "(`frond prepare` keeps it): none of the training clips has a usable head track")
+                head_units = model.motion.fit_head([resample_track(t, fps, model.config.motion.knot_hz) for t, fps in tracks])
+                if dist.main and cfg.progress:
+                    print(f"head stream: {len(tracks)} clips with a head track; units {head_units['scale']}", flush=True)
     if dist.main and cfg.stage == "render":
         print(f"train render: {perceptual_note}", flush=True)
     wrapped = objective

@@ -15,8 +15,9 @@ MODEL_CARD_TEMPLATE = """---
 Networks of FROND (Fine-gRained mOtioN moDel), an open re-implementation of the ideas of
 "Toward Fine-Grained Talking Face Generation" (IEEE TIP 2023, doi 10.1109/TIP.2023.3323452):
 a two-stream encoder (68 keypoints + global code), an audio-to-motion estimator that predicts
-cubic B-spline coefficients of the mouth's articulation over time (from log-mel and the phones
-pocketsphinx hears), a dense motion field fusing keypoint and global motion (flow + occlusion),
+cubic B-spline coefficients of the face's articulation over time (jaw, cheeks, brows, lips: the local
+stream) and of the head pose's mean and spread (the global stream), from log-mel and the phones
+pocketsphinx hears, a dense motion field fusing keypoint and global motion (flow + occlusion),
 and a LIIF-style implicit image decoder. Only the stages listed below carry trained weights.
 
 **These are not the paper authors' weights.** No official FROND weights exist. These weights
@@ -48,7 +49,10 @@ were trained with `python -m frond train` from this project, on the data stated 
 - Trained only on the data above; faces, languages, lighting and poses outside it are untested.
 - The keypoint space is the 68-point iBUG layout measured by MediaPipe (or face-alignment):
   its detection noise is part of the motion targets.
-- The head pose is a crude geometric estimate from 2D landmarks, used as conditioning only.
+- The head pose is a crude geometric estimate from 2D landmarks: the render stage's conditioning, and
+  the motion stage's head targets (turn and shift in the video's own frame).
+- The head's motion is one seeded draw around the predicted mean and spread: plausible, not the
+  speaker's own.
 - Do not use to impersonate people or to produce content a person did not consent to.
 
 ## Use

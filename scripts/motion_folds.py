@@ -1,0 +1,89 @@
+"""Speaker-disjoint folds of the motion stage at keypoint level: how the recipe and its inference-time
+calibration are chosen (README, "Results").
+
+Trains the motion stage once per fold on the other folds' speakers (kept in OUT/fold_<i>, reused on a
+second run), then scores every held-out clip without rendering (`frond.train.heldout.evaluate_motion_stage`:
+the driving mouth against the real landmarks, the head's spread against the real head's) under each
+calibration of the grid, and prints the means over folds and clips.
+
+    python scripts/motion_folds.py --data PREPARED --out runs/folds --steps 1500 \\
+        --grid lead=0,0.04,0.08 gain=1.25,1.5 head_gain=0.6,0.8,1.0
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from frond.motion.learned import LearnedMotionEstimator, load_motion_net, motion_net
+from frond.train.data import load_prepared
+from frond.train.heldout import HEAD_MEASURES, evaluate_motion_stage
+from frond.train.speakers import load_speakers, speaker_folds
+from frond.train.trainer import TrainConfig, train
+
+MEASURES = ("open_r", "open_r_best", "lag", "amplitude_median", *HEAD_MEASURES)
+
+
+def grid(specs: list[str]) -> list[dict[str, float]]:
+    """["lead=0,0.04", "gain=1.25"] -> every combination as {name: value}."""
+    axes = [(name, [float(v) for v in values.split(",")]) for name, values in (s.split("=", 1) for s in specs)]
+    return [dict(zip([a for a, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])] or [{}]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="a `frond prepare` output folder")
+    parser.add_argument("--out", default="runs/folds", help="where the fold models are kept")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--grid", nargs="*", default=[], help="name=v1,v2 ... inference calibrations to score")
+    parser.add_argument("--report", help="write every clip's scores as JSON here")
+    args = parser.parse_args()
+
+    clips = {c.name: c for c in load_prepared(args.data)}
+    table = load_speakers()
+    names = [n for n in clips if table.usable(n)]
+    folds = [f for f in speaker_folds(names, table, args.folds) if f]
+    models = []
+    for i, held in enumerate(folds):
+        folder = Path(args.out) / f"fold_{i}"
+        if not (folder / "model.safetensors").is_file():
+            print(f"fold {i + 1}/{len(folds)}: training on {len(names) - len(held)} clips", flush=True)
+            train(TrainConfig(data=args.data, stage="motion", out=str(folder), steps=args.steps, seed=args.seed,
+                              speakers="shared", clips=tuple(n for n in names if n not in held), eval_names=tuple(held),
+                              progress=False, sample_every=0, checkpoint_every=0))
+        models.append((held, load_motion_net(folder)))
+    report = []
+    for calibration in grid(args.grid):
+        per_fold, every = [], {}
+        for held, net in models:
+            stage = LearnedMotionEstimator(motion_net(net.tensors, {**_config(net), **calibration}), "fold")
+            result = evaluate_motion_stage(stage, [clips[n] for n in held], seed=args.seed)
+            per_fold.append(result)
+            every.update(result["clips"])
+        means = {m: float(np.nanmean([f.get(m, np.nan) for f in per_fold])) for m in MEASURES}
+        clip_level = {m: float(np.nanmedian([r.get(m, np.nan) for r in every.values()])) for m in MEASURES}
+        clip_level["open_r"] = float(np.mean([r["open_r"] for r in every.values()]))
+        clip_level["lag"] = float(np.mean([r["lag"] for r in every.values()]))
+        print(json.dumps(calibration), "| folds:", " ".join(f"{m} {means[m]:.3f}" for m in MEASURES),
+              "| clips:", " ".join(f"{m} {clip_level[m]:.3f}" for m in MEASURES), flush=True)
+        report.append({"calibration": calibration, "folds": means, "clips": clip_level, "per_clip": every})
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=1))
+
+
+def _config(net) -> dict:
+    """A MotionNet's calibration as config keys (what `motion_net` reads)."""
+    fields = asdict(net)
+    fields.pop("tensors")
+    fields["phone_features"] = fields.pop("phone_kind")
+    return fields
+
+
+if __name__ == "__main__":
+    main()
