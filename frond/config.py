@@ -112,12 +112,13 @@ class GenerationSettings:
     fps: float = 25.0  # frames per second of the output video
     smoothing: float = 0.5  # trajectory stiffness, 0 = follow every phone, 1 = very smooth
     lip_scale: float = 1.0  # multiplies the mouth motion (0 = still mouth, 2 = exaggerated)
-    head_motion: float = 1.0  # multiplies the head's pose drift (0 = still head)
+    head_motion: float = 1.0  # multiplies the head's motion (0 = still head)
+    expression: float = 1.0  # multiplies the brows' and cheeks' motion (0 = still brows)
     blink_rate: float = 1.0  # multiplies the natural blink rate (about 17 per minute)
     full_frame: bool = False  # paste the animated face back into the whole original image
     seed: int = 0  # seeds blinks, head drift and idle motion: same seed, same video
     face_index: int = 0  # which face when several are found: 0 = the largest, 1 = the next, ...
-    motion: str = LEARNED  # "learned": the trained audio -> mouth network; "prior": the training-free phone/viseme path
+    motion: str = LEARNED  # "learned": the trained audio -> face and head network; "prior": the training-free phone/viseme path
 
     def __post_init__(self) -> None:
         for setting in SETTINGS:
@@ -155,6 +156,8 @@ SETTINGS: tuple[Setting, ...] = (  # in the app's order, which is also the order
     Setting("motion", str, "Mouth motion",
             "Learned: the network trained on real talking faces. Prior: hand-made phone -> mouth shape rules.",
             choices=(LEARNED, PRIOR), widget="radio", column=1, choice_labels=("Learned network", "Training-free prior")),
+    Setting("expression", float, "Expression", "Multiplies the brows' and cheeks' motion: 0 keeps them still, 2 exaggerates.",
+            low=0, high=3, widget="slider", step=0.05, slider=(0, 2)),
     Setting("face_index", int, "Face", "Which face when there are several: 0 = the largest, 1 = the next, ...", low=0),
 )
 APP_SETTINGS = tuple(s for s in SETTINGS if s.widget)  # the app's widgets and its API's parameters, in order

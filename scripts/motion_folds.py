@@ -8,6 +8,8 @@ calibration of the grid, and prints the means over folds and clips.
 
     python scripts/motion_folds.py --data PREPARED --out runs/folds --steps 1500 \\
         --grid lead=0,0.04,0.08 gain=1.25,1.5 head_gain=0.6,0.8,1.0
+    python scripts/motion_folds.py --data PREPARED --out runs/folds --apply lead=0.04 head_gain=0.8
+    frond evaluate --folds 5 --data PREPARED --fold-models runs/folds --out folds/report.json   # rendered
 """
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grid", nargs="*", default=[], help="name=v1,v2 ... inference calibrations to score")
     parser.add_argument("--report", help="write every clip's scores as JSON here")
+    parser.add_argument("--apply", nargs="*", default=[], help="name=value ... written into every fold model's config.json "
+                                                             "(then `frond evaluate --folds K --fold-models OUT` renders them)")
     args = parser.parse_args()
 
     clips = {c.name: c for c in load_prepared(args.data)}
@@ -57,6 +61,10 @@ def main() -> None:
             train(TrainConfig(data=args.data, stage="motion", out=str(folder), steps=args.steps, seed=args.seed,
                               speakers="shared", clips=tuple(n for n in names if n not in held), eval_names=tuple(held),
                               progress=False, sample_every=0, checkpoint_every=0))
+        if args.apply:
+            config = json.loads((folder / "config.json").read_text())
+            config["motion"].update(grid(args.apply)[0])
+            (folder / "config.json").write_text(json.dumps(config, indent=2))
         models.append((held, load_motion_net(folder)))
     report = []
     for calibration in grid(args.grid):

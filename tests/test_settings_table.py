@@ -15,7 +15,7 @@ from .conftest import ROOT
 
 # The public API (gradio_client callers use these keywords): changing them breaks scripts.
 API_PARAMETERS = ("portrait", "speech", "smoothing", "lip_scale", "head_motion", "blink_rate", "size", "fps", "framing",
-                  "seed", "motion")
+                  "seed", "motion", "expression")
 
 
 def _generate_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, help="--folds: a `prepare` output folder (its meta.json names each video)")
     parser.add_argument("--speakers", type=Path, help="--folds: clip,speaker CSV (default: the shared corpus's table)")
     parser.add_argument("--steps", type=int, default=1500, help="--folds: motion training steps per fold")
+    parser.add_argument("--fold-models", type=Path, help="--folds: keep each fold's motion stage here (fold_<i>), and use "
+                                                         "those already there (scripts/motion_folds.py trains the same)")
     parser.add_argument("--baselines", action="store_true", help="add the still portrait (floor) and the real video (ceiling) rows")
     parser.add_argument("--landmarks", default="auto", choices=LANDMARK_BACKENDS, help="landmark backend used to measure both videos")
     parser.add_argument("--max-seconds", type=float, default=None, help="use only the first N seconds of each clip (quick runs)")
@@ -61,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         try:
             report = run_folds(args.data, args.folds, args.out, steps=args.steps, size=args.size,
-                               speakers=args.speakers, backend=args.landmarks, max_seconds=args.max_seconds, log=log)
+                               speakers=args.speakers, backend=args.landmarks, max_seconds=args.max_seconds, log=log,
+                               models=args.fold_models)
         except FrondInputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -33,8 +33,12 @@ PATHS = ("learned", "prior")
 
 def run_folds(data: str | Path, k: int, out: str | Path, steps: int = 1500, size: int = 256,
               speakers: str | Path | None = None, backend: str = "auto", max_seconds: float | None = None,
-              seed: int = 0, log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
-    """Train and evaluate fold by fold; write the JSON report to `out` and return it."""
+              seed: int = 0, log: Callable[[str], None] = lambda message: None,
+              models: str | Path | None = None) -> dict[str, Any]:
+    """Train and evaluate fold by fold; write the JSON report to `out` and return it.
+
+    `models`: a folder keeping each fold's motion stage (`fold_<i>`): one found there is used as it is (its
+    config.json's calibration included), one missing is trained there; None: trained in a temporary folder."""
     from ..face.landmarks import resolve_backend
     from ..pipeline import FrondPipeline
     from ..train.trainer import TrainConfig, train
@@ -57,11 +61,13 @@ def run_folds(data: str | Path, k: int, out: str | Path, steps: int = 1500, size
     for index, held in enumerate(folds):
         log(f"fold {index + 1}/{len(folds)}: held out {', '.join(held)}")
         with tempfile.TemporaryDirectory(prefix="frond-fold-") as tmp:
-            model_dir = Path(tmp) / "model"
-            summary = train(TrainConfig(data=str(data), stage="motion", out=str(model_dir), steps=steps, seed=seed,
-                                        speakers=str(speakers) if speakers else "shared",
-                                        clips=tuple(n for n in names if n not in held), eval_names=tuple(held),
-                                        progress=False, sample_every=0, checkpoint_every=0))
+            model_dir = Path(models) / f"fold_{index}" if models is not None else Path(tmp) / "model"
+            summary: dict[str, Any] = {}
+            if not (model_dir / "model.safetensors").is_file():
+                summary = train(TrainConfig(data=str(data), stage="motion", out=str(model_dir), steps=steps, seed=seed,
+                                            speakers=str(speakers) if speakers else "shared",
+                                            clips=tuple(n for n in names if n not in held), eval_names=tuple(held),
+                                            progress=False, sample_every=0, checkpoint_every=0))
             pipe = FrondPipeline(weights=str(model_dir), landmarks=backend)
             rows: dict[str, dict[str, dict[str, float]]] = {}
             for name in held:

@@ -63,8 +63,9 @@ def idle_motion(audio: AudioClip, times: np.ndarray, settings: GenerationSetting
     emphasis = emphasis_curve(env, fps)
     pitch = pitch_contour(audio.samples, audio.sample_rate, times, (grid, grid_env))
     blink = blink_curve(times, settings.blink_rate, rng)
-    pose = full_pose(pose_process(times, activity, emphasis, pitch, settings.head_motion, rng))
-    brow = (0.8 * emphasis * min(1.0, settings.head_motion)).astype(np.float32)
+    pose = pose_process(times, activity, emphasis, pitch, settings.head_motion, rng)
+    pose = full_pose(pose - pose[:1])  # the first frame holds the portrait's own pose
+    brow = (0.8 * emphasis * settings.expression).astype(np.float32)
     return IdleMotion(envelope=env, activity=activity, blink=blink, brow=brow, pose=pose)
 
 

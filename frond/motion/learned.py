@@ -10,7 +10,7 @@ head's pose and the brows too, for a network without a global stream). Every set
 meaning:
 
 - `smoothing`: the P-spline stiffness of both learned trajectories;
-- `lip_scale`: multiplies the articulation (0 = face at rest);
+- `lip_scale`: multiplies the mouth's articulation (0 = mouth at rest), `expression` the brows' and cheeks';
 - `head_motion`: multiplies the head's motion (0 = still head); `seed` picks it;
 - `blink_rate`: the seeded blinks.
 """
@@ -172,10 +172,12 @@ class MotionNet:
         return (self.tensors["mean"] + gains * (pca @ self.tensors["basis"])).astype(np.float32)
 
     def face(self, outputs: np.ndarray, samples: np.ndarray, sample_rate: int, times: np.ndarray, smoothing: float = 0.5,
-             lip_scale: float = 1.0, envelope: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+             lip_scale: float = 1.0, envelope: tuple[np.ndarray, np.ndarray] | None = None,
+             expression: float = 1.0) -> np.ndarray:
         """The network's `outputs` for speech (N,) -> the face's articulation (T, DIM) at `times` (T,) seconds.
 
-        `smoothing` (0..1) sets the P-spline stiffness, `lip_scale` multiplies the articulation;
+        `smoothing` (0..1) sets the P-spline stiffness, `lip_scale` multiplies the mouth's articulation and
+        `expression` the rest (brows, cheeks);
         the calibrated `lead` and `pause_gate` apply. Silence gives the face at rest (zeros).
         `envelope`: the clip's (grid, speech envelope) when the caller has it.
         """
@@ -183,7 +185,9 @@ class MotionNet:
         if not np.any(np.abs(samples) > 1e-3):
             return np.zeros((times.size, art.DIM), np.float32)
         lam = pspline_stiffness(smoothing, self.stiffness)
-        articulation = limit_opening(self.articulation(outputs[:, :self.components], times + self.lead, lam)) * lip_scale
+        scale = np.full(art.DIM, expression, np.float32)
+        scale[art.MOUTH_COLUMNS] = lip_scale
+        articulation = limit_opening(self.articulation(outputs[:, :self.components], times + self.lead, lam)) * scale
         if self.pause_gate > 0:
             articulation *= pause_gate(samples, sample_rate, times + self.lead, self.pause_gate, envelope)[:, None]
         return articulation.astype(np.float32)
@@ -315,7 +319,7 @@ class LearnedMotionEstimator:
         """
         outputs = self.outputs(audio, phones) if outputs is None else outputs
         articulation = self.net.face(outputs, audio.samples, audio.sample_rate, times, settings.smoothing,
-                                     settings.lip_scale, envelope)
+                                     settings.lip_scale, envelope, settings.expression)
         local = art.apply(source, articulation, self.net.source_articulation(source))
         if self.net.prior_weight > 0 and phones:
             from .prior import mouth_keypoints, viseme_trajectory
