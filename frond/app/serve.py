@@ -11,7 +11,7 @@ import gradio as gr
 
 from ..hub import go_offline_if_hub_unreachable
 from ..shutdown import stop_like_interrupt
-from .handlers import describe_path
+from .describe import describe_path
 from .layout import CSS, build_demo
 from .options import parse_args
 
