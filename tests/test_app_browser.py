@@ -169,9 +169,9 @@ def assert_panels(page) -> None:
 
 def plot_text_px(page) -> float:
     """The trajectory plot's smallest text as shown, in CSS px."""
-    from frond.viz import PLOT_SIZE_PX, PLOT_TEXT_PX as TEXT_PX
+    from frond import viz
 
-    return float(page.evaluate(PLOT_TEXT_PX, [TEXT_PX, PLOT_SIZE_PX[0]]))
+    return float(page.evaluate(PLOT_TEXT_PX, [viz.PLOT_TEXT_PX, viz.PLOT_SIZE_PX[0]]))
 
 
 def clear_and_upload(page, component: str, path: Path) -> None:

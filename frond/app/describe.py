@@ -4,7 +4,7 @@ element), and the summary under the videos. The stage names are `frond.stages`'s
 PRIOR_NAME or "learned: <weights>"); `stage_weights` says which stages are learned."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..stages import PRIOR_NAME
 from ..types import GenerationResult
