@@ -81,7 +81,7 @@ class Setting:
         else:
             ok = self.low <= value < WHOLE_END
         if not ok:
-            raise ValueError(f"{self.name} must be {self._valid()}, got {value!r}")
+            raise ValueError(f"{self.name} must be {self.valid_text}, got {value!r}")
 
     def to_app(self, value: Any) -> Any:
         """A field value -> the app widget's value (True -> "full")."""
@@ -94,10 +94,11 @@ class Setting:
         try:
             return self.choices[self.app_values.index(value)] if self.app_values else self.kind(value)
         except (TypeError, ValueError):
-            valid = " or ".join(map(str, self.app_values)) if self.app_values else self._valid()
+            valid = " or ".join(map(str, self.app_values)) if self.app_values else self.valid_text
             raise ValueError(f"{self.api_name} must be {valid}, got {value!r}") from None
 
-    def _valid(self) -> str:
+    @property
+    def valid_text(self) -> str:
         """The valid values as a phrase: a whole number >= 0, within 0..3, 256 or 512."""
         if self.choices:
             return self.range_text

@@ -244,7 +244,8 @@ class FrondPipeline:
             video = stack.enter_context(VideoWriter(out_path, framing.width, framing.height, settings.fps,
                                                     audio_path=clip.path, threaded=True, crf=OUTPUT_CRF))
             intermediates = None if intermediates_dir is None else stack.enter_context(
-                IntermediatesWriter(intermediates_dir, face, framing, settings.fps, clip.path, settings.size))
+                IntermediatesWriter(intermediates_dir, face, framing, settings.fps, clip.path, settings.size,
+                                    still_field=self.stages.field.frames(face.keypoints[None], np.zeros((1, 3), np.float32))[0]))
             yield video, intermediates
 
     def write_frames(self, motion: MotionSequence, framing: Framing, video: VideoWriter,

@@ -1,9 +1,10 @@
 """The Gradio app through its API: `app.py` in a subprocess, called with gradio_client.
 
 Checks the named endpoint "/generate" returns the four panels (aligned input, trajectory
-plot, motion field video, output video) plus the side-by-side download, that the videos
-last as long as the speech and carry sound (probed with PyAV), that bad input comes back
-as a readable message, and that the app keeps serving afterwards without reloading.
+plot, motion field video, output video) plus the side-by-side video, that the videos
+last as long as the speech and carry sound (probed with PyAV), that the API page's own example
+runs as printed, that bad input (a setting out of range included) raises ValidationError with
+a readable message naming its field, and that the app keeps serving afterwards without reloading.
 
     .venv/bin/python -m pytest tests/test_app_api.py -q
 """
@@ -163,6 +164,44 @@ def test_settings_reach_the_pipeline(client, inputs):
     out = _probe(video)
     assert abs(out["fps"] - 10.0) < 0.01
     assert "10 fps" in info
+
+
+def test_the_api_pages_example_runs_as_printed(client, inputs):
+    """The API page writes each parameter's default as its example, a Literal's as a string (size="256");
+    its files are sample URLs, here real files."""
+    parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/generate"]["parameters"]
+    files = {"portrait": inputs["portrait"], "speech": inputs["speech"]}
+    example = {}
+    for p in parameters:
+        name, default = p["parameter_name"], p["parameter_default"]
+        literal = p["python_type"]["type"].startswith("Literal[")
+        example[name] = handle_file(str(files[name])) if name in files else str(default) if literal else default
+    assert example["size"] == "256", example  # what the page prints
+    *_, video, _combined, info = client.predict(**example, api_name="/generate")
+    assert _probe(video)["size"] == (256, 256)
+    assert "made in" in info
+
+
+def test_the_api_page_documents_the_tables_ranges(client):
+    parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/generate"]["parameters"]
+    types = {p["parameter_name"]: p["type"] for p in parameters}
+    assert types["lip_scale"]["description"] == "within 0..3"  # the slider stops at 2; the API takes what the CLI takes
+    assert types["seed"] == {"type": "integer", "description": "a whole number >= 0"}
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("smoothing", 5, "smoothing must be within 0..1, got 5.0"),
+    ("fps", 1000, "fps must be within 1..60, got 1000.0"),
+    ("seed", -1, "seed must be a whole number >= 0, got -1"),
+    ("motion", "foo", "motion must be learned or prior, got 'foo'"),
+    ("size", 300, "size must be 256 or 512, got 300"),
+    ("framing", "wide", "framing must be crop or full, got 'wide'"),
+])
+def test_a_bad_setting_raises_validation_error_with_the_clis_message(client, inputs, setting, value, message):
+    with pytest.raises(ValidationError) as err:
+        client.predict(handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])), api_name="/generate",
+                       **{setting: value})
+    assert f"- {setting}: {message}" in str(err.value), str(err.value)  # named, with the CLI's words
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """What the page's events run: the note beside the portrait, the validator (before a request joins
-the queue), `generate`, and the Markdown that says which path ran. The settings' names, defaults
-and order come from `frond.config.APP_SETTINGS`, so the API's parameters are the table's app names."""
+the queue) and `generate`. The settings' names, defaults, order and valid values come from
+`frond.config.APP_SETTINGS`, so the API's parameters are the table's app names, and a bad value is
+answered with the CLI's message, on its own field."""
 from __future__ import annotations
 
 import inspect
@@ -12,9 +13,8 @@ import gradio as gr
 
 from ..config import APP_SETTINGS, GenerationSettings
 from ..errors import FrondInputError
-from ..stages import PRIOR_NAME
-from ..types import GenerationResult
 from . import runtime
+from .describe import summary
 from .options import AppConfig
 
 log = logging.getLogger("frond.app")
@@ -38,6 +38,17 @@ def settings_from_app(values: Mapping[str, Any]) -> GenerationSettings:
     """The widgets' values, by API name -> GenerationSettings (a missing one takes its default);
     ValueError naming the bad one."""
     return GenerationSettings(**{s.name: s.from_app(values.get(s.api_name)) for s in APP_SETTINGS})
+
+
+def setting_errors(values: Mapping[str, Any]) -> dict[str, str]:
+    """API name -> the CLI's message ("smoothing must be within 0..1, got 5.0."), for each bad value."""
+    errors = {}
+    for setting in APP_SETTINGS:
+        try:
+            setting.check(setting.from_app(values.get(setting.api_name)))
+        except ValueError as exc:
+            errors[setting.api_name] = f"{exc}."
+    return errors
 
 
 def make_portrait_note(config: AppConfig) -> Callable[[str | None], str]:
@@ -67,13 +78,9 @@ def make_validator(config: AppConfig) -> Callable[..., list[Any]]:
     from ..media import load_audio, load_image
 
     def validate(portrait: str | None, speech: str | None, *setting_values: Any) -> list[Any]:
-        verdicts: dict[str, str] = {}
-        settings = None
-        try:
-            settings = settings_from_app(dict(zip(INPUT_NAMES[len(MEDIA):], setting_values)))
-        except (TypeError, ValueError) as exc:
-            field = next((n for n in INPUT_NAMES if str(exc).startswith(n)), INPUT_NAMES[len(MEDIA)])
-            verdicts[field] = f"Invalid setting: {exc}."
+        values = dict(zip(INPUT_NAMES[len(MEDIA):], setting_values))
+        verdicts = setting_errors(values)  # each on its own field
+        settings = None if verdicts else settings_from_app(values)
         if not speech:
             verdicts["speech"] = NO_SPEECH
         else:
@@ -153,28 +160,3 @@ def make_generate(dirs: runtime.OutputDirs) -> Callable[..., tuple[str, str, str
 
     generate.__signature__ = SIGNATURE  # type: ignore[attr-defined]
     return generate
-
-
-def describe_path(stage_weights: Mapping[str, str | None]) -> str:
-    """Stage -> weights id (None: the prior) -> PRIOR_NAME, or which learned weights
-    (Hub id@revision, or the bundled motion network) ran on which stages."""
-    learned = {stage: weights for stage, weights in stage_weights.items() if weights is not None}
-    if not learned:
-        return PRIOR_NAME
-    ids = ", ".join(f"`{w}`" for w in dict.fromkeys(learned.values()))
-    prior = [stage for stage in stage_weights if stage not in learned]
-    text = f"learned weights {ids}"
-    if prior:
-        text += f" for {', '.join(learned)}; {PRIOR_NAME} for {', '.join(prior)}"
-    return text
-
-
-def summary(result: GenerationResult, elapsed: float) -> str:
-    """The Markdown under the videos: the path that ran, the video's size and time, the notices."""
-    lines = [
-        f"**Path:** {describe_path(result.stage_weights)}  \n"
-        f"{result.duration:.2f} s of video, {result.n_frames} frames at {result.fps:g} fps, "
-        f"{result.width}×{result.height}, made in {elapsed:.1f} s."
-    ]
-    lines += [f"- {notice}" for notice in result.notices]
-    return "\n".join(lines)
