@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import IMAGE_PIXELS_CEILING, LANDMARK_BACKENDS, MIN_IMAGE_PIXELS_LIMIT, SETTINGS, GenerationSettings, Limits
+from .config import (IMAGE_PIXELS_CEILING, LANDMARK_BACKENDS, MIN_IMAGE_PIXELS_LIMIT, PICTURE, SETTINGS, GenerationSettings,
+                     Limits)
 from .errors import FrondInputError
 from .shutdown import stop_like_interrupt
 
@@ -81,7 +82,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 def _add_settings(p: argparse.ArgumentParser) -> None:
     """One option per generation setting, from the settings table (`frond.config.SETTINGS`)."""
-    group = p.add_argument_group("generation settings", "the app's widgets (--face-index: here only); a manifest's "
+    group = p.add_argument_group("generation settings", "the app's widgets (--face-index, --max-side: here only); a manifest's "
                                                         "columns of the same names (lip_scale, ...) override them per video")
     for setting in SETTINGS:
         text = setting.help.replace("%", "%%")
@@ -93,6 +94,8 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
         group.add_argument(setting.option, type=_finite if setting.kind is float else setting.kind,
                            choices=setting.choices or None, default=setting.default,
                            help=f"{text} ({setting.range_text}; default %(default)s)")
+    # the switch before the framing setting; the whole picture is its default now, so it asks for the default
+    group.add_argument("--full-frame", dest="framing", action="store_const", const=PICTURE, help=argparse.SUPPRESS)
 
 
 def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, Limits]:
@@ -263,6 +266,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-memory", action="store_true", help="skip the peak-memory runs")
     p.add_argument("--skip-app", action="store_true", help="skip the app cold-start measurement")
     p.add_argument("--skip-cli", action="store_true", help="skip the CLI first-answer and 22.5 s-clip runs")
+    p.add_argument("--skip-picture", action="store_true", help="skip the whole-picture row (the default framing at 720 px)")
     p.set_defaults(func=lambda args: __import__("frond.bench", fromlist=["main"]).main(args))
 
 

@@ -86,11 +86,11 @@ def render_stills(pipe: FrondPipeline, image: np.ndarray, settings: GenerationSe
 
 def speech_stills(pipe: FrondPipeline, image: np.ndarray, audio: Path, size: int = 512) -> Stills:
     """The portrait driven by `audio`: its frames with the mouth closed, half open and widest open."""
-    from .config import GenerationSettings
+    from .config import CROP, GenerationSettings
     from .face.ibug import mouth_opening
     from .media import load_audio
 
-    settings = GenerationSettings(size=size)
+    settings = GenerationSettings(size=size, framing=CROP)
     face = pipe.find_face(image, settings)
     source = pipe.stages.encoder.encode(face)
     clip = load_audio(audio)

@@ -145,7 +145,7 @@ def test_generate_returns_four_panels_and_a_video_with_sound(client, inputs):
     assert abs(out["seconds"] - speech_seconds) <= tolerance, (out, speech_seconds)
     assert abs(out["fps"] - 25.0) < 0.01
     assert out["audio"], "the output video has no audio stream"
-    assert out["size"] == (256, 256)
+    assert out["size"] == (512, 600)  # the whole picture (Grace Hopper's 512x600), the default framing
 
     motion = _probe(field)
     assert abs(motion["seconds"] - speech_seconds) <= tolerance

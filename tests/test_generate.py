@@ -32,7 +32,7 @@ def pipeline() -> FrondPipeline:
 def paused_run(pipeline, portrait, speech_with_pauses, tmp_path_factory):
     audio, span = speech_with_pauses
     out = tmp_path_factory.mktemp("gen") / "paused.mp4"
-    result = pipeline.generate(portrait.parent / "grace_hopper.jpg", audio, out, GenerationSettings(size=256, seed=3))
+    result = pipeline.generate(portrait.parent / "grace_hopper.jpg", audio, out, GenerationSettings(size=256, seed=3, framing="crop"))
     return result, span, measured_opening(out)
 
 
@@ -83,7 +83,7 @@ def test_crop_background_far_from_face_is_unchanged(paused_run):
 
 
 def test_same_seed_same_video_and_other_seed_differs(pipeline, portrait, speech, tmp_path):
-    settings = GenerationSettings(size=256, seed=7)
+    settings = GenerationSettings(size=256, seed=7, framing="crop")
     a = pipeline.generate(portrait, speech, tmp_path / "a.mp4", settings)
     b = pipeline.generate(portrait, speech, tmp_path / "b.mp4", settings)
     c = pipeline.generate(portrait, speech, tmp_path / "c.mp4", settings.updated(seed=8))
@@ -93,9 +93,9 @@ def test_same_seed_same_video_and_other_seed_differs(pipeline, portrait, speech,
     assert np.abs(a.motion.head_pose - c.motion.head_pose).max() > 0.2
 
 
-@pytest.mark.parametrize("settings", [GenerationSettings(size=256, seed=3),
-                                      GenerationSettings(size=256, seed=4, motion="prior", full_frame=True)],
-                         ids=["crop-learned-motion", "full-frame-prior-motion"])
+@pytest.mark.parametrize("settings", [GenerationSettings(size=256, seed=3, framing="crop"),
+                                      GenerationSettings(size=256, seed=4, motion="prior")],
+                         ids=["crop-learned-motion", "picture-prior-motion"])
 def test_generate_is_its_stages_in_order(pipeline, portrait, tmp_path, monkeypatch, settings):
     """`generate` is the four stages called in order, frame for frame: the motion, the fields and the
     frames it writes equal those of the stages called by hand (2 s of speech_2.wav on Grace Hopper,
@@ -182,24 +182,102 @@ def test_learned_motion_is_the_default_and_says_so(pipeline):
     assert prior.name == "training-free prior" and not prior.learned and prior.weights is None
 
 
-def test_cli_full_frame_with_intermediates(portrait, tmp_path):
+def test_cli_default_framing_with_intermediates(portrait, tmp_path):
+    """No framing option: the whole picture as uploaded (Grace Hopper, 512x600, under the 720 px cap)."""
     out = tmp_path / "full.mp4"
     inter = tmp_path / "inter"
     done = run_cli("generate", "--portrait", str(portrait.parent / "grace_hopper.jpg"), "--audio",
-                   str(portrait.parent / "speech_2.wav"), "--out", str(out), "--full-frame", "--fps", "20",
+                   str(portrait.parent / "speech_2.wav"), "--out", str(out), "--fps", "20",
                    "--save-intermediates", str(inter), "--quiet")
     assert done.returncode == 0, done.stderr
     info = probe_video(out)
     assert (info["width"], info["height"]) == (512, 600)  # the whole portrait, even dimensions
+    assert "512x600" in done.stdout
     assert abs(info["frames"] / 20 - load_audio(portrait.parent / "speech_2.wav").duration) <= 1 / 20
     for name in ("keypoints.npz", "trajectories.png", "motion_field.mp4", "overlay.mp4", "aligned.png", "side_by_side.mp4"):
         assert (inter / name).stat().st_size > 1000, name
     data = np.load(inter / "keypoints.npz")
-    assert data["keypoints"].shape == (info["frames"], 68, 2) and data["head_pose"].shape == (info["frames"], 3)
+    assert data["keypoints"].shape == (info["frames"], 68, 2) and data["head_pose"].shape[0] == info["frames"]
     assert data["times"].shape == (info["frames"],)
 
 
-def test_full_frame_has_no_seam(pipeline, portrait, speech, tmp_path):
+def keep_frames(monkeypatch) -> dict[str, list[np.ndarray]]:
+    """Every frame `VideoWriter.write` is given from now on, by the file's name (the frames before x264)."""
+    from frond.media import VideoWriter
+
+    written: dict[str, list[np.ndarray]] = {}
+    original = VideoWriter.write
+
+    def keep(writer: VideoWriter, frame: np.ndarray) -> None:
+        written.setdefault(writer.path.name, []).append(frame.copy())
+        original(writer, frame)
+
+    monkeypatch.setattr(VideoWriter, "write", keep)
+    return written
+
+
+@pytest.mark.parametrize("shape", [(800, 1200), (1300, 700), (301, 245)], ids=["wide", "tall", "small-odd"])
+def test_default_framing_keeps_the_pictures_shape(pipeline, portrait, tmp_path, shape):
+    """With no framing option the video is the picture: its aspect ratio (within 2 %), its long side
+    min(its own, 720) px, both sides even (H.264), never enlarged."""
+    import cv2
+
+    from .conftest import voiced, write_wav
+
+    height, width = shape
+    face = np.asarray(__import__("PIL.Image").Image.open(portrait).convert("RGB"))[20:320, 75:375]  # the astronaut's head
+    side = min(height, width)
+    canvas = np.full((height, width, 3), 90, np.uint8)
+    small = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+    canvas[(height - side) // 2:(height - side) // 2 + side, (width - side) // 2:(width - side) // 2 + side] = small
+    audio = write_wav(tmp_path / "one.wav", voiced(0.6))
+    result = pipeline.generate(canvas, audio, tmp_path / "out.mp4", GenerationSettings(seed=1))
+    info = probe_video(result.video_path)
+    assert (info["width"], info["height"]) == (result.width, result.height)
+    assert info["width"] % 2 == 0 and info["height"] % 2 == 0
+    assert abs((info["width"] / info["height"]) / (width / height) - 1) < 0.02
+    assert max(info["width"], info["height"]) >= min(max(height, width), 720) - 1  # -1: an odd side loses its last pixel
+    assert max(info["width"], info["height"]) <= max(min(max(height, width), 720), 2)
+
+
+def test_default_framing_never_shows_the_fill_beyond_the_picture(pipeline, tmp_path, monkeypatch):
+    """A face at the picture's edge, the head turning and shifting: whatever fills the space beyond the
+    picture (for bicubic taps and the field's margin) never reaches a frame. Rendered twice, with that
+    fill black and then white: the frames are identical."""
+    from skimage.data import astronaut
+
+    import frond.imaging
+
+    from .conftest import voiced, write_wav
+
+    image = np.ascontiguousarray(astronaut()[0:360, 178:500])  # the face touches the left edge
+    audio = write_wav(tmp_path / "one.wav", voiced(1.2))
+    real_extend = frond.imaging.extend
+    runs = []
+    for value in (0, 255):
+        def flat_fill(img, top, bottom, left, right, value=value):
+            out = real_extend(img, top, bottom, left, right)
+            out[:top] = value
+            out[out.shape[0] - bottom:] = value
+            out[:, :left] = value
+            out[:, out.shape[1] - right:] = value
+            return out
+
+        monkeypatch.setattr(frond.imaging, "extend", flat_fill)
+        written = keep_frames(monkeypatch)
+        result = pipeline.generate(image, audio, tmp_path / f"fill_{value}.mp4", GenerationSettings(seed=2, head_motion=3.0))
+        monkeypatch.undo()
+        runs.append(written[f"fill_{value}.mp4"])
+        assert (result.width, result.height) == (322, 360)
+    assert len(runs[0]) == len(runs[1]) == result.n_frames
+    moved = 0.0
+    for black, white in zip(*runs):
+        np.testing.assert_array_equal(black, white)
+        moved = max(moved, float(np.abs(black.astype(int) - image.astype(int)).max()))
+    assert moved > 30  # the face does move
+
+
+def test_picture_framing_has_no_seam(pipeline, portrait, speech, tmp_path):
     """The face pasted back into a larger picture: outside the crop's footprint nothing changes,
     and just inside its border the frame still equals the portrait (no visible edge)."""
     import cv2
@@ -209,7 +287,7 @@ def test_full_frame_has_no_seam(pipeline, portrait, speech, tmp_path):
     rng = np.random.default_rng(0)
     canvas = cv2.GaussianBlur(rng.integers(0, 255, (900, 1100, 3), dtype=np.uint8), (0, 0), 6)
     canvas[150:150 + 600, 300:300 + 512] = face
-    result = pipeline.generate(canvas, speech, tmp_path / "full.mp4", GenerationSettings(full_frame=True, seed=1))
+    result = pipeline.generate(canvas, speech, tmp_path / "full.mp4", GenerationSettings(max_side=1100, seed=1))
     assert (result.width, result.height) == (1100, 900)
     footprint = np.zeros((900, 1100), np.uint8)
     inverse = cv2.invertAffineTransform(result.aligned.crop_from_image)
@@ -233,5 +311,6 @@ def test_cli_help_explains_every_option():
     done = run_cli("generate", "--help")
     assert done.returncode == 0
     for option in ("--portrait", "--audio", "--out", "--size", "--fps", "--smoothing", "--lip-scale", "--head-motion",
-                   "--blink-rate", "--full-frame", "--seed", "--save-intermediates"):
+                   "--blink-rate", "--framing", "--max-side", "--seed", "--save-intermediates"):
         assert option in done.stdout
+

@@ -66,13 +66,13 @@ def test_stripe_detector_fires_on_a_replicated_edge():
 
 
 @pytest.mark.parametrize("size", [256, 512])
-@pytest.mark.parametrize("full_frame", [False, True], ids=["crop", "full"])
+@pytest.mark.parametrize("framing", ["crop", "picture"])
 @pytest.mark.parametrize("edge", list(EDGE_CROPS))
-def test_no_stripes_with_the_face_at_the_edge(pipe, edge, full_frame, size):
+def test_no_stripes_with_the_face_at_the_edge(pipe, edge, framing, size):
     image = np.ascontiguousarray(astronaut()[EDGE_CROPS[edge]])
-    settings = GenerationSettings(size=size, full_frame=full_frame)
+    settings = GenerationSettings(size=size, framing=framing)
     face, keypoints, space, field, decoder = prepare_portrait(pipe, image, settings)
-    if not full_frame:  # the crop reaches past the picture here: that is the point of the test
+    if framing == "crop":  # the crop reaches past the picture here: that is the point of the test
         corners = norm_to_px(np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]]), size)
         inverse = invert_affine(face.crop_from_image)
         footprint = corners @ inverse[:, :2].T + inverse[:, 2]
@@ -83,13 +83,13 @@ def test_no_stripes_with_the_face_at_the_edge(pipe, edge, full_frame, size):
     for pose in ((0.0, 0.0, 0.0), (8.0, -6.0, 4.0)):
         frame = render(field, decoder, moved, pose)
         assert frame.shape == (space.height, space.width, 3)
-        assert longest_stripe(frame) < limit, f"stripes in the {'full-frame' if full_frame else 'crop'} frame ({edge} edge)"
+        assert longest_stripe(frame) < limit, f"stripes in the {framing} frame ({edge} edge)"
 
 
-def test_full_frame_samples_inside_the_picture(pipe):
-    """In full-frame mode the field fades out at the picture's edge: no output pixel samples beyond it."""
+def test_picture_framing_samples_inside_the_picture(pipe):
+    """With the picture framing the field fades out at the picture's edge: no output pixel samples beyond it."""
     image = np.ascontiguousarray(astronaut()[EDGE_CROPS["left"]])
-    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings(full_frame=True))
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings())
     frame = field.frames((keypoints + np.array([0.03, 0.0], np.float32))[None], np.array([[10.0, 0.0, 5.0]], np.float32))[0]
     source_px = frame.dense() @ space.norm_to_source[:, :2].T + space.norm_to_source[:, 2]
     height, width = space.source.shape[:2]
@@ -100,7 +100,7 @@ def test_full_frame_samples_inside_the_picture(pipe):
 def test_one_resampling_pass_keeps_the_detail(pipe):
     """A head that moves by a fraction of a pixel stays as sharp as the aligned crop: each frame
     samples the original portrait once (a second bicubic pass over the crop would blur it)."""
-    settings = GenerationSettings(size=256)
+    settings = GenerationSettings(size=256, framing="crop")
     face, keypoints, space, field, decoder = prepare_portrait(pipe, astronaut(), settings)
     still = render(field, decoder, keypoints)
     assert np.abs(still.astype(int) - face.image.astype(int)).mean() < 0.5  # identity field: the crop itself
@@ -149,7 +149,7 @@ def test_parted_lips_close_through_the_field(pipe, size):
     """The astronaut smiles with her teeth showing. Driven closed, her lips meet: no teeth show
     between them, and the landmark detector reads a mouth far more closed than hers (the
     painted closure it replaces read 0.109 at 256 and 0.113 at 512; her portrait 0.157)."""
-    settings = GenerationSettings(size=size)
+    settings = GenerationSettings(size=size, framing="crop")
     face, keypoints, space, field, decoder = prepare_portrait(pipe, astronaut(), settings)
     assert mouth_opening(keypoints) > 0.15 and field.lips is not None
     driving = closed(keypoints)
@@ -172,7 +172,7 @@ def test_parted_lips_close_through_the_field(pipe, size):
 def test_an_opening_mouth_reuses_the_portraits_teeth(pipe):
     """Opening a little wider than the portrait keeps its own teeth under the upper lip (sampled,
     not painted): the rendered band under the lip shows the portrait's teeth."""
-    settings = GenerationSettings(size=512)
+    settings = GenerationSettings(size=512, framing="crop")
     face, keypoints, space, field, decoder = prepare_portrait(pipe, astronaut(), settings)
     wider = keypoints.copy()
     wider[[65, 66, 67, 55, 56, 57, 58, 59]] += np.array([0.0, 0.03], np.float32)
@@ -200,7 +200,7 @@ def test_talk3_first_frame_closes(pipe):
     frames = read_video_frames(SHARED / "clips" / "talk3.mp4")
     image = next(frames)
     frames.close()
-    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings(size=512))
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings(size=512, framing="crop"))
     assert mouth_opening(keypoints) > 0.3
     frame = render(field, decoder, closed(keypoints))
     found = detect_faces(frame, backend="mediapipe")
