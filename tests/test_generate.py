@@ -311,6 +311,78 @@ def test_cli_help_explains_every_option():
     done = run_cli("generate", "--help")
     assert done.returncode == 0
     for option in ("--portrait", "--audio", "--out", "--size", "--fps", "--smoothing", "--lip-scale", "--head-motion",
-                   "--blink-rate", "--framing", "--max-side", "--seed", "--save-intermediates"):
+                   "--blink-rate", "--framing", "--max-side", "--seed", "--save-intermediates", "--driving-video"):
         assert option in done.stdout
 
+
+def driving_clip(path: Path, frames: int = 40, audio: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A driving video the test makes: Grace Hopper's photo turned (roll, up to 8 degrees) and shifted
+    (right, up to 25 px) over `frames` frames at 25 fps. Returns the roll (degrees, counter-clockwise as
+    OpenCV turns it) and shift (px) of each frame."""
+    import cv2
+
+    from frond.media import VideoWriter, load_image
+
+    image, _ = load_image(Path(__file__).resolve().parents[1] / "examples" / "grace_hopper.jpg")
+    h, w = image.shape[:2]
+    rolls = 8 * np.sin(np.linspace(0, 2 * np.pi, frames))
+    shifts = 25 * np.sin(np.linspace(0, np.pi, frames))
+    with VideoWriter(path, w, h, 25.0, audio_path=audio) as video:
+        for roll, shift in zip(rolls, shifts):
+            matrix = cv2.getRotationMatrix2D((w / 2, h / 2), roll, 1.0)
+            matrix[0, 2] += shift
+            video.write(cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REFLECT))
+    return rolls, shifts
+
+
+def head_track(video: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame of a video, re-detected: the eye line's angle (degrees, clockwise in the image) and the eye
+    midpoint's x in the first frame's inter-ocular distances, from the first frame."""
+    from frond.face.ibug import eye_centres
+
+    rolls, shifts = [], []
+    iod = None
+    for frame in read_video_frames(video):
+        left, right = eye_centres(detect_faces(frame, backend="mediapipe")[0].landmarks.astype(np.float64))
+        rolls.append(np.degrees(np.arctan2(*(right - left)[::-1])))
+        iod = iod or float(np.linalg.norm(right - left))
+        shifts.append((left + right)[0] / 2 / iod)
+    return np.array(rolls) - rolls[0], np.array(shifts) - shifts[0]
+
+
+def test_a_driving_video_moves_the_portraits_head(pipeline, portrait, tmp_path):
+    """Reenactment: a video of another face, turning and moving, drives the astronaut. Re-detected in the
+    output, her head turns and moves as the driving head does (relative to its first frame, in each face's
+    own inter-ocular distances), at the output's frame rate; the driving video's soundtrack is the output's."""
+    drive = tmp_path / "drive.mp4"
+    driving_clip(drive, audio=portrait.parent / "speech_2.wav")
+    result = pipeline.generate(portrait, None, tmp_path / "out.mp4", GenerationSettings(fps=25), driving_video=drive)
+    info = probe_video(result.video_path)
+    assert info["audio_codec"] == "aac" and result.n_frames == info["frames"] == 40
+    assert (info["width"], info["height"]) == (512, 512)  # the astronaut's picture, as uploaded
+    assert result.modes["motion"] == "driving video: drive.mp4"
+    driving_roll, driving_shift = head_track(drive)
+    roll, shift = head_track(result.video_path)
+    assert np.abs(driving_roll).max() > 7 and np.abs(driving_shift).max() > 0.3  # the driver does move
+    assert np.abs(roll - driving_roll).max() < 1.5, (roll, driving_roll)
+    assert np.abs(shift - driving_shift).max() < 0.06, (shift, driving_shift)
+    assert np.abs(result.motion.head_pose[:, 2] + np.interp(result.motion.times, np.arange(40) / 25,
+                                                             8 * np.sin(np.linspace(0, 2 * np.pi, 40)))).max() < 1.5
+
+
+def test_cli_driving_video_without_sound_and_with_audio_too(portrait, tmp_path):
+    """`--driving-video` with a silent video gives a silent video (and says so), sampled at --fps from the
+    driving video by time; with --audio as well it is refused before any work."""
+    drive = tmp_path / "silent.mp4"
+    driving_clip(drive, frames=30)
+    out = tmp_path / "out.mp4"
+    done = run_cli("generate", "--portrait", str(portrait.parent / "grace_hopper.jpg"), "--driving-video", str(drive),
+                   "--out", str(out), "--fps", "10", "--framing", "crop", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "no soundtrack" in done.stderr
+    info = probe_video(out)
+    assert info["audio_codec"] is None and info["frames"] == 12 and (info["width"], info["height"]) == (256, 256)
+    both = run_cli("generate", "--portrait", str(portrait), "--driving-video", str(drive), "--audio",
+                   str(portrait.parent / "speech_2.wav"), "--out", str(tmp_path / "both.mp4"))
+    assert both.returncode == 2 and "--audio and --driving-video" in both.stderr
+    assert not (tmp_path / "both.mp4").exists()
