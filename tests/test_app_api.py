@@ -165,6 +165,22 @@ def test_settings_reach_the_pipeline(client, inputs):
     assert "10 fps" in info
 
 
+def test_a_driving_video_wins_over_the_speech(client, inputs, tmp_path):
+    """The optional driving video: its face drives the portrait, its soundtrack is the output's, and with
+    speech given too the summary says that the video won."""
+    from .test_generate import driving_clip
+
+    drive = tmp_path / "drive.mp4"
+    driving_clip(drive, frames=30, audio=inputs["speech"])
+    *_, video, _combined, info = client.predict(
+        handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])),
+        driving_video=handle_file(str(drive)), api_name="/generate",
+    )
+    out = _probe(video)
+    assert out["frames"] == 30 and out["audio"] and out["size"] == (512, 600)
+    assert "driving video" in info and "speech was not used" in info
+
+
 @pytest.mark.parametrize(
     "portrait, speech, expected",
     [

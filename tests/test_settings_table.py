@@ -15,7 +15,7 @@ from .conftest import ROOT
 
 # The public API (gradio_client callers use these keywords): changing them breaks scripts.
 API_PARAMETERS = ("portrait", "speech", "smoothing", "lip_scale", "head_motion", "blink_rate", "size", "fps", "framing",
-                  "seed", "motion")
+                  "seed", "motion", "driving_video")
 
 
 def _generate_parser() -> argparse.ArgumentParser:
@@ -81,7 +81,7 @@ def test_app_api_parameters_and_widgets_are_the_table(tmp_path):
     from frond.app.layout import build_demo
     from frond.app.options import AppConfig
 
-    assert tuple(s.api_name for s in APP_SETTINGS) == API_PARAMETERS[2:]
+    assert tuple(s.api_name for s in APP_SETTINGS) == API_PARAMETERS[2:-1]
     assert {s.name for s in SETTINGS} - {s.name for s in APP_SETTINGS} == {"face_index", "max_side"}  # the CLI's only
     pipeline = types.SimpleNamespace(modes={"motion": "training-free prior"}, stage_weights={"motion": None},
                                      notices=[], weights_error=None)

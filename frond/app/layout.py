@@ -128,6 +128,9 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
                     f"Any common audio format (WAV, MP3, FLAC, OGG, M4A) up to "
                     f"{config.max_audio_seconds:g} s, or record with the microphone."
                 )
+                driving = gr.Video(label="Driving video (optional: its face moves the portrait, its sound is the "
+                                         "soundtrack; it wins over the speech)", sources=["upload", "webcam"],
+                                   height=160, elem_id="driving-video")
                 if examples:
                     gr.Examples(
                         examples=examples, inputs=[portrait, speech], example_labels=example_labels,
@@ -170,7 +173,7 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
         settings = [widgets[s.api_name] for s in APP_SETTINGS]  # in the API's order
         generate_btn.click(
             make_generate(dirs),
-            inputs=[portrait, speech, *settings],
+            inputs=[portrait, speech, *settings, driving],
             outputs=[aligned_out, plot_out, field_out, video_out, combined_out, info_out],
             api_name="generate",
             concurrency_limit=config.concurrency,
