@@ -97,6 +97,48 @@ def test_picture_framing_samples_inside_the_picture(pipe):
     assert source_px[..., 0].max() <= width and source_px[..., 1].max() <= height
 
 
+def map_distortion(frame, space) -> tuple[float, float]:
+    """A field's backward map over the output, outside the lips' split and the occluded mouth: its smallest
+    Jacobian determinant relative to the identity's (below 0: the map folds, a tear) and the 99.9th
+    percentile of its anisotropy (largest over smallest stretch; 1: a rigid motion)."""
+    from frond.imaging import affine_scale
+
+    grid = frame.dense().astype(np.float64) / affine_scale(space.out_to_norm)  # output px per output px at identity
+    jx, jy = np.diff(grid, axis=1)[:-1], np.diff(grid, axis=0)[:, :-1]
+    a, b, c, d = jx[..., 0], jy[..., 0], jx[..., 1], jy[..., 1]
+    det, frobenius = a * d - b * c, a * a + b * b + c * c + d * d
+    spread = np.sqrt(np.maximum(frobenius ** 2 / 4 - det ** 2, 0))
+    anisotropy = np.sqrt(frobenius / 2 + spread) / np.sqrt(np.maximum(frobenius / 2 - spread, 1e-12))
+    shown = frame.occlusion[:-1, :-1] < 0.05
+    if frame.mouth is not None:
+        y0, y1, x0, x1 = frame.mouth.box
+        shown[max(y0 - 2, 0):y1 + 2, max(x0 - 2, 0):x1 + 2] = False
+    return float(det[shown].min()), float(np.percentile(anisotropy[shown], 99.9))
+
+
+@pytest.mark.parametrize("framing", ["picture", "crop"])
+@pytest.mark.parametrize("where", ["whole", "left", "right", "top"])
+def test_head_turns_keep_the_picture_whole(pipe, framing, where):
+    """The head turned to the extremes the renderer must hold (roll +-10, yaw +-15 degrees: `TURNS`), the face
+    in the middle of the picture or touching its edge: the field never folds (no tear in the neck, the hair
+    or the background) and stretches nowhere more than 6:1 (the renderer before issue 21 folded at the left
+    and right edges, up to 550:1). The contact sheet shows the same turns."""
+    from frond.contact_sheet import TURNS
+    from frond.face.head import HeadGeometry, full_pose, keypoint_depth
+
+    crop = EDGE_CROPS.get(where, (slice(None), slice(None)))
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, np.ascontiguousarray(astronaut()[crop]),
+                                                              GenerationSettings(framing=framing))
+    geometry = HeadGeometry(keypoints.astype(np.float64))
+    depth = keypoint_depth(geometry, keypoints.astype(np.float64))
+    poses = full_pose(np.array([pose for _, pose in TURNS], np.float32))
+    driving = np.stack([geometry.rotate(keypoints.astype(np.float64), pose, depth) for pose in poses]).astype(np.float32)
+    for (label, _), frame in zip(TURNS, field.frames(driving, poses)):
+        folding, stretch = map_distortion(frame, space)
+        assert folding > 0.05, f"{label}: the map folds ({folding:.2f})"
+        assert stretch < 6, f"{label}: stretched {stretch:.1f}:1"
+
+
 def test_one_resampling_pass_keeps_the_detail(pipe):
     """A head that moves by a fraction of a pixel stays as sharp as the aligned crop: each frame
     samples the original portrait once (a second bicubic pass over the crop would blur it)."""
@@ -209,7 +251,8 @@ def test_talk3_first_frame_closes(pipe):
 
 def test_contact_sheet_from_given_portraits(tmp_path):
     """`python -m frond contact-sheet --portraits ...` writes one row per portrait: the portrait and
-    three frames (closed, half open, widest), each a 1:1 tile of the rendered crop."""
+    three frames (closed, half open, widest), each a 1:1 tile of the rendered crop, then four with the head
+    turned (roll -10, +10, yaw -15, +15 degrees), each the whole crop."""
     from .conftest import EXAMPLES, run_cli
 
     out = tmp_path / "sheet.png"
@@ -219,9 +262,10 @@ def test_contact_sheet_from_given_portraits(tmp_path):
     import cv2
 
     sheet = cv2.imread(str(out))
-    assert sheet.shape[1] == 4 * 128 and sheet.shape[0] == 2 * (128 + 22)
-    tiles = [sheet[22:150, c * 128:(c + 1) * 128].astype(float) for c in range(4)]
+    assert sheet.shape[1] == 8 * 128 and sheet.shape[0] == 2 * (128 + 22)
+    tiles = [sheet[22:150, c * 128:(c + 1) * 128].astype(float) for c in range(8)]
     assert np.abs(tiles[3] - tiles[1]).mean() > 2  # the widest-open frame differs from the closed one
+    assert all(np.abs(tiles[c] - tiles[c + 1]).mean() > 2 for c in (4, 6))  # the head turned one way, then the other
 
 
 def test_contact_sheet_skips_without_shared_data(monkeypatch, tmp_path, capsys):
