@@ -120,7 +120,7 @@ def read_driving_video(path: str | os.PathLike, backend: str = "auto", limits: L
             if len(raw) >= max_frames:
                 raise FrondInputError(f"The driving video is longer than the limit of {limits.max_audio_seconds:.0f} s. "
                                       "Trim it, or raise the limit (CLI: --max-audio-seconds; app: FROND_MAX_AUDIO_SECONDS).")
-            size = frame.shape[:2]
+            size = (int(frame.shape[0]), int(frame.shape[1]))
             faces = detect_faces(frame, backend=backend, max_faces=1)
             raw.append(faces[0].landmarks.astype(np.float64) if faces else np.full((68, 2), np.nan))
             if progress is not None and expected:
