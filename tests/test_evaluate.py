@@ -118,7 +118,9 @@ def test_evaluate_real_clip(tmp_path: Path) -> None:
     folder.mkdir()
     shutil.copy(SHARED_CLIP, folder / SHARED_CLIP.name)
     out = tmp_path / "report.json"
-    report = folder.evaluate_folder(folder, out, baselines=True, max_seconds=1.6)
+    from frond.evaluate.folder import evaluate_folder
+
+    report = evaluate_folder(folder, out, baselines=True, max_seconds=1.6)
     clip = report["clips"][0]
     assert clip["frames"] == 40
     ceiling = clip["rows"]["real video"]
