@@ -210,9 +210,10 @@ class VideoMotionEstimator(PriorStage):
         frames = to_face_frame(sample_track(track, times), first)  # (T, 68, 2)
         poses = fit_poses(reference, frames)
         driver = HeadGeometry(reference)
+        driver_depth = keypoint_depth(driver, reference)
         expression = np.empty_like(frames)  # what the head's motion leaves, in the head's own frame
         for t, (frame, pose) in enumerate(zip(frames, poses)):
-            moved = driver.rotate(reference, pose, keypoint_depth(driver, reference))
+            moved = driver.rotate(reference, pose, driver_depth)
             expression[t] = np.linalg.solve(linear_part(driver, pose), (frame - moved).T).T
         expression[:, JAW_AND_MOUTH] *= settings.lip_scale
         poses *= settings.head_motion
