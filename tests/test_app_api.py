@@ -146,7 +146,7 @@ def test_generate_returns_four_panels_and_a_video_with_sound(client, inputs):
     assert abs(out["seconds"] - speech_seconds) <= tolerance, (out, speech_seconds)
     assert abs(out["fps"] - 25.0) < 0.01
     assert out["audio"], "the output video has no audio stream"
-    assert out["size"] == (256, 256)
+    assert out["size"] == (512, 600)  # the whole picture (Grace Hopper's 512x600), the default framing
 
     motion = _probe(field)
     assert abs(motion["seconds"] - speech_seconds) <= tolerance
@@ -195,13 +195,29 @@ def test_the_api_page_documents_the_tables_ranges(client):
     ("seed", -1, "seed must be a whole number >= 0, got -1"),
     ("motion", "foo", "motion must be learned or prior, got 'foo'"),
     ("size", 300, "size must be 256 or 512, got 300"),
-    ("framing", "wide", "framing must be crop or full, got 'wide'"),
+    ("framing", "wide", "framing must be picture or crop, got 'wide'"),
 ])
 def test_a_bad_setting_raises_validation_error_with_the_clis_message(client, inputs, setting, value, message):
     with pytest.raises(ValidationError) as err:
         client.predict(handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])), api_name="/generate",
                        **{setting: value})
     assert f"- {setting}: {message}" in str(err.value), str(err.value)  # named, with the CLI's words
+
+
+def test_a_driving_video_wins_over_the_speech(client, inputs, tmp_path):
+    """The optional driving video: its face drives the portrait, its soundtrack is the output's, and with
+    speech given too the summary says that the video won."""
+    from .test_generate import driving_clip
+
+    drive = tmp_path / "drive.mp4"
+    driving_clip(drive, frames=30, audio=inputs["speech"])
+    *_, video, _combined, info = client.predict(
+        handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])),
+        driving_video=handle_file(str(drive)), api_name="/generate",
+    )
+    out = _probe(video)
+    assert out["frames"] == 30 and out["audio"] and out["size"] == (512, 600)
+    assert "driving video" in info and "speech was not used" in info
 
 
 @pytest.mark.parametrize(

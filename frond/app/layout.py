@@ -100,6 +100,9 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
                     value=default[1], label="Speech", type="filepath", sources=["upload", "microphone"], elem_id="speech",
                 )
                 gr.Markdown(f"Up to {config.max_audio_seconds:g} s: WAV, MP3, FLAC, OGG, M4A, or record.")
+                driving = gr.Video(label="Driving video (optional: its face moves the portrait, its sound is the "
+                                         "soundtrack; it wins over the speech)", sources=["upload", "webcam"],
+                                   height=160, elem_id="driving-video")
                 if examples:
                     gr.Examples(
                         examples=examples, inputs=[portrait, speech], example_labels=example_labels,
@@ -151,7 +154,7 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
             None, None, outputs, js=clear_js(len(outputs)), queue=False, api_visibility="private",
         ).then(
             make_generate(dirs),
-            inputs=[portrait, speech, *settings],
+            inputs=[portrait, speech, *settings, driving],
             outputs=outputs,
             api_name="generate",
             concurrency_limit=config.concurrency,
