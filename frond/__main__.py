@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import IMAGE_PIXELS_CEILING, LANDMARK_BACKENDS, MIN_IMAGE_PIXELS_LIMIT, SETTINGS, GenerationSettings, Limits
+from .config import (IMAGE_PIXELS_CEILING, LANDMARK_BACKENDS, MIN_IMAGE_PIXELS_LIMIT, PICTURE, SETTINGS, GenerationSettings,
+                     Limits)
 from .errors import FrondInputError
 from .shutdown import stop_like_interrupt
 
@@ -60,6 +61,9 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
                                    "with the bundled learned motion and the training-free render stages unless --weights says otherwise.")
     p.add_argument("--portrait", type=Path, help="image with a face (PNG, JPEG, WebP, ...)")
     p.add_argument("--audio", type=Path, help="speech recording (WAV, MP3, M4A/AAC, OGG, FLAC, WebM), any rate")
+    p.add_argument("--driving-video", type=Path, metavar="CLIP",
+                   help="instead of --audio: a video of a face whose motion, relative to its first frame, drives the "
+                        "portrait (reenactment); its soundtrack is the output's (none: a silent output)")
     p.add_argument("--out", type=Path, help="output video, e.g. out.mp4 (written atomically)")
     p.add_argument("--manifest", type=Path, help="CSV or JSONL: one video per line (portrait, audio, out and optional "
                                                  "settings; the options here are the defaults); outputs that exist are skipped")
@@ -81,7 +85,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 def _add_settings(p: argparse.ArgumentParser) -> None:
     """One option per generation setting, from the settings table (`frond.config.SETTINGS`)."""
-    group = p.add_argument_group("generation settings", "the app's widgets (--face-index: here only); a manifest's "
+    group = p.add_argument_group("generation settings", "the app's widgets (--face-index, --max-side: here only); a manifest's "
                                                         "columns of the same names (lip_scale, ...) override them per video")
     for setting in SETTINGS:
         text = setting.help.replace("%", "%%")
@@ -93,6 +97,8 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
         group.add_argument(setting.option, type=_finite if setting.kind is float else setting.kind,
                            choices=setting.choices or None, default=setting.default,
                            help=f"{text} ({setting.range_text}; default %(default)s)")
+    # the switch before the framing setting; the whole picture is its default now, so it asks for the default
+    group.add_argument("--full-frame", dest="framing", action="store_const", const=PICTURE, help=argparse.SUPPRESS)
 
 
 def _settings(args: argparse.Namespace) -> tuple[GenerationSettings, Limits]:
@@ -114,6 +120,8 @@ def _check_request(args: argparse.Namespace, limits: Limits) -> None:
     from .paths import check_paths
 
     single = [name for name in ("portrait", "audio", "out") if getattr(args, name) is not None]
+    if args.driving_video is not None:
+        single.append("driving-video")
     if args.manifest is not None:
         if single or args.save_intermediates is not None:
             raise FrondInputError("--manifest names the portrait, audio, out (and save_intermediates) of every video: "
@@ -121,15 +129,19 @@ def _check_request(args: argparse.Namespace, limits: Limits) -> None:
         return
     if args.shard or args.overwrite:
         raise FrondInputError("--shard and --overwrite go with --manifest.")
-    missing = [f"--{name}" for name in ("portrait", "audio", "out") if getattr(args, name) is None]
+    if args.audio is not None and args.driving_video is not None:
+        raise FrondInputError("--audio and --driving-video both given: a driving video brings its own soundtrack. "
+                              "Leave out one of them.")
+    driver = ("driving_video", "Driving video") if args.driving_video is not None else ("audio", "Audio")
+    missing = [f"--{name}" for name in ("portrait", driver[0], "out") if getattr(args, name) is None]
     if missing:
-        raise FrondInputError(f"{', '.join(missing)} missing: give --portrait IMAGE --audio AUDIO --out OUT.mp4, "
-                              "or --manifest FILE for many videos.")
-    for path, what in ((args.portrait, "Portrait"), (args.audio, "Audio")):
+        raise FrondInputError(f"{', '.join(missing)} missing: give --portrait IMAGE --audio AUDIO --out OUT.mp4 "
+                              "(or --driving-video CLIP instead of --audio), or --manifest FILE for many videos.")
+    for path, what in ((args.portrait, "Portrait"), (getattr(args, driver[0]), driver[1])):
         if not path.is_file():
             raise FrondInputError(f"{what} not found: {path}. Check the path" + (" (it is a folder)." if path.is_dir() else "."))
     open_image(args.portrait, limits).close()  # its header only: an image bomb is refused before anything loads
-    check_paths(args.out, (args.portrait, args.audio), args.save_intermediates)
+    check_paths(args.out, (args.portrait, args.audio, args.driving_video), args.save_intermediates)
 
 
 def _start_phones(audio: Path, limits: Limits) -> None:
@@ -186,11 +198,13 @@ def _generate(args: argparse.Namespace) -> int:
     _check_request(args, limits)
     if args.manifest is not None:
         return _generate_manifest(args, settings, limits)
-    _start_phones(args.audio, limits)
+    if args.audio is not None:
+        _start_phones(args.audio, limits)
     pipe = _pipeline(args, limits)
     bar, progress = _progress_bar(args.quiet)
     try:
-        result = pipe.generate(args.portrait, args.audio, args.out, settings, args.save_intermediates, progress)
+        result = pipe.generate(args.portrait, args.audio, args.out, settings, args.save_intermediates, progress,
+                               driving_video=args.driving_video)
     finally:
         bar.close()
         pipe.close()
@@ -263,6 +277,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-memory", action="store_true", help="skip the peak-memory runs")
     p.add_argument("--skip-app", action="store_true", help="skip the app cold-start measurement")
     p.add_argument("--skip-cli", action="store_true", help="skip the CLI first-answer and 22.5 s-clip runs")
+    p.add_argument("--skip-picture", action="store_true", help="skip the whole-picture row (the default framing at 720 px)")
     p.set_defaults(func=lambda args: __import__("frond.bench", fromlist=["main"]).main(args))
 
 

@@ -1,7 +1,11 @@
 """`python -m frond bench`: speed (ratio to real time, per-stage ms/frame) and peak memory.
 
 Inputs are the project's own: the bundled portrait and its synthesised speech, looped
-to the requested length. Numbers are printed with the machine they came from.
+to the requested length. Numbers are printed with the machine they came from. The
+aligned crop is timed at each `--sizes`, and the default framing, the whole picture, on
+the portrait enlarged to `PICTURE_SIDE` on its long side (the face fills the picture: the
+costly case); each beside the machine's ceiling at the same frame size, measured in the
+same run.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from .config import available_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+PICTURE_SIDE = 720  # the picture row: the bundled portrait enlarged to this long side (the default `max_side`)
 
 
 def machine() -> str:
@@ -57,45 +62,68 @@ def speech_of_length(seconds: float, folder: Path, variant: int = 0) -> Path:
     return path
 
 
-def time_sizes(sizes: list[int], seconds: float, folder: Path, repeats: int = 2) -> list[dict]:
-    from .config import GenerationSettings
+def picture_portrait(folder: Path, side: int = PICTURE_SIDE) -> Path:
+    """The bundled portrait enlarged (bicubic) to `side` pixels on its long side, as a PNG in `folder`."""
+    import cv2
+
+    from .media import load_image
+
+    image, _ = load_image(EXAMPLES / "grace_hopper.jpg")
+    scale = side / max(image.shape[:2])
+    big = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)), interpolation=cv2.INTER_CUBIC)
+    path = folder / f"portrait_{side}.png"
+    cv2.imwrite(str(path), cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def time_sizes(sizes: list[int], seconds: float, folder: Path, repeats: int = 2, picture: bool = True) -> list[dict]:
+    """The pipeline end to end (best of `repeats`): the crop at each of `sizes`, then (with `picture`) the
+    default framing on a PICTURE_SIDE portrait; each row with the ceiling at its frame size (`ceiling_fps`)."""
+    from .config import CROP, GenerationSettings
     from .pipeline import FrondPipeline
 
     pipe = FrondPipeline()
     clips = [speech_of_length(seconds, folder, variant) for variant in range(1, repeats + 1)]  # phones decoded every run
     warm = speech_of_length(2.0, folder)
     portrait = EXAMPLES / "grace_hopper.jpg"
+    cases = [(f"crop {size}", portrait, GenerationSettings(size=size, framing=CROP)) for size in sizes]
+    if picture:
+        cases.append((f"picture {PICTURE_SIDE}", picture_portrait(folder), GenerationSettings(max_side=PICTURE_SIDE)))
     rows = []
-    for size in sizes:
-        settings = GenerationSettings(size=size)
-        pipe.generate(portrait, warm, folder / "warm.mp4", settings)  # first-call costs (model load, JIT) excluded
+    for case, image, settings in cases:
+        pipe.generate(image, warm, folder / "warm.mp4", settings)  # first-call costs (model load, JIT) excluded
         elapsed = float("inf")
         for audio in clips:  # the best of a few runs: other load on the machine only ever adds time
             start = time.perf_counter()
-            result = pipe.generate(portrait, audio, folder / f"bench_{size}.mp4", settings)
+            result = pipe.generate(image, audio, folder / "bench.mp4", settings)
             elapsed = min(elapsed, time.perf_counter() - start)
         per_frame = {k: 1000.0 * v / result.n_frames for k, v in result.timings.items() if k != "total"}
-        rows.append({"size": size, "audio_s": result.duration, "elapsed_s": elapsed, "x_realtime": result.duration / elapsed,
-                     "frames_per_s": result.n_frames / elapsed, "ms_per_frame": per_frame})
+        ceiling = ceiling_fps((result.height, result.width), folder)
+        rows.append({"case": case, "size": settings.size if settings.framing == CROP else None,
+                     "frame": f"{result.width}x{result.height}", "audio_s": result.duration, "elapsed_s": elapsed,
+                     "x_realtime": result.duration / elapsed, "frames_per_s": result.n_frames / elapsed,
+                     "ceiling_fps": ceiling, "ceiling_ratio": result.n_frames / elapsed / ceiling, "ms_per_frame": per_frame})
     return rows
 
 
-def ceiling_fps(size: int, folder: Path, frames: int = 150, repeats: int = 3) -> float:
-    """The machine's ceiling, frames/s at `size`: per frame, only what no renderer can skip: one bicubic
-    remap of the portrait (a slightly moving warp, separate x/y maps, as the prior decoder does) and
-    x264 `veryfast` encoding (the pipeline's VideoWriter, threaded), with no audio."""
+def ceiling_fps(size: int | tuple[int, int], folder: Path, frames: int = 150, repeats: int = 3) -> float:
+    """The machine's ceiling, frames/s at `size` (a side, or (height, width)): per frame, only what no
+    renderer can skip: one bicubic remap of the portrait (a slightly moving warp, separate x/y maps, as the
+    prior decoder does) and x264 `veryfast` encoding (the pipeline's VideoWriter, threaded), with no audio."""
     import cv2
 
     from .media import VideoWriter, load_image
 
+    height, width = (size, size) if isinstance(size, int) else size
+    name = f"ceiling_{size}" if isinstance(size, int) else f"ceiling_{width}x{height}"
     image, _ = load_image(EXAMPLES / "grace_hopper.jpg")
-    source = np.ascontiguousarray(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA))
-    gy, gx = np.mgrid[0:size, 0:size].astype(np.float32)
+    source = np.ascontiguousarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
+    gy, gx = np.mgrid[0:height, 0:width].astype(np.float32)
     maps = [(gx + shift, gy - 0.5 * shift) for shift in (3.0 * np.sin(0.2 * i + gy / 40.0) for i in range(25))]
     best = float("inf")
     for _ in range(repeats):  # the best of a few: other load on the machine only ever adds time
         start = time.perf_counter()
-        with VideoWriter(folder / f"ceiling_{size}.mp4", size, size, 25.0, threaded=True) as writer:
+        with VideoWriter(folder / f"{name}.mp4", width, height, 25.0, threaded=True) as writer:
             for i in range(frames):
                 map_x, map_y = maps[i % len(maps)]
                 writer.write(cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE))
@@ -107,7 +135,7 @@ def cli_seconds(audio: Path, out: Path, size: int) -> float:
     """Wall time of `python -m frond generate` in a fresh process, launch to exit: what a user waits."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "frond", "generate", "--portrait", str(EXAMPLES / "grace_hopper.jpg"),
-                           "--audio", str(audio), "--out", str(out), "--size", str(size), "--quiet"],
+                           "--audio", str(audio), "--out", str(out), "--size", str(size), "--framing", "crop", "--quiet"],
                           capture_output=True, text=True, cwd=ROOT)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
@@ -131,7 +159,7 @@ PEAK_SNIPPET = """
 import resource, sys
 from frond import FrondPipeline, GenerationSettings
 pipe = FrondPipeline()
-pipe.generate(sys.argv[1], sys.argv[2], sys.argv[3], GenerationSettings(size=int(sys.argv[4])))
+pipe.generate(sys.argv[1], sys.argv[2], sys.argv[3], GenerationSettings(size=int(sys.argv[4]), framing="crop"))
 worker = pipe.phones.worker
 helper = 0.0
 if worker is not None and worker._process is not None:  # the phone helper process counts too
@@ -196,14 +224,16 @@ def main(args: argparse.Namespace) -> int:
     report: dict = {"machine": machine()}
     with tempfile.TemporaryDirectory(prefix="frond-bench-") as tmp:
         folder = Path(tmp)
-        rows = time_sizes(args.sizes, args.seconds, folder, args.repeats)
+        rows = time_sizes(args.sizes, args.seconds, folder, args.repeats, picture=not args.skip_picture)
         report["speed"] = rows
         stages = sorted({k for r in rows for k in r["ms_per_frame"]})
-        print(f"\nend to end ({args.seconds:g} s of speech, audio decode to finished MP4, best of {args.repeats}):")
-        print(f"{'size':>6} {'x real time':>12} {'frames/s':>9}  " + " ".join(f"{s:>8}" for s in stages) + "   (ms/frame)")
+        print(f"\nend to end ({args.seconds:g} s of speech, audio decode to finished MP4, best of {args.repeats}; "
+              "ceiling: remap + x264 at the same frame size, this run):")
+        print(f"{'case':>12} {'frame':>9} {'x real time':>12} {'frames/s':>9} {'ceiling':>8} {'ratio':>6}  "
+              + " ".join(f"{s:>8}" for s in stages) + "   (ms/frame)")
         for r in rows:
-            print(f"{r['size']:>6} {r['x_realtime']:>11.1f}x {r['frames_per_s']:>9.1f}  "
-                  + " ".join(f"{r['ms_per_frame'].get(s, 0.0):>8.2f}" for s in stages))
+            print(f"{r['case']:>12} {r['frame']:>9} {r['x_realtime']:>11.1f}x {r['frames_per_s']:>9.1f} {r['ceiling_fps']:>8.1f} "
+                  f"{r['ceiling_ratio']:>6.2f}  " + " ".join(f"{r['ms_per_frame'].get(s, 0.0):>8.2f}" for s in stages))
         motion = motion_seconds(args.long_seconds, folder, args.repeats)
         report["motion"] = motion
         print(f"\nmotion stage alone, {motion['seconds_of_speech']:g} s of speech (best of {args.repeats}): learned "

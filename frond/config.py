@@ -25,6 +25,7 @@ IMAGE_PIXELS_CEILING = 400_000_000  # no limit admits more: PIL's own bomb check
 MIN_IMAGE_PIXELS_LIMIT = 64 * 64  # the smallest pixel limit that makes sense (a 64 px portrait)
 LANDMARK_BACKENDS = ("auto", "mediapipe", "fan")  # face.landmarks.resolve_backend; "auto": FAN when cached, else MediaPipe
 WHOLE_END = 2**63  # whole-number settings stay below this (the seed feeds numpy's 64-bit generators)
+PICTURE, CROP = "picture", "crop"  # the framings (`frond.face.framing`): the whole picture as uploaded, or the aligned face crop
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class Setting:
     column: int = 0  # which of the app's two settings columns holds the widget
     step: float = 1.0  # the slider's step
     slider: tuple[float, float] | None = None  # the slider's ends, where narrower than low..high
-    app_name: str = ""  # its name in the app and its API, when not `name` (full_frame -> framing)
-    app_values: tuple[Any, ...] = ()  # the app's value for each of `choices`, when they differ ("crop", "full")
+    app_name: str = ""  # its name in the app and its API, when not `name`
+    app_values: tuple[Any, ...] = ()  # the app's value for each of `choices`, when they differ
     choice_labels: tuple[str, ...] = ()  # what the app's radio shows for each choice
 
     @property
@@ -81,10 +82,10 @@ class Setting:
         else:
             ok = self.low <= value < WHOLE_END
         if not ok:
-            raise ValueError(f"{self.name} must be {self._valid()}, got {value!r}")
+            raise ValueError(f"{self.name} must be {self.valid_text}, got {value!r}")
 
     def to_app(self, value: Any) -> Any:
-        """A field value -> the app widget's value (True -> "full")."""
+        """A field value -> the app widget's value (`app_values`, when the app names the choices otherwise)."""
         return self.app_values[self.choices.index(value)] if self.app_values else value
 
     def from_app(self, value: Any) -> Any:
@@ -94,10 +95,11 @@ class Setting:
         try:
             return self.choices[self.app_values.index(value)] if self.app_values else self.kind(value)
         except (TypeError, ValueError):
-            valid = " or ".join(map(str, self.app_values)) if self.app_values else self._valid()
+            valid = " or ".join(map(str, self.app_values)) if self.app_values else self.valid_text
             raise ValueError(f"{self.api_name} must be {valid}, got {value!r}") from None
 
-    def _valid(self) -> str:
+    @property
+    def valid_text(self) -> str:
         """The valid values as a phrase: a whole number >= 0, within 0..3, 256 or 512."""
         if self.choices:
             return self.range_text
@@ -108,14 +110,15 @@ class Setting:
 class GenerationSettings:
     """What one generation does. Defaults are the app's and the CLI's defaults."""
 
-    size: int = 256  # side of the aligned face crop, in pixels (256 or 512)
+    size: int = 256  # side of the aligned face crop, in pixels (256 or 512): the video's size with the crop framing
     fps: float = 25.0  # frames per second of the output video
     smoothing: float = 0.5  # trajectory stiffness, 0 = follow every phone, 1 = very smooth
     lip_scale: float = 1.0  # multiplies the mouth motion (0 = still mouth, 2 = exaggerated)
     head_motion: float = 1.0  # multiplies the head's motion (0 = still head)
     expression: float = 1.0  # multiplies the brows' and cheeks' motion (0 = still brows)
     blink_rate: float = 1.0  # multiplies the natural blink rate (about 17 per minute)
-    full_frame: bool = False  # paste the animated face back into the whole original image
+    framing: str = PICTURE  # PICTURE: the face animated inside the whole picture (pasted back, feathered); CROP: the aligned crop
+    max_side: int = 720  # PICTURE framing: the video's long side at most, in pixels (larger pictures shrink, none grows)
     seed: int = 0  # seeds blinks, head drift and idle motion: same seed, same video
     face_index: int = 0  # which face when several are found: 0 = the largest, 1 = the next, ...
     motion: str = LEARNED  # "learned": the trained audio -> face and head network; "prior": the training-free phone/viseme path
@@ -142,15 +145,15 @@ SETTINGS: tuple[Setting, ...] = (  # in the app's order, which is also the order
             low=0, high=3, widget="slider", step=0.05, slider=(0, 2)),
     Setting("blink_rate", float, "Blink rate", "Multiplies the natural blink rate (about 17 blinks a minute).",
             low=0, high=3, widget="slider", step=0.1),
-    Setting("size", int, "Output size", "Side of the face crop in pixels. 512 is sharper and about 4x slower.",
-            choices=(256, 512), widget="radio", column=1),
+    Setting("size", int, "Output size",
+            "Side of the aligned face crop in pixels (the video's size with the face-crop framing). 512 is sharper and "
+            "about 4x slower.", choices=(256, 512), widget="radio", column=1),
     Setting("fps", float, "Frames per second",
             "Frames per second of the video. Motion is continuous in time, so any rate works.",
             low=1, high=60, widget="slider", column=1, slider=(10, 60)),
-    Setting("full_frame", bool, "Framing",
-            "Face crop: the aligned square. Full frame: the face pasted back into the whole photo.",
-            choices=(False, True), widget="radio", column=1,
-            app_name="framing", app_values=("crop", "full"), choice_labels=("Face crop", "Full frame")),
+    Setting("framing", str, "Framing",
+            "Picture: the face animated in the whole picture as uploaded. Face crop: the aligned square of the output size.",
+            choices=(PICTURE, CROP), widget="radio", column=1, choice_labels=("Whole picture", "Face crop")),
     Setting("seed", int, "Seed", "Seeds blinks and head sway: the same seed gives the same video.",
             low=0, widget="number", column=1),
     Setting("motion", str, "Mouth motion",
@@ -159,6 +162,9 @@ SETTINGS: tuple[Setting, ...] = (  # in the app's order, which is also the order
     Setting("expression", float, "Expression", "Multiplies the brows' and cheeks' motion: 0 keeps them still, 2 exaggerates.",
             low=0, high=3, widget="slider", step=0.05, slider=(0, 2)),
     Setting("face_index", int, "Face", "Which face when there are several: 0 = the largest, 1 = the next, ...", low=0),
+    Setting("max_side", int, "Longest side",
+            "Picture framing: the video's longest side at most, in pixels; larger pictures are scaled down (never up), "
+            "sides rounded to even numbers for H.264. 720 keeps it fast.", low=64, high=4096),
 )
 APP_SETTINGS = tuple(s for s in SETTINGS if s.widget)  # the app's widgets and its API's parameters, in order
 
@@ -172,14 +178,13 @@ class Limits:
     max_image_side: int = 4096  # larger portraits are downscaled to this side, then used
     max_image_pixels: int = 100_000_000  # portraits with more pixels are refused from their header, before decoding
     min_face_pixels: int = 64  # faces narrower than this (eye-to-eye span x 2.5) are refused
-    max_full_frame_side: int = 1920  # full-frame output is downscaled to fit this side
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.max_audio_seconds) or self.max_audio_seconds < self.min_audio_seconds:
             raise ValueError(f"the audio length limit must be a number of seconds >= {self.min_audio_seconds:g}, "
                              f"got {self.max_audio_seconds}")
-        if self.max_image_side < 64 or self.max_full_frame_side < 64:
-            raise ValueError(f"image size limits must be >= 64 px, got {self.max_image_side} and {self.max_full_frame_side}")
+        if self.max_image_side < 64:
+            raise ValueError(f"the image size limit must be >= 64 px, got {self.max_image_side}")
         if not MIN_IMAGE_PIXELS_LIMIT <= self.max_image_pixels <= IMAGE_PIXELS_CEILING:
             raise ValueError(f"the image pixel limit must be {MIN_IMAGE_PIXELS_LIMIT}..{IMAGE_PIXELS_CEILING}, "
                              f"got {self.max_image_pixels}")

@@ -3,9 +3,12 @@
 For several portraits, the speech of `examples/speech_1.wav` drives the motion stage,
 and a few frames are rendered at 512 through the field and the decoder, as `generate`
 renders them (no video encoding, so the sheet shows the renderer, not x264): the
-portrait, the mouth closed, half open and widest open. Each tile is a 1:1 crop of the
-face, so the sheet shows the pixels of a 512 video. A change that degrades the frames
-(stripes, blur, smears, painted mouths) shows in review when the sheet is regenerated.
+portrait, the mouth closed, half open and widest open, each a 1:1 crop of the face, so
+the sheet shows the pixels of a 512 video; then the head turned to the extremes the
+renderer must keep whole (`TURNS`: roll +-10 degrees, yaw +-15 degrees), each the whole
+crop at half size, so that the neck, the hair and the background show. A change that
+degrades the frames (stripes, blur, smears, painted mouths, tearing) shows in review when
+the sheet is regenerated.
 
 Portraits: `--portraits` (images, or videos whose first frame is used), else a fixed
 selection from `../shared/data` (skipped, with a message, when it is absent).
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +34,8 @@ SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_PORTRAITS = ("portraits/happy.png", "portraits/people_0.png", "portraits/art_1.png", "portraits/art_12.png",
                      "portraits/full_body_1.png", "clips/talk3.mp4", "clips/vox_00002.mp4")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+TURNS = (("roll -10", (0.0, 0.0, -10.0)), ("roll +10", (0.0, 0.0, 10.0)),
+         ("yaw -15", (-15.0, 0.0, 0.0)), ("yaw +15", (15.0, 0.0, 0.0)))  # the head turned: label, (yaw, pitch, roll)
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Stills:
     portrait: np.ndarray  # (S, S, 3) uint8 the aligned portrait
     frames: list[np.ndarray]  # (H, W, 3) uint8 rendered frames
     openings: list[float]  # driving mouth opening (inner-lip gap / inter-ocular distance) of each frame
+    turned: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (label, (H, W, 3) frame): the head turned
 
 
 def load_portrait(path: Path) -> np.ndarray:
@@ -79,18 +85,32 @@ def render_stills(pipe: FrondPipeline, image: np.ndarray, settings: GenerationSe
     """Render frames of `image` through the pipeline's stages: driving (T, 68, 2) keypoints, poses (T, 3)."""
     from .face.ibug import mouth_opening
 
-    face, _, _, field, decoder = prepare_portrait(pipe, image, settings)
-    frames = list(decoder.render_batch(field.frames(driving, poses), driving))
+    face, _, _, dense, decoder = prepare_portrait(pipe, image, settings)
+    frames = list(decoder.render_batch(dense.frames(driving, poses), driving))
     return Stills(portrait=face.image, frames=frames, openings=[float(mouth_opening(k)) for k in driving])
+
+
+def turned_stills(pipe: FrondPipeline, image: np.ndarray, size: int = 512) -> list[tuple[str, np.ndarray]]:
+    """The portrait's face, mouth at rest, with the head turned to each of `TURNS`: (label, (S, S, 3) frame)."""
+    from .config import CROP, GenerationSettings
+    from .face.head import HeadGeometry, full_pose, keypoint_depth
+
+    _, source, _, dense, decoder = prepare_portrait(pipe, image, GenerationSettings(size=size, framing=CROP))
+    geometry = HeadGeometry(source)
+    depth = keypoint_depth(geometry, source)
+    poses = full_pose(np.array([pose for _, pose in TURNS], np.float32))
+    driving = np.stack([geometry.rotate(source.astype(np.float64), pose, depth) for pose in poses]).astype(np.float32)
+    frames = decoder.render_batch(dense.frames(driving, poses), driving)
+    return [(label, frame) for (label, _), frame in zip(TURNS, frames)]
 
 
 def speech_stills(pipe: FrondPipeline, image: np.ndarray, audio: Path, size: int = 512) -> Stills:
     """The portrait driven by `audio`: its frames with the mouth closed, half open and widest open."""
-    from .config import GenerationSettings
+    from .config import CROP, GenerationSettings
     from .face.ibug import mouth_opening
     from .media import load_audio
 
-    settings = GenerationSettings(size=size)
+    settings = GenerationSettings(size=size, framing=CROP)
     face = pipe.find_face(image, settings)
     source = pipe.stages.encoder.encode(face)
     clip = load_audio(audio)
@@ -111,15 +131,18 @@ def face_tile(image: np.ndarray, tile: int) -> np.ndarray:
 
 
 def compose_sheet(rows: list[tuple[str, Stills]], tile: int = 256) -> np.ndarray:
-    """One row per portrait: the aligned portrait, then its frames; a caption strip above each tile."""
+    """One row per portrait: the aligned portrait, then its frames (1:1 face tiles), then the head turned
+    (the whole crop, scaled to the tile); a caption strip above each tile."""
     import cv2
 
     caption = 22
-    columns = 1 + max(len(stills.frames) for _, stills in rows)
+    columns = 1 + max(len(stills.frames) + len(stills.turned) for _, stills in rows)
     sheet = np.full((len(rows) * (tile + caption), columns * tile, 3), 255, np.uint8)
     for r, (name, stills) in enumerate(rows):
         tiles = [("portrait: " + name, stills.portrait)] + [(f"opening {o:.2f}", f) for o, f in zip(stills.openings, stills.frames)]
-        for c, (label, image) in enumerate(tiles):
+        whole = [(f"head {label} (whole crop)", cv2.resize(f, (tile, tile), interpolation=cv2.INTER_AREA))
+                 for label, f in stills.turned]
+        for c, (label, image) in enumerate(tiles + whole):
             y, x = r * (tile + caption), c * tile
             crop = face_tile(image, tile)
             sheet[y + caption: y + caption + crop.shape[0], x: x + crop.shape[1]] = crop
@@ -132,7 +155,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "contact-sheet", help="render a grid of frames from several portraits at 512 (a visual regression sheet)",
         description="Render the portrait, a closed, a half-open and a wide-open mouth for several portraits at 512, "
-                    "driven by the bundled speech, as 1:1 face crops in one PNG. Without --portraits it uses a "
+                    "driven by the bundled speech, as 1:1 face crops, then the head turned (roll +-10, yaw +-15 "
+                    "degrees) as whole crops, in one PNG. Without --portraits it uses a "
                     "selection from ../shared/data and skips when that is absent.")
     parser.add_argument("--portraits", type=Path, nargs="+", help="images (or videos: their first frame)")
     parser.add_argument("--audio", type=Path, default=ROOT / "examples" / "speech_1.wav", help="the driving speech")
@@ -158,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
     pipe = FrondPipeline(landmarks="mediapipe")
     rows = []
     for path in portraits:
-        stills = speech_stills(pipe, load_portrait(path), args.audio, args.size)
+        image = load_portrait(path)
+        stills = speech_stills(pipe, image, args.audio, args.size)
+        stills.turned = turned_stills(pipe, image, args.size)
         rows.append((path.name, stills))
         print(f"{path.name}: openings " + ", ".join(f"{o:.2f}" for o in stills.openings), file=sys.stderr)
     sheet = compose_sheet(rows, min(args.tile, args.size))

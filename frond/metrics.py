@@ -293,6 +293,44 @@ def relative_sharpness(frames: np.ndarray, reference: np.ndarray) -> float:
     return float(np.mean([sharpness(f) for f in frames]) / ref)
 
 
+def face_box(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """The box (y0, y1, x0, x1) of all 68 landmarks (68, 2) in pixels, clipped to the frame `shape`; None
+    where there are none (NaN) or it is empty."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    if not np.isfinite(points).all():
+        return None
+    x0, y0 = np.floor(points.min(0)).astype(int)
+    x1, y1 = np.ceil(points.max(0)).astype(int) + 1
+    box = (max(int(y0), 0), min(int(y1), shape[0]), max(int(x0), 0), min(int(x1), shape[1]))
+    return box if box[1] - box[0] > 1 and box[3] - box[2] > 1 else None
+
+
+def mouth_region(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """The box (y0, y1, x0, x1) around the lips of landmarks (68, 2) in pixels with a quarter of the
+    inter-ocular distance around them (`frond.face.ibug.mouth_box`), clipped to `shape`; None without landmarks."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    if not np.isfinite(points).all():
+        return None
+    box = ibug.mouth_box(points, float(ibug.inter_ocular(points)), shape)
+    return box if box[1] - box[0] > 1 and box[3] - box[2] > 1 else None
+
+
+def region_scores(frames: np.ndarray, real_frames: np.ndarray,
+                  boxes: list[tuple[int, int, int, int] | None]) -> tuple[float, float]:
+    """PSNR (dB) and SSIM of each frame's box (y0, y1, x0, x1) against the same box of the real frame,
+    each averaged over the frames that have a box. frames, real_frames: (T, H, W, 3) uint8."""
+    psnrs, ssims = [], []
+    for frame, real, box in zip(frames, real_frames, boxes):
+        if box is None:
+            continue
+        y0, y1, x0, x1 = box
+        psnrs.append(psnr(frame[y0:y1, x0:x1], real[y0:y1, x0:x1]))
+        ssims.append(ssim(frame[y0:y1, x0:x1], real[y0:y1, x0:x1]))
+    if not psnrs:
+        return math.nan, math.nan
+    return _finite_mean(psnrs), float(np.mean(ssims))
+
+
 # ---------------------------------------------------------------- one comparison
 
 

@@ -3,8 +3,9 @@
 Stages (docs/DESIGN.md): keypoint encoder -> motion estimator (continuous trajectories)
 -> dense motion field -> decoder. Each stage is the learned FROND module when weights
 provide it, else the training-free prior; `modes` says which ran, `stage_weights` which
-weights. The framing (crop or full frame) is `frond.face.framing`; the intermediates,
-`frond.intermediates`.
+weights. The framing (the whole picture, or the aligned crop) is `frond.face.framing`; the
+intermediates, `frond.intermediates`. A driving video instead of speech makes the motion stage
+its face's (`frond.motion.video`): reenactment.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from .face.ibug import inter_ocular
 from .face.landmarks import detect_faces, several_faces_note
 from .intermediates import IntermediatesWriter
 from .media import VideoWriter, load_audio, load_image
+from .motion.video import DrivingVideo, VideoMotionEstimator, read_driving_video
 from .paths import check_paths, remove_stale_parts
 from .registry import bundled_motion, prior_stages
 from .stages import PRIOR, PRIOR_NAME, DenseFieldEstimator, ImageDecoder, MotionEstimator
@@ -233,6 +235,21 @@ class FrondPipeline:
             notices.append("The audio is silent: the video shows idle motion with the mouth closed.")
         return image, clip, notices
 
+    def read_driving(self, portrait: str | os.PathLike | np.ndarray | Image.Image, driving_video: str | os.PathLike | DrivingVideo,
+                     timings: Timings, report: Progress) -> tuple[np.ndarray, AudioClip, list[str], MotionEstimator]:
+        """The portrait (H, W, 3) uint8 and a driving video (read here unless it was already): its soundtrack,
+        what to tell the user, and the motion stage its face drives (`frond.motion.video`)."""
+        notices = list(self.notices)
+        with timings("load"):
+            image, image_notices = load_image(portrait, self.limits)
+        with timings("driving"):
+            driving = driving_video if isinstance(driving_video, DrivingVideo) else read_driving_video(
+                driving_video, self.landmarks, self.limits, lambda f: report(0.03 * f, "reading the driving video's face"))
+        notices += image_notices
+        if not driving.has_sound:
+            notices.append("The driving video has no soundtrack: the output is silent.")
+        return image, driving.audio, notices, VideoMotionEstimator(driving)
+
     @contextlib.contextmanager
     def outputs(self, out_path: str | os.PathLike, clip: AudioClip, face: AlignedFace, framing: Framing,
                 settings: GenerationSettings, intermediates_dir: str | os.PathLike | None
@@ -244,7 +261,8 @@ class FrondPipeline:
             video = stack.enter_context(VideoWriter(out_path, framing.width, framing.height, settings.fps,
                                                     audio_path=clip.path, threaded=True, crf=OUTPUT_CRF))
             intermediates = None if intermediates_dir is None else stack.enter_context(
-                IntermediatesWriter(intermediates_dir, face, framing, settings.fps, clip.path, settings.size))
+                IntermediatesWriter(intermediates_dir, face, framing, settings.fps, clip.path, settings.size,
+                                    still_field=self.stages.field.frames(face.keypoints[None], np.zeros((1, 3), np.float32))[0]))
             yield video, intermediates
 
     def write_frames(self, motion: MotionSequence, framing: Framing, video: VideoWriter,
@@ -260,22 +278,33 @@ class FrondPipeline:
             if i % 10 == 0 or i == n_frames - 1:
                 report(0.12 + 0.86 * (i + 1) / n_frames, f"rendering frames ({i + 1}/{n_frames})")
 
-    def generate(self, portrait: str | os.PathLike | np.ndarray | Image.Image, audio: str | os.PathLike,
+    def generate(self, portrait: str | os.PathLike | np.ndarray | Image.Image, audio: str | os.PathLike | None,
                  out_path: str | os.PathLike, settings: GenerationSettings = GenerationSettings(),
-                 intermediates_dir: str | os.PathLike | None = None, progress: Progress | None = None) -> GenerationResult:
+                 intermediates_dir: str | os.PathLike | None = None, progress: Progress | None = None,
+                 driving_video: str | os.PathLike | DrivingVideo | None = None) -> GenerationResult:
         """Portrait (path, PIL image or (H, W, 3) array) + audio (path) -> the MP4 at `out_path`.
 
+        Reenactment: with `driving_video` (a path, or a video `frond.motion.video.read_driving_video` read)
+        and no `audio`, the video's face drives the portrait and its soundtrack is the output's.
         Bad input raises `FrondInputError`; nothing is left at `out_path` on failure.
         """
         started = time.perf_counter()
         report = progress or (lambda fraction, stage: None)
         timings = Timings()
-        check_paths(out_path, (portrait, audio), intermediates_dir)  # before any work: never overwrite an input
+        if (audio is None) == (driving_video is None):
+            raise FrondInputError("Give speech or a driving video, not both: a driving video brings its own soundtrack."
+                                  if audio is not None else "Give speech (an audio file) or a driving video.")
+        driving_path = driving_video.path if isinstance(driving_video, DrivingVideo) else driving_video
+        check_paths(out_path, (portrait, audio, driving_path), intermediates_dir)  # before any work: never overwrite an input
         stale = remove_stale_parts(out_path)  # left by runs killed outright (SIGKILL, out of memory)
-        report(0.0, "reading the portrait and the audio")
-        image, clip, notices = self.read_inputs(portrait, audio, timings)
+        if audio is not None:
+            report(0.0, "reading the portrait and the audio")
+            image, clip, notices = self.read_inputs(portrait, audio, timings)
+            motion_stage = self.motion_stage(settings)
+        else:
+            assert driving_video is not None  # one of the two, checked above
+            image, clip, notices, motion_stage = self.read_driving(portrait, driving_video, timings, report)
         notices += stale
-        motion_stage = self.motion_stage(settings)
         motion_stage.prefetch(clip)  # phones start in a helper process while we do the rest
 
         report(0.03, "finding the face and its keypoints")
@@ -288,7 +317,7 @@ class FrondPipeline:
         times = np.arange(max(1, int(round(clip.duration * settings.fps)))) / settings.fps  # frame i shows the voice at i / fps
 
         with self.outputs(out_path, clip, face, framing, settings, intermediates_dir) as (video, intermediates):
-            report(0.08, "estimating motion from speech")
+            report(0.08, "estimating motion from " + ("speech" if driving_video is None else "the driving video"))
             with timings("motion"):  # 2. audio -> keypoint trajectories + head pose
                 motion = motion_stage.estimate(clip, source.keypoints, times, settings)
             report(0.12, "rendering frames")

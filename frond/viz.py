@@ -1,6 +1,7 @@
 """What a person looks at: keypoint overlays, flow colouring, trajectory plots, side by side."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import cv2
@@ -29,13 +30,30 @@ def draw_keypoints(image: np.ndarray, keypoints_px: np.ndarray) -> np.ndarray:
     return out
 
 
+FLOW_ARROWS = 16  # arrows across the field's shorter side
+OCCLUSION_RGB = (20, 30, 120)  # where the source has no content (the new mouth interior)
+PLOT_SIZE_PX = (520, 400)  # the trajectory plot as the app shows it (its panel on a 1366 px screen), CSS px
+PLOT_DENSITY = 2  # image pixels per CSS pixel: sharp on high-density screens and when zoomed
+PLOT_TEXT_PX = 12  # the plot's smallest text (ticks, legends) at PLOT_SIZE_PX, CSS px
+
+
+def arrow_step(height: int, width: int, arrows: int = FLOW_ARROWS) -> int:
+    """Pixels between the field's arrows."""
+    return max(8, min(height, width) // arrows)
+
+
+def arrow_gain(step: int, max_flow: float) -> float:
+    """Arrow length in pixels per pixel of motion: a motion of `max_flow` / 2 draws an arrow 0.45 `step` long."""
+    return step * 0.45 / max(max_flow * 0.5, 1e-6)
+
+
 def flow_to_colour(flow: np.ndarray, occlusion: np.ndarray | None = None, max_flow: float = 12.0,
-                   arrows: int = 16) -> np.ndarray:
+                   arrows: int = FLOW_ARROWS) -> np.ndarray:
     """flow (H, W, 2) in pixels (source - output position) -> (H, W, 3) uint8 RGB.
 
     Hue = direction, saturation = magnitude (saturated at `max_flow` px, fixed so that
-    frames compare), white = no motion, arrows on a sparse grid, the occlusion map in
-    dark blue.
+    frames compare), white = no motion, arrows on a sparse grid (none when `arrows` is 0),
+    the occlusion map in dark blue. `flow_key` draws the key.
     """
     h, w = flow.shape[:2]
     magnitude = np.linalg.norm(flow, axis=-1)
@@ -44,55 +62,111 @@ def flow_to_colour(flow: np.ndarray, occlusion: np.ndarray | None = None, max_fl
     rgb = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
     if occlusion is not None:
         a = np.clip(occlusion, 0, 1)[..., None] * 0.8
-        rgb = (rgb * (1 - a) + np.array([20, 30, 120]) * a).astype(np.uint8)
-    step = max(8, min(h, w) // arrows)
+        rgb = (rgb * (1 - a) + np.array(OCCLUSION_RGB) * a).astype(np.uint8)
+    if not arrows:
+        return rgb
+    step = arrow_step(h, w, arrows)
+    gain = arrow_gain(step, max_flow)
     for y in range(step // 2, h, step):
         for x in range(step // 2, w, step):
             dx, dy = flow[y, x]
             if dx * dx + dy * dy < 0.25:
                 continue
-            gain = step * 0.45 / max(max_flow * 0.5, 1e-6)
             tip = (int(round(x - dx * gain)), int(round(y - dy * gain)))  # arrow = where the content moves
             cv2.arrowedLine(rgb, (x, y), tip, (30, 30, 30), 1, cv2.LINE_AA, tipLength=0.3)
     return rgb
 
 
+def _round_length(value: float) -> float:
+    """The largest of 1, 2, 5 x 10^k that is not above `value` (> 0)."""
+    power = 10.0 ** np.floor(np.log10(value))
+    return float(max(m for m in (1, 2, 5) if m * power <= value * (1 + 1e-9)) * power)
+
+
+def flow_key(height: int, width: int, max_flow: float, arrows: int = FLOW_ARROWS) -> np.ndarray:
+    """The key to `flow_to_colour` of a (height, width) field, a strip to put under it: (h, width, 3) uint8 RGB.
+
+    A colour wheel (a colour points the way content moves, paler is less, the rim is
+    `max_flow` px), an arrow as long as a round number of pixels of motion, the occlusion swatch.
+    """
+    unit = max(width, 192) / 256  # text and wheel grow with the field
+    h = int(round(48 * unit)) // 2 * 2
+    strip = np.full((h, width, 3), 255, np.uint8)
+    font, scale, thick, ink = cv2.FONT_HERSHEY_SIMPLEX, 0.42 * unit, max(1, int(round(unit))), (40, 40, 40)
+
+    def text(label: str, x: int, y: int) -> int:
+        cv2.putText(strip, label, (x, y), font, scale, ink, thick, cv2.LINE_AA)
+        return x + cv2.getTextSize(label, font, scale, thick)[0][0]
+
+    pad = max(2, int(round(4 * unit)))
+    radius = h // 2 - pad
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1].astype(np.float32)
+    inside = xx ** 2 + yy ** 2 <= radius ** 2
+    wheel = flow_to_colour(-np.stack([xx, yy], -1) * (max_flow / radius), max_flow=max_flow, arrows=0)  # content moving (x, y): flow -(x, y)
+    strip[pad:pad + 2 * radius + 1, pad:pad + 2 * radius + 1][inside] = wheel[inside]
+    cv2.circle(strip, (pad + radius, h // 2), radius, (160, 160, 160), 1, cv2.LINE_AA)
+    top, bottom = h // 2 - int(round(4 * unit)), h // 2 + int(round(14 * unit))
+    x = 3 * pad + 2 * radius
+    right = max(text("way it moves", x, top), text(f"rim: {max_flow:.0f} px", x, bottom)) + 3 * pad
+    pixels = _round_length(max_flow)
+    length = int(round(pixels * arrow_gain(arrow_step(height, width, arrows), max_flow)))
+    arrow_y = top - int(round(4 * unit))
+    cv2.arrowedLine(strip, (right, arrow_y), (right + length, arrow_y), (30, 30, 30), thick, cv2.LINE_AA,
+                    tipLength=min(0.5, 5 * unit / max(length, 1)))
+    text(f"{pixels:g} px", right + length + pad, top)
+    swatch = int(round(10 * unit))
+    cv2.rectangle(strip, (right, bottom - swatch), (right + swatch, bottom), OCCLUSION_RGB, -1)
+    text("new", right + swatch + pad, bottom)
+    return strip
+
+
 def plot_trajectories(motion: MotionSequence, path: Path, title: str = "") -> Path:
-    """Mouth opening, lip width, head pose, blinks and the audio envelope over time -> a PNG."""
+    """Mouth opening, lip width, head pose, blinks and the audio envelope over time -> a PNG drawn for
+    PLOT_SIZE_PX at PLOT_DENSITY (text PLOT_TEXT_PX high where it is shown at that size)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    text_pt = PLOT_TEXT_PX * 72 / 100  # at 100 dpi a CSS pixel is a figure pixel
     t, ch = motion.times, motion.channels
-    fig, axes = plt.subplots(4, 1, figsize=(10, 7.5), sharex=True, constrained_layout=True)
-    ax = axes[0]
-    if "envelope" in ch:
-        ax.fill_between(t, 0, ch["envelope"] * max(0.05, float(np.max(ch.get("open", [0.1])))), color="0.85",
-                        label="speech envelope (scaled)")
-    ax.plot(t, ch.get("open", np.zeros_like(t)), color="tab:red", lw=1.6, label="mouth opening")
-    ax.set_ylabel("opening\n(inner lips / eyes)")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
-    ax = axes[1]
-    ax.plot(t, ch.get("width", np.zeros_like(t)), color="tab:purple", lw=1.4, label="lip width")
-    ax.set_ylabel("lip width\n(corners / eyes)")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
-    ax = axes[2]
-    for i, (name, colour) in enumerate((("yaw", "tab:blue"), ("pitch", "tab:orange"), ("roll", "tab:green"))):
-        ax.plot(t, motion.head_pose[:, i], color=colour, lw=1.2, label=name)
-    ax.set_ylabel("head pose (deg)")
-    ax.legend(loc="upper right", fontsize=8, frameon=False, ncol=3)
-    ax = axes[3]
-    ax.plot(t, ch.get("blink", np.zeros_like(t)), color="0.3", lw=1.2, label="blink (lid closure)")
-    if "brow" in ch:
-        ax.plot(t, ch["brow"], color="tab:brown", lw=1.2, label="brow raise")
-    ax.set_ylabel("eyes / brows")
-    ax.set_ylim(-0.05, 1.05)
-    ax.legend(loc="upper right", fontsize=8, frameon=False, ncol=2)
-    axes[-1].set_xlabel("time (s)")
-    fig.suptitle(title or f"Keypoint trajectories ({motion.source})", fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    legend = {"loc": "upper left", "frameon": True, "framealpha": 0.8, "edgecolor": "none", "borderpad": 0.2,
+              "handlelength": 1.2, "borderaxespad": 0.2, "columnspacing": 0.8}
+    with plt.rc_context({"font.size": text_pt, "axes.labelsize": text_pt, "xtick.labelsize": text_pt,
+                         "ytick.labelsize": text_pt, "legend.fontsize": text_pt, "lines.linewidth": 1.2}):
+        fig, axes = plt.subplots(4, 1, figsize=(PLOT_SIZE_PX[0] / 100, PLOT_SIZE_PX[1] / 100), sharex=True,
+                                 layout="constrained")
+        ax = axes[0]
+        if "envelope" in ch:
+            ax.fill_between(t, 0, ch["envelope"] * max(0.05, float(np.max(ch.get("open", [0.1])))), color="0.85",
+                            label="speech (scaled)")
+        ax.plot(t, ch.get("open", np.zeros_like(t)), color="tab:red", label="mouth opening")
+        ax.set_ylabel("mouth\nopen")
+        ax.legend(ncol=2, **legend)
+        ax = axes[1]
+        ax.plot(t, ch.get("width", np.zeros_like(t)), color="tab:purple", label="lip width")
+        ax.set_ylabel("lip\nwidth")
+        ax = axes[2]
+        for i, (name, colour) in enumerate((("yaw", "tab:blue"), ("pitch", "tab:orange"), ("roll", "tab:green"))):
+            ax.plot(t, motion.head_pose[:, i], color=colour, label=name)
+        ax.set_ylabel("head\n(deg)")
+        ax.legend(ncol=3, **legend)
+        ax = axes[3]
+        ax.plot(t, ch.get("blink", np.zeros_like(t)), color="0.3", label="blink")
+        if "brow" in ch:
+            ax.plot(t, ch["brow"], color="tab:brown", label="brow raise")
+        ax.set_ylabel("eyes,\nbrows")
+        ax.set_ylim(-0.05, 1.05)
+        ax.legend(ncol=2, **legend)
+        axes[-1].set_xlabel("time (s)")
+        for ax in axes:
+            ax.margins(x=0)
+            ax.label_outer()
+        title = title or f"Keypoint trajectories: {motion.source}"
+        chars = int(PLOT_SIZE_PX[0] * 0.75 / (0.55 * PLOT_TEXT_PX))  # left, within 3/4 of the width: the
+        fig.suptitle(textwrap.fill(title, chars), x=0.01, ha="left", fontsize=text_pt)  # viewer's buttons sit top right
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100 * PLOT_DENSITY)
     plt.close(fig)
     return path
 

@@ -1,9 +1,10 @@
 """The Gradio app through its API: `app.py` in a subprocess, called with gradio_client.
 
 Checks the named endpoint "/generate" returns the four panels (aligned input, trajectory
-plot, motion field video, output video) plus the side-by-side download, that the videos
-last as long as the speech and carry sound (probed with PyAV), that bad input comes back
-as a readable message, and that the app keeps serving afterwards without reloading.
+plot, motion field video, output video) plus the side-by-side video, that the videos
+last as long as the speech and carry sound (probed with PyAV), that the API page's own example
+runs as printed, that bad input (a setting out of range included) raises ValidationError with
+a readable message naming its field, and that the app keeps serving afterwards without reloading.
 
     .venv/bin/python -m pytest tests/test_app_api.py -q
 """
@@ -145,7 +146,7 @@ def test_generate_returns_four_panels_and_a_video_with_sound(client, inputs):
     assert abs(out["seconds"] - speech_seconds) <= tolerance, (out, speech_seconds)
     assert abs(out["fps"] - 25.0) < 0.01
     assert out["audio"], "the output video has no audio stream"
-    assert out["size"] == (256, 256)
+    assert out["size"] == (512, 600)  # the whole picture (Grace Hopper's 512x600), the default framing
 
     motion = _probe(field)
     assert abs(motion["seconds"] - speech_seconds) <= tolerance
@@ -163,6 +164,62 @@ def test_settings_reach_the_pipeline(client, inputs):
     out = _probe(video)
     assert abs(out["fps"] - 10.0) < 0.01
     assert "10 fps" in info
+
+
+def test_the_api_pages_example_runs_as_printed(client, inputs):
+    """The API page writes each parameter's default as its example, a Literal's as a string (size="256");
+    its files are sample URLs, here real files."""
+    parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/generate"]["parameters"]
+    files = {"portrait": inputs["portrait"], "speech": inputs["speech"]}
+    example = {}
+    for p in parameters:
+        name, default = p["parameter_name"], p["parameter_default"]
+        literal = p["python_type"]["type"].startswith("Literal[")
+        example[name] = handle_file(str(files[name])) if name in files else str(default) if literal else default
+    assert example["size"] == "256", example  # what the page prints
+    *_, video, _combined, info = client.predict(**example, api_name="/generate")
+    from PIL import Image
+
+    assert _probe(video)["size"] == Image.open(inputs["portrait"]).size  # the default framing: the picture as uploaded
+    assert "made in" in info
+
+
+def test_the_api_page_documents_the_tables_ranges(client):
+    parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/generate"]["parameters"]
+    types = {p["parameter_name"]: p["type"] for p in parameters}
+    assert types["lip_scale"]["description"] == "within 0..3"  # the slider stops at 2; the API takes what the CLI takes
+    assert types["seed"] == {"type": "integer", "description": "a whole number >= 0"}
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("smoothing", 5, "smoothing must be within 0..1, got 5.0"),
+    ("fps", 1000, "fps must be within 1..60, got 1000.0"),
+    ("seed", -1, "seed must be a whole number >= 0, got -1"),
+    ("motion", "foo", "motion must be learned or prior, got 'foo'"),
+    ("size", 300, "size must be 256 or 512, got 300"),
+    ("framing", "wide", "framing must be picture or crop, got 'wide'"),
+])
+def test_a_bad_setting_raises_validation_error_with_the_clis_message(client, inputs, setting, value, message):
+    with pytest.raises(ValidationError) as err:
+        client.predict(handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])), api_name="/generate",
+                       **{setting: value})
+    assert f"- {setting}: {message}" in str(err.value), str(err.value)  # named, with the CLI's words
+
+
+def test_a_driving_video_wins_over_the_speech(client, inputs, tmp_path):
+    """The optional driving video: its face drives the portrait, its soundtrack is the output's, and with
+    speech given too the summary says that the video won."""
+    from .test_generate import driving_clip
+
+    drive = tmp_path / "drive.mp4"
+    driving_clip(drive, frames=30, audio=inputs["speech"])
+    *_, video, _combined, info = client.predict(
+        handle_file(str(inputs["portrait"])), handle_file(str(inputs["speech"])),
+        driving_video=handle_file(str(drive)), api_name="/generate",
+    )
+    out = _probe(video)
+    assert out["frames"] == 30 and out["audio"] and out["size"] == (512, 600)
+    assert "driving video" in info and "speech was not used" in info
 
 
 @pytest.mark.parametrize(

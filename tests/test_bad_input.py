@@ -239,7 +239,7 @@ def test_huge_image_is_downscaled(tmp_path, portrait, short_speech):
     big.save(path, quality=80)
     result = FrondPipeline().generate(path, short_speech, tmp_path / "h.mp4", GenerationSettings())
     assert any("downscaled to 4096" in n for n in result.notices)
-    assert probe_video(result.video_path)["width"] == 256
+    assert (probe_video(result.video_path)["width"], probe_video(result.video_path)["height"]) == (720, 720)  # max_side
 
 
 # --------------------------------------------------------------------------- output paths, checked before any work

@@ -32,7 +32,7 @@ def pipeline() -> FrondPipeline:
 def paused_run(pipeline, portrait, speech_with_pauses, tmp_path_factory):
     audio, span = speech_with_pauses
     out = tmp_path_factory.mktemp("gen") / "paused.mp4"
-    result = pipeline.generate(portrait.parent / "grace_hopper.jpg", audio, out, GenerationSettings(size=256, seed=3))
+    result = pipeline.generate(portrait.parent / "grace_hopper.jpg", audio, out, GenerationSettings(size=256, seed=3, framing="crop"))
     return result, span, measured_opening(out)
 
 
@@ -83,7 +83,7 @@ def test_crop_background_far_from_face_is_unchanged(paused_run):
 
 
 def test_same_seed_same_video_and_other_seed_differs(pipeline, portrait, speech, tmp_path):
-    settings = GenerationSettings(size=256, seed=7)
+    settings = GenerationSettings(size=256, seed=7, framing="crop")
     a = pipeline.generate(portrait, speech, tmp_path / "a.mp4", settings)
     b = pipeline.generate(portrait, speech, tmp_path / "b.mp4", settings)
     c = pipeline.generate(portrait, speech, tmp_path / "c.mp4", settings.updated(seed=8))
@@ -93,9 +93,9 @@ def test_same_seed_same_video_and_other_seed_differs(pipeline, portrait, speech,
     assert np.abs(a.motion.head_pose - c.motion.head_pose).max() > 0.2
 
 
-@pytest.mark.parametrize("settings", [GenerationSettings(size=256, seed=3),
-                                      GenerationSettings(size=256, seed=4, motion="prior", full_frame=True)],
-                         ids=["crop-learned-motion", "full-frame-prior-motion"])
+@pytest.mark.parametrize("settings", [GenerationSettings(size=256, seed=3, framing="crop"),
+                                      GenerationSettings(size=256, seed=4, motion="prior")],
+                         ids=["crop-learned-motion", "picture-prior-motion"])
 def test_generate_is_its_stages_in_order(pipeline, portrait, tmp_path, monkeypatch, settings):
     """`generate` is the four stages called in order, frame for frame: the motion, the fields and the
     frames it writes equal those of the stages called by hand (2 s of speech_2.wav on Grace Hopper,
@@ -182,24 +182,102 @@ def test_learned_motion_is_the_default_and_says_so(pipeline):
     assert prior.name == "training-free prior" and not prior.learned and prior.weights is None
 
 
-def test_cli_full_frame_with_intermediates(portrait, tmp_path):
+def test_cli_default_framing_with_intermediates(portrait, tmp_path):
+    """No framing option: the whole picture as uploaded (Grace Hopper, 512x600, under the 720 px cap)."""
     out = tmp_path / "full.mp4"
     inter = tmp_path / "inter"
     done = run_cli("generate", "--portrait", str(portrait.parent / "grace_hopper.jpg"), "--audio",
-                   str(portrait.parent / "speech_2.wav"), "--out", str(out), "--full-frame", "--fps", "20",
+                   str(portrait.parent / "speech_2.wav"), "--out", str(out), "--fps", "20",
                    "--save-intermediates", str(inter), "--quiet")
     assert done.returncode == 0, done.stderr
     info = probe_video(out)
     assert (info["width"], info["height"]) == (512, 600)  # the whole portrait, even dimensions
+    assert "512x600" in done.stdout
     assert abs(info["frames"] / 20 - load_audio(portrait.parent / "speech_2.wav").duration) <= 1 / 20
     for name in ("keypoints.npz", "trajectories.png", "motion_field.mp4", "overlay.mp4", "aligned.png", "side_by_side.mp4"):
         assert (inter / name).stat().st_size > 1000, name
     data = np.load(inter / "keypoints.npz")
-    assert data["keypoints"].shape == (info["frames"], 68, 2) and data["head_pose"].shape == (info["frames"], 3)
+    assert data["keypoints"].shape == (info["frames"], 68, 2) and data["head_pose"].shape[0] == info["frames"]
     assert data["times"].shape == (info["frames"],)
 
 
-def test_full_frame_has_no_seam(pipeline, portrait, speech, tmp_path):
+def keep_frames(monkeypatch) -> dict[str, list[np.ndarray]]:
+    """Every frame `VideoWriter.write` is given from now on, by the file's name (the frames before x264)."""
+    from frond.media import VideoWriter
+
+    written: dict[str, list[np.ndarray]] = {}
+    original = VideoWriter.write
+
+    def keep(writer: VideoWriter, frame: np.ndarray) -> None:
+        written.setdefault(writer.path.name, []).append(frame.copy())
+        original(writer, frame)
+
+    monkeypatch.setattr(VideoWriter, "write", keep)
+    return written
+
+
+@pytest.mark.parametrize("shape", [(800, 1200), (1300, 700), (301, 245)], ids=["wide", "tall", "small-odd"])
+def test_default_framing_keeps_the_pictures_shape(pipeline, portrait, tmp_path, shape):
+    """With no framing option the video is the picture: its aspect ratio (within 2 %), its long side
+    min(its own, 720) px, both sides even (H.264), never enlarged."""
+    import cv2
+
+    from .conftest import voiced, write_wav
+
+    height, width = shape
+    face = np.asarray(__import__("PIL.Image").Image.open(portrait).convert("RGB"))[20:320, 75:375]  # the astronaut's head
+    side = min(height, width)
+    canvas = np.full((height, width, 3), 90, np.uint8)
+    small = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+    canvas[(height - side) // 2:(height - side) // 2 + side, (width - side) // 2:(width - side) // 2 + side] = small
+    audio = write_wav(tmp_path / "one.wav", voiced(0.6))
+    result = pipeline.generate(canvas, audio, tmp_path / "out.mp4", GenerationSettings(seed=1))
+    info = probe_video(result.video_path)
+    assert (info["width"], info["height"]) == (result.width, result.height)
+    assert info["width"] % 2 == 0 and info["height"] % 2 == 0
+    assert abs((info["width"] / info["height"]) / (width / height) - 1) < 0.02
+    assert max(info["width"], info["height"]) >= min(max(height, width), 720) - 1  # -1: an odd side loses its last pixel
+    assert max(info["width"], info["height"]) <= max(min(max(height, width), 720), 2)
+
+
+def test_default_framing_never_shows_the_fill_beyond_the_picture(pipeline, tmp_path, monkeypatch):
+    """A face at the picture's edge, the head turning and shifting: whatever fills the space beyond the
+    picture (for bicubic taps and the field's margin) never reaches a frame. Rendered twice, with that
+    fill black and then white: the frames are identical."""
+    from skimage.data import astronaut
+
+    import frond.imaging
+
+    from .conftest import voiced, write_wav
+
+    image = np.ascontiguousarray(astronaut()[0:360, 178:500])  # the face touches the left edge
+    audio = write_wav(tmp_path / "one.wav", voiced(1.2))
+    real_extend = frond.imaging.extend
+    runs = []
+    for value in (0, 255):
+        def flat_fill(img, top, bottom, left, right, value=value):
+            out = real_extend(img, top, bottom, left, right)
+            out[:top] = value
+            out[out.shape[0] - bottom:] = value
+            out[:, :left] = value
+            out[:, out.shape[1] - right:] = value
+            return out
+
+        monkeypatch.setattr(frond.imaging, "extend", flat_fill)
+        written = keep_frames(monkeypatch)
+        result = pipeline.generate(image, audio, tmp_path / f"fill_{value}.mp4", GenerationSettings(seed=2, head_motion=3.0))
+        monkeypatch.undo()
+        runs.append(written[f"fill_{value}.mp4"])
+        assert (result.width, result.height) == (322, 360)
+    assert len(runs[0]) == len(runs[1]) == result.n_frames
+    moved = 0.0
+    for black, white in zip(*runs):
+        np.testing.assert_array_equal(black, white)
+        moved = max(moved, float(np.abs(black.astype(int) - image.astype(int)).max()))
+    assert moved > 30  # the face does move
+
+
+def test_picture_framing_has_no_seam(pipeline, portrait, speech, tmp_path):
     """The face pasted back into a larger picture: outside the crop's footprint nothing changes,
     and just inside its border the frame still equals the portrait (no visible edge)."""
     import cv2
@@ -209,7 +287,7 @@ def test_full_frame_has_no_seam(pipeline, portrait, speech, tmp_path):
     rng = np.random.default_rng(0)
     canvas = cv2.GaussianBlur(rng.integers(0, 255, (900, 1100, 3), dtype=np.uint8), (0, 0), 6)
     canvas[150:150 + 600, 300:300 + 512] = face
-    result = pipeline.generate(canvas, speech, tmp_path / "full.mp4", GenerationSettings(full_frame=True, seed=1))
+    result = pipeline.generate(canvas, speech, tmp_path / "full.mp4", GenerationSettings(max_side=1100, seed=1))
     assert (result.width, result.height) == (1100, 900)
     footprint = np.zeros((900, 1100), np.uint8)
     inverse = cv2.invertAffineTransform(result.aligned.crop_from_image)
@@ -233,5 +311,78 @@ def test_cli_help_explains_every_option():
     done = run_cli("generate", "--help")
     assert done.returncode == 0
     for option in ("--portrait", "--audio", "--out", "--size", "--fps", "--smoothing", "--lip-scale", "--head-motion",
-                   "--blink-rate", "--full-frame", "--seed", "--save-intermediates"):
+                   "--blink-rate", "--framing", "--max-side", "--seed", "--save-intermediates", "--driving-video"):
         assert option in done.stdout
+
+
+def driving_clip(path: Path, frames: int = 40, audio: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A driving video the test makes: Grace Hopper's photo turned (roll, up to 8 degrees) and shifted
+    (right, up to 25 px) over `frames` frames at 25 fps. Returns the roll (degrees, counter-clockwise as
+    OpenCV turns it) and shift (px) of each frame."""
+    import cv2
+
+    from frond.media import VideoWriter, load_image
+
+    image, _ = load_image(Path(__file__).resolve().parents[1] / "examples" / "grace_hopper.jpg")
+    h, w = image.shape[:2]
+    rolls = 8 * np.sin(np.linspace(0, 2 * np.pi, frames))
+    shifts = 25 * np.sin(np.linspace(0, np.pi, frames))
+    with VideoWriter(path, w, h, 25.0, audio_path=audio) as video:
+        for roll, shift in zip(rolls, shifts):
+            matrix = cv2.getRotationMatrix2D((w / 2, h / 2), roll, 1.0)
+            matrix[0, 2] += shift
+            video.write(cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REFLECT))
+    return rolls, shifts
+
+
+def head_track(video: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame of a video, re-detected: the eye line's angle (degrees, clockwise in the image) and the eye
+    midpoint's x in the first frame's inter-ocular distances, from the first frame."""
+    from frond.face.ibug import eye_centres
+
+    rolls, shifts = [], []
+    iod = None
+    for frame in read_video_frames(video):
+        left, right = eye_centres(detect_faces(frame, backend="mediapipe")[0].landmarks.astype(np.float64))
+        rolls.append(np.degrees(np.arctan2(*(right - left)[::-1])))
+        iod = iod or float(np.linalg.norm(right - left))
+        shifts.append((left + right)[0] / 2 / iod)
+    return np.array(rolls) - rolls[0], np.array(shifts) - shifts[0]
+
+
+def test_a_driving_video_moves_the_portraits_head(pipeline, portrait, tmp_path):
+    """Reenactment: a video of another face, turning and moving, drives the astronaut. Re-detected in the
+    output, her head turns and moves as the driving head does (relative to its first frame, in each face's
+    own inter-ocular distances), at the output's frame rate; the driving video's soundtrack is the output's."""
+    drive = tmp_path / "drive.mp4"
+    driving_clip(drive, audio=portrait.parent / "speech_2.wav")
+    result = pipeline.generate(portrait, None, tmp_path / "out.mp4", GenerationSettings(fps=25), driving_video=drive)
+    info = probe_video(result.video_path)
+    assert info["audio_codec"] == "aac" and result.n_frames == info["frames"] == 40
+    assert (info["width"], info["height"]) == (512, 512)  # the astronaut's picture, as uploaded
+    assert result.modes["motion"] == "driving video: drive.mp4"
+    driving_roll, driving_shift = head_track(drive)
+    roll, shift = head_track(result.video_path)
+    assert np.abs(driving_roll).max() > 7 and np.abs(driving_shift).max() > 0.3  # the driver does move
+    assert np.abs(roll - driving_roll).max() < 1.5, (roll, driving_roll)
+    assert np.abs(shift - driving_shift).max() < 0.06, (shift, driving_shift)
+    assert np.abs(result.motion.head_pose[:, 2] + np.interp(result.motion.times, np.arange(40) / 25,
+                                                             8 * np.sin(np.linspace(0, 2 * np.pi, 40)))).max() < 1.5
+
+
+def test_cli_driving_video_without_sound_and_with_audio_too(portrait, tmp_path):
+    """`--driving-video` with a silent video gives a silent video (and says so), sampled at --fps from the
+    driving video by time; with --audio as well it is refused before any work."""
+    drive = tmp_path / "silent.mp4"
+    driving_clip(drive, frames=30)
+    out = tmp_path / "out.mp4"
+    done = run_cli("generate", "--portrait", str(portrait.parent / "grace_hopper.jpg"), "--driving-video", str(drive),
+                   "--out", str(out), "--fps", "10", "--framing", "crop", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "no soundtrack" in done.stderr
+    info = probe_video(out)
+    assert info["audio_codec"] is None and info["frames"] == 12 and (info["width"], info["height"]) == (256, 256)
+    both = run_cli("generate", "--portrait", str(portrait), "--driving-video", str(drive), "--audio",
+                   str(portrait.parent / "speech_2.wav"), "--out", str(tmp_path / "both.mp4"))
+    assert both.returncode == 2 and "--audio and --driving-video" in both.stderr
+    assert not (tmp_path / "both.mp4").exists()

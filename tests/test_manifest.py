@@ -29,9 +29,9 @@ def media(tmp_path_factory) -> Path:
 
 def test_csv_lines_become_jobs(tmp_path):
     manifest = tmp_path / "jobs.csv"
-    manifest.write_text("portrait,audio,out,size,full_frame,seed\n"
+    manifest.write_text("portrait,audio,out,size,framing,seed\n"
                         "# a comment line\n"
-                        "p.jpg,a.wav,out/one.mp4,512,yes,3\n"
+                        "p.jpg,a.wav,out/one.mp4,512,crop,3\n"
                         "p.jpg,a.wav,out/two.mp4,,,\n"
                         "p.jpg,a.wav,out/three.mp4,300,,\n"
                         "p.jpg,a.wav,out/one.mp4,,,\n"
@@ -40,7 +40,7 @@ def test_csv_lines_become_jobs(tmp_path):
     assert [j.number for j in jobs] == [3, 4, 5, 6, 7]
     one, two, three, again, no_audio = jobs
     assert one.error is None and one.out == tmp_path / "out" / "one.mp4" and one.portrait == tmp_path / "p.jpg"
-    assert (one.settings.size, one.settings.full_frame, one.settings.seed, one.settings.fps) == (512, True, 3, 30)
+    assert (one.settings.size, one.settings.framing, one.settings.seed, one.settings.fps) == (512, "crop", 3, 30)
     assert two.settings == GenerationSettings(fps=30)  # empty cells: the command line's values
     assert "size must be 256 or 512" in three.error
     assert "also written by line 3" in again.error

@@ -223,3 +223,24 @@ def test_head_motion_reads_known_roll_shift_and_turn() -> None:
     live = metrics.head_liveliness(seq, rolled)
     assert live["head_roll"] == pytest.approx(0.0, abs=1e-9) and live["head_roll_real"] > 2.0
     assert metrics.head_liveliness(rolled, rolled)["head_roll"] == pytest.approx(1.0)
+
+
+def test_region_scores_measure_only_the_boxes() -> None:
+    """PSNR/SSIM in a box from each frame's landmarks: what changes outside the box does not count, frames
+    without landmarks are skipped, and the mouth's box holds the lips with a margin."""
+    rng = np.random.default_rng(0)
+    real = rng.integers(0, 256, size=(3, 64, 64, 3), dtype=np.uint8)
+    frames = real.copy()
+    frames[:, :, 40:] = 0  # a change outside the box
+    frames[1, 10:20, 10:20] = 255 - frames[1, 10:20, 10:20]  # and one inside it, in the frame with no landmarks
+    landmarks = np.zeros((3, 68, 2))
+    landmarks[:, :, 0] = np.linspace(8, 30, 68)
+    landmarks[:, :, 1] = np.linspace(8, 30, 68)
+    landmarks[1] = np.nan
+    boxes = [metrics.face_box(lm, real.shape[1:3]) for lm in landmarks]
+    assert boxes[0] == (8, 31, 8, 31) and boxes[1] is None
+    psnr, ssim = metrics.region_scores(frames, real, boxes)
+    assert psnr == math.inf and ssim == pytest.approx(1.0)
+    mouth = metrics.mouth_region(landmarks[0], real.shape[1:3])
+    assert mouth is not None and mouth[0] < landmarks[0, 48:68, 1].min() and mouth[1] > landmarks[0, 48:68, 1].max()
+    assert metrics.region_scores(frames, real, [None, None, None]) != metrics.region_scores(frames, real, boxes)

@@ -66,13 +66,13 @@ def test_stripe_detector_fires_on_a_replicated_edge():
 
 
 @pytest.mark.parametrize("size", [256, 512])
-@pytest.mark.parametrize("full_frame", [False, True], ids=["crop", "full"])
+@pytest.mark.parametrize("framing", ["crop", "picture"])
 @pytest.mark.parametrize("edge", list(EDGE_CROPS))
-def test_no_stripes_with_the_face_at_the_edge(pipe, edge, full_frame, size):
+def test_no_stripes_with_the_face_at_the_edge(pipe, edge, framing, size):
     image = np.ascontiguousarray(astronaut()[EDGE_CROPS[edge]])
-    settings = GenerationSettings(size=size, full_frame=full_frame)
+    settings = GenerationSettings(size=size, framing=framing)
     face, keypoints, space, field, decoder = prepare_portrait(pipe, image, settings)
-    if not full_frame:  # the crop reaches past the picture here: that is the point of the test
+    if framing == "crop":  # the crop reaches past the picture here: that is the point of the test
         corners = norm_to_px(np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]]), size)
         inverse = invert_affine(face.crop_from_image)
         footprint = corners @ inverse[:, :2].T + inverse[:, 2]
@@ -83,13 +83,13 @@ def test_no_stripes_with_the_face_at_the_edge(pipe, edge, full_frame, size):
     for pose in ((0.0, 0.0, 0.0), (8.0, -6.0, 4.0)):
         frame = render(field, decoder, moved, pose)
         assert frame.shape == (space.height, space.width, 3)
-        assert longest_stripe(frame) < limit, f"stripes in the {'full-frame' if full_frame else 'crop'} frame ({edge} edge)"
+        assert longest_stripe(frame) < limit, f"stripes in the {framing} frame ({edge} edge)"
 
 
-def test_full_frame_samples_inside_the_picture(pipe):
-    """In full-frame mode the field fades out at the picture's edge: no output pixel samples beyond it."""
+def test_picture_framing_samples_inside_the_picture(pipe):
+    """With the picture framing the field fades out at the picture's edge: no output pixel samples beyond it."""
     image = np.ascontiguousarray(astronaut()[EDGE_CROPS["left"]])
-    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings(full_frame=True))
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings())
     frame = field.frames((keypoints + np.array([0.03, 0.0], np.float32))[None], np.array([[10.0, 0.0, 5.0]], np.float32))[0]
     source_px = frame.dense() @ space.norm_to_source[:, :2].T + space.norm_to_source[:, 2]
     height, width = space.source.shape[:2]
@@ -97,10 +97,52 @@ def test_full_frame_samples_inside_the_picture(pipe):
     assert source_px[..., 0].max() <= width and source_px[..., 1].max() <= height
 
 
+def map_distortion(frame, space) -> tuple[float, float]:
+    """A field's backward map over the output, outside the lips' split and the occluded mouth: its smallest
+    Jacobian determinant relative to the identity's (below 0: the map folds, a tear) and the 99.9th
+    percentile of its anisotropy (largest over smallest stretch; 1: a rigid motion)."""
+    from frond.imaging import affine_scale
+
+    grid = frame.dense().astype(np.float64) / affine_scale(space.out_to_norm)  # output px per output px at identity
+    jx, jy = np.diff(grid, axis=1)[:-1], np.diff(grid, axis=0)[:, :-1]
+    a, b, c, d = jx[..., 0], jy[..., 0], jx[..., 1], jy[..., 1]
+    det, frobenius = a * d - b * c, a * a + b * b + c * c + d * d
+    spread = np.sqrt(np.maximum(frobenius ** 2 / 4 - det ** 2, 0))
+    anisotropy = np.sqrt(frobenius / 2 + spread) / np.sqrt(np.maximum(frobenius / 2 - spread, 1e-12))
+    shown = frame.occlusion[:-1, :-1] < 0.05
+    if frame.mouth is not None:
+        y0, y1, x0, x1 = frame.mouth.box
+        shown[max(y0 - 2, 0):y1 + 2, max(x0 - 2, 0):x1 + 2] = False
+    return float(det[shown].min()), float(np.percentile(anisotropy[shown], 99.9))
+
+
+@pytest.mark.parametrize("framing", ["picture", "crop"])
+@pytest.mark.parametrize("where", ["whole", "left", "right", "top"])
+def test_head_turns_keep_the_picture_whole(pipe, framing, where):
+    """The head turned to the extremes the renderer must hold (roll +-10, yaw +-15 degrees: `TURNS`), the face
+    in the middle of the picture or touching its edge: the field never folds (no tear in the neck, the hair
+    or the background) and stretches nowhere more than 6:1 (the renderer before issue 21 folded at the left
+    and right edges, up to 550:1). The contact sheet shows the same turns."""
+    from frond.contact_sheet import TURNS
+    from frond.face.head import HeadGeometry, full_pose, keypoint_depth
+
+    crop = EDGE_CROPS.get(where, (slice(None), slice(None)))
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, np.ascontiguousarray(astronaut()[crop]),
+                                                              GenerationSettings(framing=framing))
+    geometry = HeadGeometry(keypoints.astype(np.float64))
+    depth = keypoint_depth(geometry, keypoints.astype(np.float64))
+    poses = full_pose(np.array([pose for _, pose in TURNS], np.float32))
+    driving = np.stack([geometry.rotate(keypoints.astype(np.float64), pose, depth) for pose in poses]).astype(np.float32)
+    for (label, _), frame in zip(TURNS, field.frames(driving, poses)):
+        folding, stretch = map_distortion(frame, space)
+        assert folding > 0.05, f"{label}: the map folds ({folding:.2f})"
+        assert stretch < 6, f"{label}: stretched {stretch:.1f}:1"
+
+
 def test_one_resampling_pass_keeps_the_detail(pipe):
     """A head that moves by a fraction of a pixel stays as sharp as the aligned crop: each frame
     samples the original portrait once (a second bicubic pass over the crop would blur it)."""
-    settings = GenerationSettings(size=256)
+    settings = GenerationSettings(size=256, framing="crop")
     face, keypoints, space, field, decoder = prepare_portrait(pipe, astronaut(), settings)
     still = render(field, decoder, keypoints)
     assert np.abs(still.astype(int) - face.image.astype(int)).mean() < 0.5  # identity field: the crop itself
@@ -149,7 +191,7 @@ def test_parted_lips_close_through_the_field(pipe, size):
     """The astronaut smiles with her teeth showing. Driven closed, her lips meet: no teeth show
     between them, and the landmark detector reads a mouth far more closed than hers (the
     painted closure it replaces read 0.109 at 256 and 0.113 at 512; her portrait 0.157)."""
-    settings = GenerationSettings(size=size)
+    settings = GenerationSettings(size=size, framing="crop")
     face, keypoints, space, field, decoder = prepare_portrait(pipe, astronaut(), settings)
     assert mouth_opening(keypoints) > 0.15 and field.lips is not None
     driving = closed(keypoints)
@@ -172,7 +214,7 @@ def test_parted_lips_close_through_the_field(pipe, size):
 def test_an_opening_mouth_reuses_the_portraits_teeth(pipe):
     """Opening a little wider than the portrait keeps its own teeth under the upper lip (sampled,
     not painted): the rendered band under the lip shows the portrait's teeth."""
-    settings = GenerationSettings(size=512)
+    settings = GenerationSettings(size=512, framing="crop")
     face, keypoints, space, field, decoder = prepare_portrait(pipe, astronaut(), settings)
     wider = keypoints.copy()
     wider[[65, 66, 67, 55, 56, 57, 58, 59]] += np.array([0.0, 0.03], np.float32)
@@ -200,7 +242,7 @@ def test_talk3_first_frame_closes(pipe):
     frames = read_video_frames(SHARED / "clips" / "talk3.mp4")
     image = next(frames)
     frames.close()
-    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings(size=512))
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings(size=512, framing="crop"))
     assert mouth_opening(keypoints) > 0.3
     frame = render(field, decoder, closed(keypoints))
     found = detect_faces(frame, backend="mediapipe")
@@ -209,7 +251,8 @@ def test_talk3_first_frame_closes(pipe):
 
 def test_contact_sheet_from_given_portraits(tmp_path):
     """`python -m frond contact-sheet --portraits ...` writes one row per portrait: the portrait and
-    three frames (closed, half open, widest), each a 1:1 tile of the rendered crop."""
+    three frames (closed, half open, widest), each a 1:1 tile of the rendered crop, then four with the head
+    turned (roll -10, +10, yaw -15, +15 degrees), each the whole crop."""
     from .conftest import EXAMPLES, run_cli
 
     out = tmp_path / "sheet.png"
@@ -219,9 +262,10 @@ def test_contact_sheet_from_given_portraits(tmp_path):
     import cv2
 
     sheet = cv2.imread(str(out))
-    assert sheet.shape[1] == 4 * 128 and sheet.shape[0] == 2 * (128 + 22)
-    tiles = [sheet[22:150, c * 128:(c + 1) * 128].astype(float) for c in range(4)]
+    assert sheet.shape[1] == 8 * 128 and sheet.shape[0] == 2 * (128 + 22)
+    tiles = [sheet[22:150, c * 128:(c + 1) * 128].astype(float) for c in range(8)]
     assert np.abs(tiles[3] - tiles[1]).mean() > 2  # the widest-open frame differs from the closed one
+    assert all(np.abs(tiles[c] - tiles[c + 1]).mean() > 2 for c in (4, 6))  # the head turned one way, then the other
 
 
 def test_contact_sheet_skips_without_shared_data(monkeypatch, tmp_path, capsys):

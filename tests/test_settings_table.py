@@ -15,7 +15,7 @@ from .conftest import ROOT
 
 # The public API (gradio_client callers use these keywords): changing them breaks scripts.
 API_PARAMETERS = ("portrait", "speech", "smoothing", "lip_scale", "head_motion", "blink_rate", "size", "fps", "framing",
-                  "seed", "motion", "expression")
+                  "seed", "motion", "expression", "driving_video")
 
 
 def _generate_parser() -> argparse.ArgumentParser:
@@ -47,8 +47,9 @@ def test_validation_comes_from_the_table():
 
 def test_cli_options_are_the_table():
     parser = _generate_parser()
-    options = {a.dest: a for a in parser._actions}
+    options = {a.dest: a for a in parser._actions if a.help != argparse.SUPPRESS}  # not the old --full-frame switch
     args = parser.parse_args([])
+    assert parser.parse_args(["--full-frame"]).framing == "picture"
     for setting in SETTINGS:
         action = options[setting.name]
         assert action.option_strings == [setting.option]
@@ -63,10 +64,10 @@ def test_manifest_columns_are_the_table(tmp_path):
 
     assert {s.name for s in SETTINGS} <= set(KNOWN)
     manifest = tmp_path / "jobs.csv"
-    manifest.write_text("portrait,audio,out,motion,full_frame,face_index\np.jpg,a.wav,o.mp4,prior,yes,1\n")
+    manifest.write_text("portrait,audio,out,motion,framing,face_index,max_side\np.jpg,a.wav,o.mp4,prior,crop,1,1080\n")
     (job,) = read_manifest(manifest)
     assert job.error is None
-    assert (job.settings.motion, job.settings.full_frame, job.settings.face_index) == ("prior", True, 1)
+    assert (job.settings.motion, job.settings.framing, job.settings.face_index, job.settings.max_side) == ("prior", "crop", 1, 1080)
 
 
 def test_readme_lists_every_option():
@@ -80,8 +81,8 @@ def test_app_api_parameters_and_widgets_are_the_table(tmp_path):
     from frond.app.layout import build_demo
     from frond.app.options import AppConfig
 
-    assert tuple(s.api_name for s in APP_SETTINGS) == API_PARAMETERS[2:]
-    assert {s.name for s in SETTINGS} - {s.name for s in APP_SETTINGS} == {"face_index"}  # the CLI's only
+    assert tuple(s.api_name for s in APP_SETTINGS) == API_PARAMETERS[2:-1]
+    assert {s.name for s in SETTINGS} - {s.name for s in APP_SETTINGS} == {"face_index", "max_side"}  # the CLI's only
     pipeline = types.SimpleNamespace(modes={"motion": "training-free prior"}, stage_weights={"motion": None},
                                      notices=[], weights_error=None)
     demo = build_demo(AppConfig(examples_dir=Path(tmp_path)), pipeline, [])
@@ -92,6 +93,6 @@ def test_app_api_parameters_and_widgets_are_the_table(tmp_path):
         assert by_name[setting.api_name]["parameter_default"] == setting.to_app(setting.default)
         assert by_name[setting.api_name]["label"] == setting.label
     assert settings_from_app({s.api_name: s.to_app(s.default) for s in APP_SETTINGS}) == GenerationSettings()
-    assert settings_from_app({"framing": "full", "seed": None}) == GenerationSettings(full_frame=True)
-    with pytest.raises(ValueError, match="framing must be crop or full"):
+    assert settings_from_app({"framing": "crop", "seed": None}) == GenerationSettings(framing="crop")
+    with pytest.raises(ValueError, match="framing must be picture or crop"):
         settings_from_app({"framing": "wide"})

@@ -118,7 +118,7 @@ def test_field_never_folds_even_on_blinks_and_closed_lips(portrait):
     from frond.pipeline import FrondPipeline
 
     pipe = FrondPipeline()
-    settings = GenerationSettings(blink_rate=3.0, seed=2)
+    settings = GenerationSettings(blink_rate=3.0, seed=2, framing="crop")
     face = pipe.find_face(np.asarray(Image.open(EXAMPLES / "grace_hopper.jpg").convert("RGB")), settings)
     clip = load_audio(EXAMPLES / "speech_2.wav")
     times = (np.arange(int(clip.duration * 25)) + 0.5) / 25

@@ -3,8 +3,10 @@
 - `options.py`: `AppConfig`, from command-line flags and environment variables
 - `runtime.py`: the pipeline built once and warmed in the background, the GPU call (ZeroGPU on
   a Hugging Face Space), per-request output folders
-- `handlers.py`: what the page's events run: the validator before the queue, `generate`, the summary
-- `layout.py`: the page: the widgets (made from `frond.config.SETTINGS`), the panels, the events
+- `handlers.py`: what the page's events run: the validator before the queue, `generate`
+- `describe.py`: what the page says ran: in plain words, each stage one click away; the run's summary
+- `widgets.py`: the input widgets: one per setting of `frond.config.SETTINGS` (judged by the table), the portrait
+- `layout.py`: the page: inputs, Generate and its status, the result panels, the events
 - `serve.py`: `main()`: flags -> pipeline -> page -> launch
 """
 import os

@@ -1,6 +1,7 @@
 """What the page's events run: the note beside the portrait, the validator (before a request joins
-the queue), `generate`, and the Markdown that says which path ran. The settings' names, defaults
-and order come from `frond.config.APP_SETTINGS`, so the API's parameters are the table's app names."""
+the queue) and `generate`. The settings' names, defaults, order and valid values come from
+`frond.config.APP_SETTINGS`, so the API's parameters are the table's app names, and a bad value is
+answered with the CLI's message, on its own field."""
 from __future__ import annotations
 
 import inspect
@@ -12,23 +13,25 @@ import gradio as gr
 
 from ..config import APP_SETTINGS, GenerationSettings
 from ..errors import FrondInputError
-from ..stages import PRIOR_NAME
-from ..types import GenerationResult
 from . import runtime
+from .describe import summary
 from .options import AppConfig
 
 log = logging.getLogger("frond.app")
 
 MEDIA = ("portrait", "speech")  # the two uploads, before the settings
-INPUT_NAMES = MEDIA + tuple(s.api_name for s in APP_SETTINGS)  # the click's inputs = the API's parameters, in order
+DRIVING = "driving_video"  # the optional driving video, after the settings (reenactment: it wins over the speech)
+INPUT_NAMES = MEDIA + tuple(s.api_name for s in APP_SETTINGS) + (DRIVING,)  # the click's inputs = the API's parameters, in order
 NO_PORTRAIT = "Add a portrait first: upload a photo, paste one, or take one with the webcam."
-NO_SPEECH = "Add speech first: upload an audio file or record one with the microphone."
+NO_SPEECH = "Add speech first: upload an audio file or record one with the microphone (or a driving video)."
+VIDEO_WINS = "A driving video was given: its face's motion and its soundtrack drive the portrait; the speech was not used."
 
 _POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
 SIGNATURE = inspect.Signature(  # `generate`'s, which Gradio reads for the API's parameter names and defaults
     [inspect.Parameter(name, _POSITIONAL, annotation=str | None) for name in MEDIA]
     + [inspect.Parameter(s.api_name, _POSITIONAL, default=s.to_app(s.default), annotation=str if s.app_values else s.kind)
        for s in APP_SETTINGS]
+    + [inspect.Parameter(DRIVING, _POSITIONAL, default=None, annotation=str | None)]
     + [inspect.Parameter("progress", _POSITIONAL, default=gr.Progress(), annotation=gr.Progress)],
     return_annotation=tuple[str, str, str, str, str, str],
 )
@@ -38,6 +41,17 @@ def settings_from_app(values: Mapping[str, Any]) -> GenerationSettings:
     """The widgets' values, by API name -> GenerationSettings (a missing one takes its default);
     ValueError naming the bad one."""
     return GenerationSettings(**{s.name: s.from_app(values.get(s.api_name)) for s in APP_SETTINGS})
+
+
+def setting_errors(values: Mapping[str, Any]) -> dict[str, str]:
+    """API name -> the CLI's message ("smoothing must be within 0..1, got 5.0."), for each bad value."""
+    errors = {}
+    for setting in APP_SETTINGS:
+        try:
+            setting.check(setting.from_app(values.get(setting.api_name)))
+        except ValueError as exc:
+            errors[setting.api_name] = f"{exc}."
+    return errors
 
 
 def make_portrait_note(config: AppConfig) -> Callable[[str | None], str]:
@@ -64,17 +78,23 @@ def make_validator(config: AppConfig) -> Callable[..., list[Any]]:
     """The check Gradio runs *before* a request joins the queue, so that bad input is answered at
     once instead of after its turn: the settings, the speech (decoded: format, length, NaN) and the
     portrait (read, and its face found). One `gr.validate` per input, in `INPUT_NAMES` order."""
-    from ..media import load_audio, load_image
+    from ..media import load_audio, load_image, probe_video
 
-    def validate(portrait: str | None, speech: str | None, *setting_values: Any) -> list[Any]:
-        verdicts: dict[str, str] = {}
-        settings = None
-        try:
-            settings = settings_from_app(dict(zip(INPUT_NAMES[len(MEDIA):], setting_values)))
-        except (TypeError, ValueError) as exc:
-            field = next((n for n in INPUT_NAMES if str(exc).startswith(n)), INPUT_NAMES[len(MEDIA)])
-            verdicts[field] = f"Invalid setting: {exc}."
-        if not speech:
+    def validate(portrait: str | None, speech: str | None, *values: Any) -> list[Any]:
+        *setting_values, driving = values
+        named = dict(zip(INPUT_NAMES[len(MEDIA):], setting_values))
+        verdicts = setting_errors(named)  # each on its own field
+        settings = None if verdicts else settings_from_app(named)
+        if driving:  # its landmarks are read in the request; here only that it is a video of an allowed length
+            try:
+                info = probe_video(driving)
+                seconds = float(info.get("video_duration") or 0.0)
+                if info.get("video_codec") is None or seconds > config.limits.max_audio_seconds:
+                    verdicts[DRIVING] = (f"The driving video must be a video of at most {config.limits.max_audio_seconds:g} s."
+                                         if info.get("video_codec") else "Could not read the driving video as a video.")
+            except Exception:  # noqa: BLE001 - whatever PyAV raises on a file that is no video
+                verdicts[DRIVING] = "Could not read the driving video as a video."
+        elif not speech:
             verdicts["speech"] = NO_SPEECH
         else:
             try:
@@ -101,7 +121,7 @@ def make_generate(dirs: runtime.OutputDirs) -> Callable[..., tuple[str, str, str
     settings by their app names: the public API's keywords)."""
 
     def generate(*args: Any, **kwargs: Any) -> tuple[str, str, str, str, str, str]:
-        """Animate a portrait with speech.
+        """Animate a portrait with speech, or with a driving video's face (which then wins over the speech).
 
         Returns: the aligned input with keypoints (PNG), the keypoint trajectories plot (PNG),
         the dense motion field (MP4), the output video with sound (MP4), the combined
@@ -113,7 +133,8 @@ def make_generate(dirs: runtime.OutputDirs) -> Callable[..., tuple[str, str, str
         progress = values["progress"]
         if not values["portrait"]:
             raise gr.Error(NO_PORTRAIT, title="No portrait", print_exception=False)
-        if not values["speech"]:
+        driving = values[DRIVING] or None
+        if not values["speech"] and driving is None:
             raise gr.Error(NO_SPEECH, title="No speech", print_exception=False)
         try:
             settings = settings_from_app(values)
@@ -125,7 +146,10 @@ def make_generate(dirs: runtime.OutputDirs) -> Callable[..., tuple[str, str, str
         progress(0.0, desc="starting")
         t0 = time.perf_counter()
         try:
-            result = runtime.generate_on_device(values["portrait"], values["speech"], settings, str(dirs.new()), progress)
+            result = runtime.generate_on_device(values["portrait"], None if driving else values["speech"], settings,
+                                                str(dirs.new()), progress, driving)
+            if driving and values["speech"]:
+                result.notices.insert(0, VIDEO_WINS)
         except gr.Error:
             raise
         except FrondInputError as exc:
@@ -153,28 +177,3 @@ def make_generate(dirs: runtime.OutputDirs) -> Callable[..., tuple[str, str, str
 
     generate.__signature__ = SIGNATURE  # type: ignore[attr-defined]
     return generate
-
-
-def describe_path(stage_weights: Mapping[str, str | None]) -> str:
-    """Stage -> weights id (None: the prior) -> PRIOR_NAME, or which learned weights
-    (Hub id@revision, or the bundled motion network) ran on which stages."""
-    learned = {stage: weights for stage, weights in stage_weights.items() if weights is not None}
-    if not learned:
-        return PRIOR_NAME
-    ids = ", ".join(f"`{w}`" for w in dict.fromkeys(learned.values()))
-    prior = [stage for stage in stage_weights if stage not in learned]
-    text = f"learned weights {ids}"
-    if prior:
-        text += f" for {', '.join(learned)}; {PRIOR_NAME} for {', '.join(prior)}"
-    return text
-
-
-def summary(result: GenerationResult, elapsed: float) -> str:
-    """The Markdown under the videos: the path that ran, the video's size and time, the notices."""
-    lines = [
-        f"**Path:** {describe_path(result.stage_weights)}  \n"
-        f"{result.duration:.2f} s of video, {result.n_frames} frames at {result.fps:g} fps, "
-        f"{result.width}×{result.height}, made in {elapsed:.1f} s."
-    ]
-    lines += [f"- {notice}" for notice in result.notices]
-    return "\n".join(lines)

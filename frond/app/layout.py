@@ -1,56 +1,47 @@
 """The page: the inputs and examples, one widget per setting of `frond.config.APP_SETTINGS`, the
-four result panels, and the events that tie them to the handlers."""
+Generate button with its status, the result panels, and the events that tie them to the handlers.
+
+What a visitor sees on Generate: the previous results go at once, the status under the button shows
+the stage and percent (as the panels do), and when the video is ready the page scrolls to the
+results. On narrow screens the panels stack with the output video first.
+"""
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 
-from ..config import APP_SETTINGS, Setting
+from ..config import APP_SETTINGS
 from ..pipeline import FrondPipeline
-from .handlers import describe_path, make_generate, make_portrait_note, make_validator
+from ..viz import PLOT_SIZE_PX
+from .describe import path_details, plain_path
+from .handlers import make_generate, make_portrait_note, make_validator
 from .options import AppConfig
 from .runtime import OutputDirs
+from .widgets import friendly_image_errors, setting_widget
 
 PORTRAIT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 SPEECH_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
 MAX_EXAMPLES = 12
-PANEL_HEIGHT = 400  # px, the four result panels
-CSS = """
-#frond-header h1 { margin-bottom: 0.1em; }
-#frond-mode { font-size: 0.95em; }
-.frond-panel { min-width: 220px; }
-#generate-btn { min-height: 3em; }
+PANEL_HEIGHT = PLOT_SIZE_PX[1]  # px, the four result panels: the trajectory plot is drawn for this height
+NARROW = 1100  # px: below this width the panels no longer fit in one row and stack
+CSS = f"""
+#frond-header h1 {{ margin-bottom: 0.1em; }}
+#frond-mode {{ font-size: 0.95em; }}
+.frond-panel {{ min-width: 220px; }}
+#generate-btn {{ min-height: 3em; }}
+#run-status {{ min-height: 4.5em; }}
+@media (max-width: {NARROW}px) {{ #output-panel {{ order: -1; }} }}
 """
+SHOW_RESULTS_JS = "() => document.getElementById('results')?.scrollIntoView({behavior: 'smooth', block: 'start'})"
 
 
-def friendly_image_errors(component: gr.Image) -> gr.Image:
-    """Let FROND's own reader judge an upload that PIL cannot open.
-
-    gr.Image opens the upload with PIL before our functions run, and a failure there would
-    surface as an unexplained error (before the validator, even). Instead the raw upload's
-    path goes on, and `load_image` refuses it with its message ("Could not read ... as an
-    image ..."). (An instance attribute, not a subclass: Gradio writes a .pyi stub next to any
-    file that defines a Component subclass.)
-    """
-    original = component.preprocess
-
-    def preprocess(payload: Any) -> Any:
-        try:
-            return original(payload)
-        except gr.Error:
-            raise
-        except Exception:  # noqa: BLE001 - not an image PIL can open: our reader says why
-            path = getattr(payload, "path", None)
-            if path is None:
-                raise gr.Error("Could not read the upload as an image. Upload a PNG, JPEG or WebP photo with a face in it.",
-                               title="Cannot use this portrait", print_exception=False) from None
-            return path
-
-    component.preprocess = preprocess  # type: ignore[method-assign]
-    return component
+def clear_js(n_outputs: int) -> str:
+    """The click's first step, in the browser: empty every result panel and bring the status into view."""
+    return ("() => { document.getElementById('run-status')?.scrollIntoView({block: 'nearest'}); "
+            f"return {json.dumps([None] * n_outputs)}; }}")
 
 
 def find_examples(folder: Path) -> tuple[list[list[str]], list[str]]:
@@ -70,32 +61,16 @@ def find_examples(folder: Path) -> tuple[list[list[str]], list[str]]:
     return [[str(p), str(s)] for p, s in pairs], [f"{p.stem} + {s.stem}" for p, s in pairs]
 
 
-def setting_widget(setting: Setting) -> gr.components.Component:
-    """The widget the table names for one setting, at its default, labelled, with its help as info."""
-    common: dict[str, Any] = dict(value=setting.to_app(setting.default), label=setting.label, info=setting.help,
-                                  elem_id=setting.api_name)
-    if setting.widget == "slider":
-        low, high = setting.slider or (setting.low, setting.high)
-        assert low is not None and high is not None, f"the slider {setting.name} needs ends"
-        return gr.Slider(low, high, step=setting.step, **common)
-    if setting.widget == "radio":
-        values = setting.app_values or setting.choices
-        labels = setting.choice_labels or tuple(str(v) for v in values)
-        return gr.Radio(list(zip(labels, values)), **common)
-    if setting.widget == "number":
-        return gr.Number(precision=0 if setting.kind is int else None, minimum=setting.low, maximum=setting.high, **common)
-    raise ValueError(f"{setting.name}: unknown widget {setting.widget!r}")
-
-
 def startup_text(config: AppConfig, pipeline: FrondPipeline, notices: list[str]) -> str:
-    """The line under the title: the path in use, a warning when the asked-for weights failed, notices."""
-    text = f"**Path:** {describe_path(pipeline.stage_weights)}"
+    """The lines under the title: what runs in plain words, a warning when the asked-for weights failed,
+    notices, and each stage's details (one click away)."""
+    text = plain_path(pipeline.stage_weights)
     if config.weights and pipeline.weights_error:
         text = (f"⚠️ **The weights `{config.weights}` could not be loaded** ({pipeline.weights_error.rstrip('.')}): "
                 f"every video is made with the bundled stages instead. Check FROND_WEIGHTS / --weights.  \n" + text)
     if notices:
         text += "  \n" + "  \n".join(f"ⓘ {n}" for n in notices)
-    return text
+    return text + "\n\n" + path_details(pipeline.modes)
 
 
 def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | None = None) -> gr.Blocks:
@@ -124,10 +99,10 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
                 speech = gr.Audio(
                     value=default[1], label="Speech", type="filepath", sources=["upload", "microphone"], elem_id="speech",
                 )
-                gr.Markdown(
-                    f"Any common audio format (WAV, MP3, FLAC, OGG, M4A) up to "
-                    f"{config.max_audio_seconds:g} s, or record with the microphone."
-                )
+                gr.Markdown(f"Up to {config.max_audio_seconds:g} s: WAV, MP3, FLAC, OGG, M4A, or record.")
+                driving = gr.Video(label="Driving video (optional: its face moves the portrait, its sound is the "
+                                         "soundtrack; it wins over the speech)", sources=["upload", "webcam"],
+                                   height=160, elem_id="driving-video")
                 if examples:
                     gr.Examples(
                         examples=examples, inputs=[portrait, speech], example_labels=example_labels,
@@ -135,6 +110,7 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
                         examples_per_page=MAX_EXAMPLES,
                     )
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="generate-btn")
+                status = gr.Markdown(elem_id="run-status")  # the run's stage and percent, where the eye is
             with gr.Column(scale=3, min_width=320):
                 with gr.Accordion("Settings", open=True):
                     widgets: dict[str, gr.components.Component] = {}
@@ -144,39 +120,49 @@ def build_demo(config: AppConfig, pipeline: FrondPipeline, notices: list[str] | 
                                 widgets.update({s.api_name: setting_widget(s) for s in APP_SETTINGS if s.column == column})
                     reset_btn = gr.Button("Reset to defaults", size="sm", elem_id="reset-btn")
 
-        # The four panels. Labels name the API outputs; the headers above them are what people read.
-        with gr.Row(equal_height=True):
-            with gr.Column(scale=1, min_width=240, elem_classes="frond-panel"):
-                gr.Markdown("**1 · Aligned input**: the detected keypoints")
-                aligned_out = gr.Image(label="aligned", show_label=False, type="filepath", format="png",
-                                       interactive=False, height=PANEL_HEIGHT, elem_id="aligned-out")
-            with gr.Column(scale=2, min_width=360, elem_classes="frond-panel"):
-                gr.Markdown("**2 · Keypoint trajectories**: mouth opening, lip width, head pose, with the audio envelope")
-                plot_out = gr.Image(label="trajectories", show_label=False, type="filepath", format="png",
-                                    interactive=False, height=PANEL_HEIGHT, elem_id="trajectories-out")
-            with gr.Column(scale=1, min_width=240, elem_classes="frond-panel"):
-                gr.Markdown("**3 · Dense motion field**: colour = direction, arrows = motion")
-                field_out = gr.Video(label="motion_field", show_label=False, interactive=False, autoplay=True,
-                                     loop=True, height=PANEL_HEIGHT, elem_id="field-out")
-            with gr.Column(scale=1, min_width=240, elem_classes="frond-panel"):
-                gr.Markdown("**4 · Output**: the talking face, with sound")
-                video_out = gr.Video(label="output_video", show_label=False, interactive=False,
-                                     height=PANEL_HEIGHT, elem_id="output-video")
-        with gr.Row():
-            combined_out = gr.File(label="Download: input | motion field | output, side by side (MP4)",
-                                   interactive=False, height=90, elem_id="combined-out", scale=1)
-            info_out = gr.Markdown(label="run_info", elem_id="run-info")
+        # The results. Labels name the API outputs; the headers above them are what people read.
+        with gr.Column(elem_id="results"):
+            with gr.Row(equal_height=True):
+                with gr.Column(scale=1, min_width=240, elem_classes="frond-panel"):
+                    gr.Markdown("**1 · Aligned input**, with its keypoints")
+                    aligned_out = gr.Image(label="aligned", show_label=False, type="filepath", format="png",
+                                           interactive=False, height=PANEL_HEIGHT, buttons=["fullscreen", "download"],
+                                           elem_id="aligned-out")
+                with gr.Column(scale=2, min_width=360, elem_classes="frond-panel"):
+                    gr.Markdown("**2 · Keypoint trajectories**: mouth, lips, head and eyes over time")
+                    plot_out = gr.Image(label="trajectories", show_label=False, type="filepath", format="png",
+                                        interactive=False, height=PANEL_HEIGHT, buttons=["fullscreen", "download"],
+                                        elem_id="trajectories-out")
+                with gr.Column(scale=1, min_width=240, elem_classes="frond-panel"):
+                    gr.Markdown("**3 · Dense motion field**: how each pixel moves (key below)")
+                    field_out = gr.Video(label="motion_field", show_label=False, interactive=False, autoplay=True,
+                                         loop=True, height=PANEL_HEIGHT, elem_id="field-out")
+                with gr.Column(scale=1, min_width=240, elem_classes="frond-panel", elem_id="output-panel"):
+                    gr.Markdown("**4 · Output**, with sound")
+                    video_out = gr.Video(label="output_video", show_label=False, interactive=False,
+                                         height=PANEL_HEIGHT, elem_id="output-video")
+            with gr.Row():
+                with gr.Column(scale=2, min_width=320):
+                    gr.Markdown("**Side by side**: input · motion field · output, with sound")
+                    combined_out = gr.Video(label="side_by_side", show_label=False, interactive=False,
+                                            elem_id="combined-out")
+                info_out = gr.Markdown(label="run_info", elem_id="run-info", min_width=280)
 
         settings = [widgets[s.api_name] for s in APP_SETTINGS]  # in the API's order
-        generate_btn.click(
+        outputs = [aligned_out, plot_out, field_out, video_out, combined_out, info_out]
+        run = generate_btn.click(  # in the browser: the last results go at once (and stay gone if this request fails)
+            None, None, outputs, js=clear_js(len(outputs)), queue=False, api_visibility="private",
+        ).then(
             make_generate(dirs),
-            inputs=[portrait, speech, *settings],
-            outputs=[aligned_out, plot_out, field_out, video_out, combined_out, info_out],
+            inputs=[portrait, speech, *settings, driving],
+            outputs=outputs,
             api_name="generate",
             concurrency_limit=config.concurrency,
             concurrency_id="generate",
             validator=make_validator(config),
+            show_progress_on=[status, aligned_out, plot_out, field_out, video_out],
         )
+        run.success(None, js=SHOW_RESULTS_JS, api_visibility="private")
         portrait.change(make_portrait_note(config), inputs=portrait, outputs=portrait_note, api_name="portrait_note",
                         api_visibility="undocumented", queue=False, show_progress="hidden")
         defaults = [s.to_app(s.default) for s in APP_SETTINGS]

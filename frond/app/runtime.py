@@ -68,8 +68,9 @@ def warm_up_in_background(pipe: FrondPipeline) -> None:
     threading.Thread(target=run, name="frond-warm-up", daemon=True).start()
 
 
-def generate_on_device(portrait: str, audio: str, settings: GenerationSettings, work_dir: str, progress: Any) -> Any:
-    """The GPU part of a request (wrapped with `spaces.GPU` on ZeroGPU Spaces)."""
+def generate_on_device(portrait: str, audio: str | None, settings: GenerationSettings, work_dir: str, progress: Any,
+                       driving_video: str | None = None) -> Any:
+    """The GPU part of a request (wrapped with `spaces.GPU` on ZeroGPU Spaces); a driving video instead of audio."""
     assert _PIPELINE is not None, "get_pipeline() runs before the app serves"
     work = Path(work_dir)
 
@@ -84,6 +85,7 @@ def generate_on_device(portrait: str, audio: str, settings: GenerationSettings, 
             settings=settings,
             intermediates_dir=work / "intermediates",
             progress=report,
+            driving_video=driving_video,
         )
     except FrondInputError as exc:  # converted here so that it crosses the ZeroGPU process boundary as is
         raise gr.Error(str(exc), title="Cannot use this input", print_exception=False) from None

@@ -5,12 +5,13 @@ import logging
 import os
 import sys
 
+from . import runtime  # first: it imports ZeroGPU's `spaces` before anything can import torch
+
 import gradio as gr
 
 from ..hub import go_offline_if_hub_unreachable
 from ..shutdown import stop_like_interrupt
-from . import runtime  # first: it imports ZeroGPU's `spaces` before anything can import torch
-from .handlers import describe_path
+from .describe import describe_path
 from .layout import CSS, build_demo
 from .options import parse_args
 

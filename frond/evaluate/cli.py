@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description=(
             "Self-reconstruction: for every video in --clips, its first frame is the portrait and its "
             "own audio the driver; the generated video is compared with the real one (mouth-opening "
-            "correlation, amplitude, audio-mouth sync, landmark distance, PSNR/SSIM, sharpness, jitter)."
+            "correlation, amplitude, audio-mouth sync, landmark distance, PSNR/SSIM, sharpness, jitter). "
+            "With --reenact, the renderer alone: each clip's first frame driven by the clip's own face."
         ),
     )
     parser.add_argument("--clips", type=Path, help="folder of talking-face videos with their own speech")
@@ -40,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--fold-models", type=Path, help="--folds: keep each fold's motion stage here (fold_<i>), and use "
                                                          "those already there (scripts/motion_folds.py trains the same)")
     parser.add_argument("--baselines", action="store_true", help="add the still portrait (floor) and the real video (ceiling) rows")
+    parser.add_argument("--reenact", action="store_true",
+                        help="measure the renderer alone: each clip reenacted from its first frame driven by the clip "
+                             "itself (video-driven), in the whole picture; PSNR and SSIM of the mouth and the face "
+                             "(boxes from the real landmarks) against the real frames, beside the still first frame")
+    parser.add_argument("--markdown", action="store_true", help="also print the README-ready markdown table")
     parser.add_argument("--landmarks", default="auto", choices=LANDMARK_BACKENDS, help="landmark backend used to measure both videos")
     parser.add_argument("--max-seconds", type=float, default=None, help="use only the first N seconds of each clip (quick runs)")
     parser.add_argument("--keep-videos", action="store_true", help="keep the generated videos beside the report")
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `python -m frond evaluate`; returns the exit status."""
     from ..errors import FrondInputError
     from .folder import evaluate_folder
-    from .report import format_table
+    from .report import format_table, reenact_markdown, results_markdown
 
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     if args.folds:
@@ -86,12 +92,15 @@ def run(args: argparse.Namespace) -> int:
             keep_videos=args.keep_videos,
             plots=not args.no_plots,
             motions=("learned", "prior") if args.motion == "both" else (args.motion,),
+            reenact=args.reenact,
             log=log,
         )
     except FrondInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(report))
+    if args.markdown:
+        print("\n" + (reenact_markdown(report) if args.reenact else results_markdown(report)))
     print(f"\nreport: {args.out}")
     if report["failed"]:
         return 1

@@ -53,7 +53,7 @@ def evaluate_clip(
     from scipy.io import wavfile
 
     from ..audio.features import speech_envelope
-    from ..config import GenerationSettings
+    from ..config import CROP, GenerationSettings
     from ..face.align import warp_to_crop
     from ..face.landmarks import detect_faces
     from ..media import load_audio, probe_video, read_video_frames
@@ -97,7 +97,7 @@ def evaluate_clip(
     for motion in motions:
         tick = time.perf_counter()
         result = pipe.generate(portrait=first, audio=wav, out_path=work / f"{path.stem}.{motion}.mp4",
-                               settings=GenerationSettings(size=size, fps=fps, motion=motion))
+                               settings=GenerationSettings(size=size, fps=fps, motion=motion, framing=CROP))
         timings[f"generate {motion}"] = time.perf_counter() - tick
         generated = [f for f in read_video_frames(result.video_path)]
         if generated and generated[0].shape[:2] != (size, size):

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .clip import VIDEO_SUFFIXES, ClipSkipped, evaluate_clip, find_clips
-from .report import COLUMNS, GENERATED, fmt, jsonable, mean_rows, plot_clip, row_order
+from .reenact import reenact_clip
+from .report import GENERATED, columns_of, fmt, jsonable, mean_rows, plot_clip, row_order
 
 
 def evaluate_folder(
@@ -23,9 +24,14 @@ def evaluate_folder(
     keep_videos: bool = False,
     plots: bool = True,
     motions: tuple[str, ...] = ("learned",),
+    reenact: bool = False,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Evaluate every clip in `clips_dir`; write the JSON report (and plots) and return it.
+
+    `reenact`: instead of self-reconstruction from the audio, each clip reenacted from its first frame by
+    itself, in the whole picture (`frond.evaluate.reenact`; `motions` and `baselines` do not apply, the still
+    first frame is always measured).
 
     The returned report keeps +inf (identical frames' PSNR) and NaN as floats; the JSON
     file has them as null.
@@ -52,6 +58,7 @@ def evaluate_folder(
         "weights": weights,
         "landmarks": backend_name,
         "baselines": baselines,
+        "reenact": reenact,
         "max_seconds": max_seconds,
         "modes": dict(pipe.modes),
         "stage_weights": dict(pipe.stage_weights),
@@ -66,8 +73,11 @@ def evaluate_folder(
         for index, path in enumerate(paths, 1):
             log(f"[{index}/{len(paths)}] {path.name}")
             try:
-                clip = evaluate_clip(pipe, path, work, size=size, backend=backend_name,
-                                     baselines=baselines, max_seconds=max_seconds, motions=motions)
+                if reenact:
+                    clip = reenact_clip(pipe, path, work, size=size, backend=backend_name, max_seconds=max_seconds)
+                else:
+                    clip = evaluate_clip(pipe, path, work, size=size, backend=backend_name,
+                                         baselines=baselines, max_seconds=max_seconds, motions=motions)
             except (ClipSkipped, FrondInputError) as exc:
                 log(f"  skipped: {exc}")
                 report["skipped"].append({"clip": path.name, "reason": str(exc)})
@@ -78,13 +88,14 @@ def evaluate_folder(
                                          "traceback": traceback.format_exc(limit=6)})
                 continue
             report["modes"] = clip.pop("modes")
-            if plots:
+            if plots and not reenact:
                 plot_path = out.parent / f"{out.stem}_{path.stem}.png"
                 plot_clip(clip, plot_path)
                 clip["plot"] = plot_path.name
             for kind in row_order(clip["rows"]):
                 if kind.startswith(GENERATED):
-                    log(f"  {kind}: " + ", ".join(f"{h} {fmt(clip['rows'][kind].get(k), f)}" for k, h, f in COLUMNS[:4]))
+                    log(f"  {kind}: " + ", ".join(f"{h} {fmt(clip['rows'][kind].get(k), f)}"
+                                                  for k, h, f in columns_of(report)[:4]))
             report["clips"].append(clip)
     report["mean"] = mean_rows(report["clips"])
     report["seconds"] = round(time.perf_counter() - started, 1)

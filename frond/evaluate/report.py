@@ -36,6 +36,13 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("head_shift", "head shift", "{:.2f}"),
     ("head_yaw", "head yaw", "{:.2f}"),
 ]
+REENACT_COLUMNS: list[tuple[str, str, str]] = [  # `evaluate --reenact` (`frond.evaluate.reenact`)
+    ("psnr_mouth", "PSNR mouth", "{:.2f}"),
+    ("ssim_mouth", "SSIM mouth", "{:.3f}"),
+    ("psnr_face", "PSNR face", "{:.2f}"),
+    ("ssim_face", "SSIM face", "{:.3f}"),
+]
+REENACT_NAMES = {GENERATED: "reenacted", FLOOR: "still first frame"}  # the rows of a reenactment report
 MARKDOWN_HEADERS = {
     "mouth_corr": "mouth-opening r at lag 0 ↑",
     "mouth_corr_best": "r at best lag ↑",
@@ -104,14 +111,22 @@ def row_order(rows: dict[str, Any]) -> list[str]:
     return [k for k in order if k in rows] + [k for k in rows if k not in order]
 
 
+def columns_of(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The columns a report measures: self-reconstruction's, or `--reenact`'s."""
+    return REENACT_COLUMNS if report.get("reenact") else COLUMNS
+
+
 def format_table(report: dict[str, Any]) -> str:
     """The report as a plain-text table: one row per clip and kind, then the means."""
-    headers = ["clip", "video"] + [h for _, h, _ in COLUMNS] + ["AV r real", "jitter real"]
+    reenact = bool(report.get("reenact"))
+    columns = columns_of(report)
+    headers = ["clip", "video"] + [h for _, h, _ in columns] + ([] if reenact else ["AV r real", "jitter real"])
     lines: list[list[str]] = []
 
     def add(clip_name: str, kind: str, row: dict[str, Any]) -> None:
-        cells = [clip_name, kind] + [fmt(row.get(k), f) for k, _, f in COLUMNS]
-        cells += [fmt(row.get("audio_mouth_corr_real"), "{:.3f}"), fmt(row.get("jitter_real"), "{:.5f}")]
+        cells = [clip_name, REENACT_NAMES.get(kind, kind) if reenact else kind] + [fmt(row.get(k), f) for k, _, f in columns]
+        if not reenact:
+            cells += [fmt(row.get("audio_mouth_corr_real"), "{:.3f}"), fmt(row.get("jitter_real"), "{:.5f}")]
         lines.append(cells)
 
     for clip in report["clips"]:
@@ -187,6 +202,28 @@ def results_markdown(report: dict[str, Any]) -> str:
              "head roll, shift, yaw: the spread of the re-detected head's roll (eye line), position (eye centres) "
              "and turn (nose tip off the eyes' midpoint) over the real speaker's, in the same crop."]
     return "\n".join(lines + notes) + "\n"
+
+
+def reenact_markdown(report: dict[str, Any]) -> str:
+    """A README-ready markdown table of an `evaluate --reenact` report: per clip, the reenacted video beside
+    the still first frame, then the means."""
+    columns = REENACT_COLUMNS
+    header = "| clip | frame | " + " | ".join(f"{h}: {REENACT_NAMES[k]}" for _, h, _ in columns for k in (GENERATED, FLOOR)) + " |"
+    lines = [header, "|" + "---|" * (2 + 2 * len(columns))]
+
+    def cells(rows: dict[str, Any]) -> str:
+        out = []
+        for key, _, spec in columns:
+            for kind in (GENERATED, FLOOR):
+                text = fmt(maybe(rows[kind].get(key)), spec)
+                out.append(f"**{text}**" if kind == GENERATED else text)
+        return " | ".join(out)
+
+    for clip in report.get("clips", []):
+        lines.append(f"| {clip['clip']} | {clip.get('frame_size', '')} | {cells(clip['rows'])} |")
+    if report.get("mean"):
+        lines.append(f"| **mean of {len(report['clips'])}** | | {cells(report['mean'])} |")
+    return "\n".join(lines) + "\n"
 
 
 def maybe(value: Any) -> Any:

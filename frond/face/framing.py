@@ -1,9 +1,12 @@
 """Where the rendered frames go: the output space, and the paste-back into the whole portrait.
 
-Crop mode renders the aligned crop itself. Full frame renders the crop's footprint inside
-the (possibly downscaled) portrait and pastes it back with a feathered alpha, so that no
-seam shows. Either way the space's source is the portrait itself, so that a decoder
-samples it once through the field (the alignment affine is in `norm_to_source`).
+The picture framing (the default) renders the crop's footprint inside the portrait, scaled
+so that its long side is at most `settings.max_side` (never enlarged; both sides even, as
+H.264 wants), and pastes it back with a feathered alpha, so that no seam shows. The
+footprint is cut to the picture: nothing beyond the picture's edge is ever shown. The crop
+framing renders the aligned crop itself. Either way the space's source is the portrait
+itself, so that a decoder samples it once through the field (the alignment affine is in
+`norm_to_source`).
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..config import GenerationSettings, Limits
+from ..config import CROP, GenerationSettings, Limits
 from ..errors import FrondInputError
 from ..imaging import apply_affine, compose, invert_affine
 from ..types import AlignedFace, OutputSpace
@@ -45,7 +48,8 @@ class Framing:
         frame = self.background.copy()
         x0, y0 = self.offset
         region = frame[y0:y0 + self.space.height, x0:x0 + self.space.width]
-        region[:] = (rendered * self.alpha + region * (1.0 - self.alpha)).astype(np.uint8)
+        alpha = self.alpha[..., 0]
+        region[:] = cv2.blendLinear(np.ascontiguousarray(rendered), np.ascontiguousarray(region), alpha, 1.0 - alpha)
         return frame
 
     def to_frame(self, keypoints: np.ndarray) -> np.ndarray:
@@ -61,22 +65,31 @@ def feather(size: int) -> np.ndarray:
     return np.minimum(ramp[None, :], ramp[:, None])
 
 
+def picture_shape(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """The video's (height, width) for a picture of (height, width): its long side at most `max_side`
+    (a smaller picture keeps its size), each side rounded to an even number (H.264 yuv420p): down
+    by the one odd pixel when the picture keeps its size, to the nearest even size when it shrinks."""
+    scale = min(1.0, max_side / max(height, width))
+    if scale == 1.0:
+        return max(2, height // 2 * 2), max(2, width // 2 * 2)
+    return max(2, 2 * int(round(height * scale / 2))), max(2, 2 * int(round(width * scale / 2)))
+
+
 def output_framing(face: AlignedFace, settings: GenerationSettings, limits: Limits) -> Framing:
-    """The framing of `face` with a crop of side `settings.size`: the crop, or with `settings.full_frame`
-    the portrait (downscaled to `limits.max_full_frame_side`, cut to even dimensions)."""
+    """The framing of `face` with a crop of side `settings.size`: with `settings.framing` CROP the crop,
+    else the whole portrait (`picture_shape`), the face's footprint in it rendered and pasted back."""
     size = settings.size
     n2p, p2n = norm_to_px_affine(size), px_to_norm_affine(size)
     portrait, matrix = face.portrait, face.crop_from_image
-    if not settings.full_frame:  # the decoder samples the original portrait (one resampling pass)
+    if settings.framing == CROP:  # the decoder samples the original portrait (one resampling pass)
         space = OutputSpace(size, size, out_to_norm=p2n, source=portrait, norm_to_source=compose(invert_affine(matrix), n2p))
         return Framing(space=space, background=face.image, offset=None, alpha=None)
-    side = max(portrait.shape[:2])
-    if side > limits.max_full_frame_side:
-        scale = limits.max_full_frame_side / side
-        portrait = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        shrink = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5]])
+    h, w = picture_shape(portrait.shape[0], portrait.shape[1], settings.max_side)
+    if h < portrait.shape[0] // 2 * 2 or w < portrait.shape[1] // 2 * 2:  # it shrinks (each side on its own, to even sizes)
+        sx, sy = w / portrait.shape[1], h / portrait.shape[0]
+        portrait = cv2.resize(portrait, (w, h), interpolation=cv2.INTER_AREA)
+        shrink = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]])  # pixel centres: x' + 0.5 = (x + 0.5) s
         matrix = compose(matrix, invert_affine(shrink))
-    h, w = portrait.shape[0] // 2 * 2, portrait.shape[1] // 2 * 2
     portrait = np.ascontiguousarray(portrait[:h, :w])
     image_from_crop = invert_affine(matrix)
     corners = apply_affine(image_from_crop, norm_to_px(np.array([[-1, -1], [1, -1], [1, 1], [-1, 1.0]]), size))

@@ -11,7 +11,11 @@ by a thin-plate spline through three kinds of control points:
 The spline is evaluated on a coarse grid and upsampled bilinearly (it is smooth, so
 this is exact to a fraction of a pixel), so the field is defined at any resolution.
 Motion fades out towards the portrait's own edge, so the output samples the picture,
-not what lies beyond it. Where the portrait's lips are parted, the map splits along the
+not what lies beyond it: over a band at least EDGE_FADE_RATIO times as wide as the motion
+it fades, so that the fade itself never folds the map (a large head turn near the edge
+fades over a wider band). The ring's fade is wide for the same reason, and the neck just
+below the chin turns with the head (the twist spreads down to the shoulders): head turns
+of roll +-10 and yaw +-15 degrees leave the neck, the hair and the background whole. Where the portrait's lips are parted, the map splits along the
 line where the driving lips meet (`frond.field.lips`): the lips close by moving their
 pixels. The occlusion map marks the driving inner-lip area that the portrait has no
 content for.
@@ -29,7 +33,11 @@ from ..types import AlignedFace, FieldFrame, MouthSplit, OutputSpace, SourceEnco
 from .lips import LipSplit, inner_gap
 from .tps import batched_kernel, solve_batch
 
-NECK_FOLLOWS = 0.3  # share of the head's pose (turn and shift) the neck below the chin follows
+NECK_FOLLOWS = 1.0  # share of the head's pose (turn and shift) the neck just below the chin follows
+RING_FADE = (0.7, 1.12)  # radii of the static ring (1: the ring) between which the motion fades out
+RING_MIN_WIDTH = 2.4  # inter-ocular distances: the ring's horizontal radius at least (a face in profile is narrow)
+EDGE_FADE_RATIO = 2.5  # the fade at the picture's edge is at least this many times as wide as the motion it fades
+EDGE_FADE_MAX = 0.4  # normalised units: the widest that fade gets
 
 
 def _catmull_rom_basis(steps: int) -> np.ndarray:
@@ -103,7 +111,7 @@ class PriorDenseField(PriorStage):
     def __init__(self, spacing: float = 10.0, border_points: int = 9, edge_margin: float = 0.06) -> None:
         self.spacing = spacing  # output pixels between the coarse samples of the spline (then bilinear)
         self.border_points = border_points  # static anchors per crop side
-        self.edge_margin = edge_margin  # normalised units inside the portrait's edge over which motion fades out
+        self.edge_margin = edge_margin  # normalised units inside the portrait's edge over which small motion fades out
 
     def prepare(self, face: AlignedFace, source: SourceEncoding, space: OutputSpace) -> None:
         kp = source.keypoints.astype(np.float64)
@@ -131,7 +139,8 @@ class PriorDenseField(PriorStage):
         # a static ring around head and neck: the background beyond it stays put
         theta = np.linspace(0, 2 * np.pi, 24, endpoint=False)
         ring_centre = np.array([kp[:, 0].mean(), kp[:, 1].mean() - 0.3 * iod])
-        ring = ring_centre + np.stack([np.cos(theta) * half_width * 1.9, np.sin(theta) * iod * 2.9], axis=1)
+        ring_radii = np.array([max(half_width * 1.9, RING_MIN_WIDTH * iod), iod * 2.9])
+        ring = ring_centre + np.stack([np.cos(theta), np.sin(theta)], axis=1) * ring_radii
         ring = ring[np.abs(ring).max(axis=1) < 0.97]
         self.anchors = np.concatenate([border, ring])
         # the coarse evaluation grid, in output pixels and in normalised crop space
@@ -148,28 +157,41 @@ class PriorDenseField(PriorStage):
         self.grid_norm = apply_affine(space.out_to_norm, np.stack([gx.ravel(), gy.ravel()], 1))
         self.norm_to_out = invert_affine(space.out_to_norm)
         # motion support: the displacement fades to exactly 0 just beyond the static ring (background stays put)
-        self.ring = (ring_centre, np.array([half_width * 1.9, iod * 2.9]))
+        self.ring = (ring_centre, ring_radii)
         self.out_scale = affine_scale(self.norm_to_out)  # output px per norm unit
-        self.support = self._support(self.grid_norm).reshape(gh, gw, 1)
+        self.ring_support = self._ring_support(self.grid_norm).reshape(gh, gw, 1)
+        self.edge_room = self._edge_room(self.grid_norm).reshape(gh, gw)
         self.static_kernel = batched_kernel(self.grid_norm.astype(np.float32), self.anchors.astype(np.float32))  # (P, A), fixed
         # parted lips: the map splits where the driving lips meet (worth it once the gap spans a pixel)
         visible = max(2.0, 0.02 * iod * self.out_scale)  # output px: a narrower gap closes well enough in one smooth map
         self.lips = LipSplit(kp, space.out_to_norm, self.out_scale) if inner_gap(kp) * self.out_scale > visible else None
 
-    def _support(self, points: np.ndarray) -> np.ndarray:
-        """(P, 2) normalised -> (P,) float32: 1 where the field moves freely, falling to 0 beyond the
-        static ring and at the portrait's own edge (the output never drags in what lies beyond it)."""
+    def _ring_support(self, points: np.ndarray) -> np.ndarray:
+        """(P, 2) normalised -> (P,) float32: 1 where the field moves freely, falling to 0 towards the static ring."""
         centre, radii = self.ring
         radius = np.sqrt((((points - centre) / radii) ** 2).sum(1))
-        ring = np.clip((1.12 - radius) / 0.17, 0.0, 1.0)
-        source_px = apply_affine(self.space.norm_to_source, points)
-        height, width = self.space.source.shape[:2]
-        edge = np.minimum(np.minimum(source_px[:, 0] + 0.5, width - 0.5 - source_px[:, 0]),
-                          np.minimum(source_px[:, 1] + 0.5, height - 0.5 - source_px[:, 1]))
+        return np.clip((RING_FADE[1] - radius) / (RING_FADE[1] - RING_FADE[0]), 0.0, 1.0).astype(np.float32)
+
+    def _edge_room(self, points: np.ndarray) -> np.ndarray:
+        """(P, 2) normalised -> (P,) float32: normalised distance to the portrait's own edge, less one lattice cell
+        (the bilinear lattice reaches that far): where the motion has faded out at 0 and below."""
         px_per_norm = affine_scale(self.space.norm_to_source)
-        cell = self.lattice[0] * px_per_norm / self.out_scale  # one lattice cell, in source pixels: still there
-        inside = np.clip((edge - cell) / (self.edge_margin * px_per_norm), 0.0, 1.0)
-        return (ring * inside).astype(np.float32)
+        cell = self.lattice[0] / self.out_scale  # one lattice cell, normalised
+        return (self._edge_distance(points.astype(np.float32)) / px_per_norm - cell).astype(np.float32)
+
+    def _edge_fade(self, displacement: np.ndarray) -> float:
+        """One frame's displacement (gh, gw, 2) over the lattice (normalised) -> the width (normalised) of the band
+        inside the portrait's edge over which it fades out: `edge_margin`, or EDGE_FADE_RATIO times the largest
+        motion near the edge, up to EDGE_FADE_MAX."""
+        near = self.edge_room < EDGE_FADE_MAX
+        largest = float(np.sqrt((displacement[near] ** 2).sum(-1)).max()) if near.any() else 0.0
+        return min(max(self.edge_margin, EDGE_FADE_RATIO * largest), EDGE_FADE_MAX)
+
+    def _support(self, points: np.ndarray, fade: float) -> np.ndarray:
+        """(P, 2) normalised -> (P,) float32: 1 where the field moves freely, falling to 0 beyond the
+        static ring and over `fade` (normalised) at the portrait's own edge (the output never drags in what
+        lies beyond it)."""
+        return self._ring_support(points) * np.clip(self._edge_room(points) / fade, 0.0, 1.0)
 
     def _edge_distance(self, points: np.ndarray) -> np.ndarray:
         """(..., 2) normalised -> (...) source pixels to the portrait's nearest edge (negative outside)."""
@@ -215,7 +237,9 @@ class PriorDenseField(PriorStage):
         coarse = (batched_kernel(grid[None], moving.astype(np.float32)) @ weights[:, :m, :2]
                   + self.static_kernel @ weights[:, m:, :2] + affine[:, :1, :2] + grid[None] @ affine[:, 1:, :2])
         identity = grid.reshape(*self.grid_shape, 2)
-        coarse = identity + (coarse.reshape(t, *self.grid_shape, 2) - identity) * self.support
+        displacement = (coarse.reshape(t, *self.grid_shape, 2) - identity) * self.ring_support
+        fades = [self._edge_fade(d) for d in displacement]
+        coarse = identity + displacement * np.stack([np.clip(self.edge_room / f, 0.0, 1.0) for f in fades])[..., None]
         self._keep_inside(coarse, identity)
         feather = max(0.6, 0.004 * self.out_scale)
         out = []
@@ -224,14 +248,14 @@ class PriorDenseField(PriorStage):
             occlusion = inner_mouth_mask(kp_px, self.space.height, self.space.width, feather)
             split = None
             if self.lips is not None:
-                split = self._split(kp_px, moving[i], weights[i], affine[i], occlusion)
+                split = self._split(kp_px, moving[i], weights[i], affine[i], occlusion, fades[i])
             out.append(FieldFrame(grid=None, coarse=np.ascontiguousarray(coarse[i], dtype=np.float32),
                                   lattice=self.lattice, occlusion=occlusion, mouth=split,
                                   lids=lid_closure(driving_keypoints[i], self.source_eyes)))
         return out
 
     def _split(self, kp_px: np.ndarray, moving: np.ndarray, weights: np.ndarray, affine: np.ndarray,
-               occlusion: np.ndarray) -> MouthSplit | None:
+               occlusion: np.ndarray, fade: float) -> MouthSplit | None:
         """One frame's `MouthSplit`; narrows `occlusion` (H, W), in place, to what the portrait lacks."""
         assert self.lips is not None
         box = mouth_box(kp_px, float(inter_ocular(kp_px)), occlusion.shape)
@@ -245,7 +269,7 @@ class PriorDenseField(PriorStage):
                 + batched_kernel(points, self.anchors.astype(np.float32)) @ weights[m:]
                 + affine[:1] + points @ affine[1:])  # (P, 6)
         identity = np.tile(points, 3)
-        maps = identity + (maps - identity) * self._support(points)[:, None]
+        maps = identity + (maps - identity) * self._support(points, fade)[:, None]
         for side in range(3):
             self._keep_inside(maps[:, 2 * side: 2 * side + 2], points)
         split, lacking = self.lips.build(box, maps.reshape(*shape, 6).astype(np.float32), kp_px, occlusion[y0:y1, x0:x1])
