@@ -394,3 +394,23 @@ def test_the_interior_bank_is_small_and_sourced():
     for entry in bank:
         assert "../shared/data/train/src_" in entry.source and " frame " in entry.source
         assert entry.image.dtype == np.uint8 and entry.inner.shape == (8, 2) and entry.outer.shape == (12, 2)
+
+
+def test_closing_parted_lips_raises_the_jaw_the_motion_left_down(pipe):
+    """On the astronaut (parted lips), driving keypoints that close her lips but leave her chin get it raised by
+    JAW_PER_GAP of the gap closed; a driving chin that rose that far already, or lips that open, are left alone."""
+    from frond.face.ibug import inter_ocular
+    from frond.field.lips import JAW_PER_GAP, raise_jaw
+
+    face, keypoints, space, field, decoder = prepare_portrait(pipe, astronaut(), GenerationSettings(size=256))
+    source = keypoints.astype(np.float64)
+    driving = closed(source)
+    iod = float(inter_ocular(source))
+    gap = (source[66, 1] - source[62, 1]) / iod
+    raised = raise_jaw(driving, source)
+    assert np.allclose(raised[:60], driving[:60]) or np.allclose(raised[13:], driving[13:])  # only the chin moves
+    assert (driving[8, 1] - raised[8, 1]) / iod == pytest.approx(JAW_PER_GAP * gap, rel=0.05)
+    already = driving.copy()
+    already[3:14, 1] -= JAW_PER_GAP * gap * iod
+    assert np.allclose(raise_jaw(already, source), already)
+    assert np.allclose(raise_jaw(opened(keypoints, 0.3).astype(np.float64), source), opened(keypoints, 0.3))
