@@ -43,12 +43,12 @@ class Pick:
 
 
 PICKS = (
+    Pick("src_spectre_1.mp4", 30, 0.0, -0.12, (0.09, 0.11),
+         "filby89/spectre samples/MEAD/M026_level_3_disgusted_018.mp4 (0b339a8): MEAD speaker M026"),
     Pick("src_hearbridge_1.mp4", 114, 0.02, -0.07, (0.10, 0.05),
          "team-ruku/hearbridge-vsr demos/demo.mp4 (37795c1), cropped: a woman in a studio interview"),
-    Pick("src_spectre_1.mp4", 51, 0.0, -0.12, (0.05, 0.04),
-         "filby89/spectre samples/MEAD/M026_level_3_disgusted_018.mp4 (0b339a8): MEAD speaker M026"),
-    Pick("src_spectre_2.mp4", 48, 0.0, -0.07, (0.05, 0.03),
-         "filby89/spectre samples/MEAD/M030_level_3_angry_016.mp4 (0b339a8): MEAD speaker M030"),
+    Pick("src_videosummarizer_1.mp4", 420, -0.01, 0.0, (0.07, 0.08),
+         "Soumya1201/Video-Summarizer sample_video.mp4 (6979350), 5.6-25.6 s: a young man talking to camera"),
     Pick("src_edtalk_4.mp4", 444, 0.0, -0.10, (0.08, 0.03),
          "tanshuai0219/EDTalk test_data/uncrop_Obama.mp4 (06a9a96): Barack Obama, Oval Office address"),
 )

@@ -12,12 +12,13 @@ face's own frame (the eye line, the inter-ocular distance), column by column:
   (the jaw), each at its own size; what lies between (the dark of the mouth, the tongue) stretches or
   squeezes to fill the gap. A mouth opening less than the entry's shows the upper teeth first (the
   lower band slides behind them). Where a driving lip rises above the entry's, its layer slides with
-  it; where the layers reach past the entry's interior (a mouth rounder than the entry's), the
-  entry's own darkest colour shows, never its lips;
+  it; where the layers reach past the entry's interior (a mouth rounder than the entry's), they
+  keep sampling a little inside it, never the entry's own lips;
 - the sides fall into the cheeks' shadow, and lips closer than a hair (SLIT) touch: no interior.
 
-The interior is resampled once per portrait to the output's scale (area-filtered when smaller,
-bicubic when larger), so each frame costs one bilinear remap of the mouth's box.
+The interior is resampled once per portrait to the output's scale, through the portrait's own detail
+(a small portrait enlarged is soft: so is its interior), so each frame costs one bilinear remap of the
+mouth's box and a light blur.
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ UPPER = [0, 1, 2, 3, 4]  # the upper inner lip, corner to corner, in the 8-point
 LOWER = [0, 7, 6, 5, 4]  # the lower inner lip (60, 67, 66, 65, 64)
 KEEP_SIZE = 0.5  # the middle this share of the narrower half-width keeps its size across the mouth
 CORNER_INSET = 0.85  # the driving corners sample the entry this far out towards its corners (its last columns are lip)
-DARK_FADE = 0.02  # inter-ocular distances past the entry's interior over which its own darkest colour takes over
+SOFTEN = 0.005  # inter-ocular distances of blur on the fitted interior (its squeezed rows would draw hard lines)
+EDGE_MARGIN = 0.015  # inter-ocular distances: the layers sample at least this far inside the entry's interior
 SLIT = (0.01, 0.04)  # inter-ocular distances: where the driving lips are closer than the first, they touch (no interior
 # is drawn: the field's lips show); the interior comes in fully at the second
 SIDE_SHADE = (0.65, 0.6)  # from this share of the half-width out, the sides of the mouth fall into the cheeks' shadow,
@@ -47,29 +49,29 @@ def face_axes(keypoints_px: np.ndarray) -> tuple[np.ndarray, float]:
     return np.array([[along[0], along[1]], [-along[1], along[0]]]), iod
 
 
-def darkest(image: np.ndarray, inner: np.ndarray) -> np.ndarray:
-    """The mean colour (3,) float32 of the darkest tenth of an interior: image (h, w, 3) uint8, inner (8, 2) px."""
-    mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], (1,))
-    pixels = image[mask > 0].astype(np.float32)
-    luminance = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
-    return pixels[luminance <= np.percentile(luminance, 10)].mean(0)
+def resized(image: np.ndarray, scale: float) -> np.ndarray:
+    """image (h, w, 3) scaled by `scale`: area-filtered when smaller, bicubic when larger."""
+    size = (max(2, int(round(image.shape[1] * scale))), max(2, int(round(image.shape[0] * scale))))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
 
 
 class MouthInterior:
     """A real interior chosen and coloured for one portrait, drawn into its frames (see the module docstring)."""
 
-    def __init__(self, tones: MouthTones, out_iod_px: float, entry: Interior | None = None) -> None:
-        """tones: the portrait's colours around the mouth; out_iod_px: its inter-ocular distance in output px."""
+    def __init__(self, tones: MouthTones, out_iod_px: float, entry: Interior | None = None,
+                 source_iod_px: float | None = None) -> None:
+        """tones: the portrait's colours around the mouth; out_iod_px: its inter-ocular distance in output px;
+        source_iod_px: in the portrait's own pixels (a small portrait is blurred when enlarged: so is the interior)."""
         self.entry = entry if entry is not None else choose(load_bank(), tones)
-        scale = out_iod_px / self.entry.px_per_iod  # entry px -> output px
-        image = match_colours(self.entry, tones)
-        size = (max(2, int(round(image.shape[1] * scale))), max(2, int(round(image.shape[0] * scale))))
-        self.texture = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-        self.dark = darkest(image, self.entry.inner)
-        self.px_per_iod = self.entry.px_per_iod * size[0] / image.shape[1]  # texture px per inter-ocular distance
+        coloured = match_colours(self.entry, tones)
+        detail = coloured
+        if source_iod_px is not None and source_iod_px < self.entry.px_per_iod:  # down to the portrait's own detail
+            detail = resized(coloured, source_iod_px / self.entry.px_per_iod)
+        self.texture = resized(detail, out_iod_px * coloured.shape[1] / (self.entry.px_per_iod * detail.shape[1]))
+        zoom = self.texture.shape[1] / coloured.shape[1]  # entry px -> texture px
+        self.px_per_iod = self.entry.px_per_iod * zoom  # texture px per inter-ocular distance
         inner = self.entry.inner.astype(np.float64)
-        self.centre = (inner[0] + inner[4]) / 2 * (size[0] / image.shape[1])  # texture px
+        self.centre = (inner[0] + inner[4]) / 2 * zoom  # texture px
         contour = (inner - (inner[0] + inner[4]) / 2) / self.entry.px_per_iod  # inter-ocular distances, the entry's frame
         self.upper, self.lower = contour[UPPER], contour[LOWER]
         self.corners = (contour[0, 0], contour[4, 0])
@@ -78,13 +80,11 @@ class MouthInterior:
         self.bands = bands * min(1.0, 0.9 * self.centre_gap / bands.sum())  # they never overlap in the entry
 
     def sample_points(self, u: np.ndarray, v: np.ndarray, driving: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where each point (u, v) (inter-ocular distances in the driving mouth's frame, any shape) samples the
         interior, given the driving inner contour (8, 2) in the same frame -> the entry's (u, v), same shape, and
-        how far (inter-ocular distances) the layers reach past the entry's own interior there.
-
-        Also returns the driving gap (inter-ocular distances) of each point's column. The three layers are
-        described in the module docstring.
+        the driving gap (inter-ocular distances) of each point's column. The three layers are described in the
+        module docstring.
         """
         half = KEEP_SIZE * min(-driving[0, 0], driving[4, 0], -self.corners[0], self.corners[1])
         half = max(half, 1e-3)
@@ -108,8 +108,8 @@ class MouthInterior:
         between = (v - teeth_end_d) / np.maximum(band_start_d - teeth_end_d, 1e-6)
         vs = np.where(v <= teeth_end_d, v + to_upper,
                       np.where(v >= band_start_d, v + to_lower, teeth_end + between * (band_start - teeth_end)))
-        outside = np.maximum(np.maximum(upper_s - vs, vs - lower_s), 0.0)  # past the entry's own interior
-        return us, np.clip(vs, upper_s, lower_s), outside, gap_d
+        margin = np.minimum(EDGE_MARGIN, 0.25 * np.maximum(lower_s - upper_s, 0.0))  # never the entry's own lips
+        return us, np.clip(vs, upper_s + margin, lower_s - margin), gap_d
 
     def draw(self, frame: np.ndarray, occlusion: np.ndarray, keypoints_px: np.ndarray) -> None:
         """Blend the interior into frame (H, W, 3) uint8 where occlusion (H, W) > 0, in place; keypoints_px (68, 2)
@@ -125,16 +125,15 @@ class MouthInterior:
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32) - origin[0], np.arange(y0, y1, dtype=np.float32) - origin[1])
         u = (axes[0, 0] * gx + axes[0, 1] * gy) / iod
         v = (axes[1, 0] * gx + axes[1, 1] * gy) / iod
-        us, vs, outside, gap = self.sample_points(u, v, driving)
+        us, vs, gap = self.sample_points(u, v, driving)
         map_x = (self.centre[0] + us * self.px_per_iod).astype(np.float32)
         map_y = (self.centre[1] + vs * self.px_per_iod).astype(np.float32)
         colour = cv2.remap(self.texture, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         side = np.clip((np.abs(u) / np.where(u < 0, -driving[0, 0], driving[4, 0]).clip(1e-3) - SIDE_SHADE[0])
                        / (1.0 - SIDE_SHADE[0]), 0.0, 1.0)
         shade = 1.0 - (1.0 - SIDE_SHADE[1]) * side * side * (3.0 - 2.0 * side)  # smoothstep
-        dark = np.clip(outside / DARK_FADE, 0.0, 1.0)[..., None]
-        colour = colour.astype(np.float32)
-        colour = (colour + dark * (self.dark - colour)) * shade[..., None]
+        colour = colour.astype(np.float32) * shade[..., None]
+        colour = cv2.GaussianBlur(colour, (0, 0), max(0.5, SOFTEN * iod))  # as soft as lit, wet surfaces seen through lips
         alpha = occlusion[y0:y1, x0:x1, None] * np.clip((gap[..., None] - SLIT[0]) / (SLIT[1] - SLIT[0]), 0.0, 1.0)
         roi = frame[y0:y1, x0:x1].astype(np.float32)
         frame[y0:y1, x0:x1] = np.clip(roi + alpha * (colour - roi) + 0.5, 0, 255).astype(np.uint8)

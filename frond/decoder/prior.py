@@ -42,7 +42,8 @@ class PriorDecoder(PriorStage):
         self.norm_to_out = invert_affine(space.out_to_norm)
         source_px = apply_affine(self.to_source.astype(np.float64), source_keypoints.astype(np.float64))
         out_iod = float(inter_ocular(apply_affine(self.norm_to_out, source_keypoints.astype(np.float64))))
-        self.interior = MouthInterior(portrait_tones(self.source.image, source_px, float(inter_ocular(source_px))), out_iod)
+        source_iod = float(inter_ocular(source_px))  # in the pixels sampled: the portrait's own detail
+        self.interior = MouthInterior(portrait_tones(self.source.image, source_px, source_iod), out_iod, source_iod_px=source_iod)
         self.lids = lid_colour(self.source.image, source_px)
 
     def _maps(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
