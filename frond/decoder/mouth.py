@@ -36,7 +36,7 @@ SOFTEN = 0.005  # inter-ocular distances of blur on the fitted interior (its squ
 EDGE_MARGIN = 0.015  # inter-ocular distances: the layers sample at least this far inside the entry's interior
 SLIT = (0.01, 0.04)  # inter-ocular distances: where the driving lips are closer than the first, they touch (no interior
 # is drawn: the field's lips show); the interior comes in fully at the second
-SIDE_SHADE = (0.65, 0.6)  # from this share of the half-width out, the sides of the mouth fall into the cheeks' shadow,
+SIDE_SHADE = (0.35, 0.3)  # from this share of the half-width out, the sides of the mouth fall into the cheeks' shadow,
 # down to this much of the light at the corners (the buccal corridor; it also hides the entry's corners)
 
 
