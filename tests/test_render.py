@@ -338,7 +338,7 @@ def test_the_interior_has_no_dark_spikes(pipe, size):
     from .conftest import EXAMPLES
 
     for image, own in ((load_image(EXAMPLES / "grace_hopper.jpg")[0], False), (astronaut(), True)):
-        face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings(size=size))
+        face, keypoints, space, field, decoder = prepare_portrait(pipe, image, GenerationSettings(size=size, framing="crop"))
         allowed = dark_spikes(face.image, norm_to_px(keypoints, size)) if own else 0
         for opening in (0.34, 0.45):
             driving = opened(keypoints, opening)
@@ -390,7 +390,7 @@ def test_the_upper_teeth_stay_as_the_jaw_drops(pipe):
     from .conftest import EXAMPLES
 
     face, keypoints, space, field, decoder = prepare_portrait(pipe, load_image(EXAMPLES / "grace_hopper.jpg")[0],
-                                                              GenerationSettings(size=512))
+                                                              GenerationSettings(size=512, framing="crop"))
     bands = []
     for opening in (0.25, 0.35, 0.45):
         driving = opened(keypoints, opening)
