@@ -19,7 +19,9 @@ from ..face.ibug import inter_ocular
 from ..imaging import apply_affine, compose, invert_affine, prepare_source
 from ..stages import PriorStage
 from ..types import AlignedFace, FieldFrame, MouthSplit, OutputSpace, SourceEncoding, upsample_lattice
-from .mouth import lid_colour, paint_closed_lids, paint_interior, palette_from_source
+from .interiors import portrait_tones
+from .lids import lid_colour, paint_closed_lids
+from .mouth import MouthInterior
 
 SEAM_SHADOW = 0.3  # how much light the line where closed lips meet takes away
 HOLLOW_SHADOW = 0.9  # ... and the middle of a wide opening (the portrait's own teeth and tongue fall into shade)
@@ -39,7 +41,9 @@ class PriorDecoder(PriorStage):
         self.to_source = self.source.affine_from(space.norm_to_source).astype(np.float32)  # normalised -> sampled px
         self.norm_to_out = invert_affine(space.out_to_norm)
         source_px = apply_affine(self.to_source.astype(np.float64), source_keypoints.astype(np.float64))
-        self.palette = palette_from_source(self.source.image, source_px)
+        out_iod = float(inter_ocular(apply_affine(self.norm_to_out, source_keypoints.astype(np.float64))))
+        source_iod = float(inter_ocular(source_px))  # in the pixels sampled: the portrait's own detail
+        self.interior = MouthInterior(portrait_tones(self.source.image, source_px, source_iod), out_iod, source_iod_px=source_iod)
         self.lids = lid_colour(self.source.image, source_px)
 
     def _maps(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +69,7 @@ class PriorDecoder(PriorStage):
         kp_px = apply_affine(self.norm_to_out, driving_keypoints.astype(np.float64))
         iod = float(inter_ocular(kp_px))
         if field.occlusion.max() > 0.01:
-            paint_interior(frame, field.occlusion, kp_px, self.palette, iod)
+            self.interior.draw(frame, field.occlusion, kp_px)
         if field.lids is not None and field.lids.max() > 0.01:  # the lids cover what the map leaves open
             paint_closed_lids(frame, kp_px, field.lids, self.lids, iod)
         return frame

@@ -14,15 +14,18 @@ Both splines share their control points, so one solve gives both (their values d
 around the lips only). Closing the lips moves the upper lip's pixels down and the lower
 lip's up until the gap is gone; they meet a little inside their edges, as pressed lips do
 (`closed_edges`). An opening mouth shows the portrait's own interior, its teeth included,
-as far as the portrait has one; the decoder shades its middle by the depth of the opening
+as far as the portrait has one (where its gap is a sliver, a dark line or the edges of teeth, it
+does not count: stretched, it would draw dark spikes); the decoder shades its middle by the depth of the opening
 (`hollow_depth`) and draws a thin shadow where closed lips meet (`contact_seam`). Where the
 mouth opens wider than the portrait's, the occlusion map asks the decoder for new content.
+Parted lips come with a lowered jaw: where the driving lips close the portrait's gap and the
+driving chin does not rise with them, the chin is raised (`raise_jaw`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..face.ibug import lip_curve
+from ..face.ibug import face_frame, inter_ocular, lip_curve
 from ..types import MouthSplit, upsample_lattice
 
 UPPER_INNER = [61, 62, 63]
@@ -34,6 +37,11 @@ TRIM = 0.3  # closed lips hide this much of each lip's thickness next to the gap
 CORNER_TRIM = 0.6  # ... and at the corners, of the span to the lip points beside them (the dark wedge there)
 MAX_LIP_STRETCH = 1.0  # a lip is drawn at most this much thicker than the portrait's: the skin beyond it stretches
 MAX_LOWER_RATIO = 1.3  # a lower lip thicker than this many upper lips has its inner points on the tongue or teeth
+JAW_PER_GAP = 0.8  # of the portrait's lip gap that closes, this share is the jaw's to close (the lips do the rest)
+JAW_POINTS = (([7, 8, 9], 1.0), ([6, 10], 0.8), ([5, 11], 0.5), ([4, 12], 0.2))  # the chin's points and their shares
+OWN_INTERIOR = (0.05, 0.09)  # inter-ocular distances: where the portrait's gap is narrower than the first, its interior
+# is a sliver (a dark line, the edges of teeth) that stretched would draw dark spikes: a real interior replaces it;
+# from the second on the portrait's own is used
 
 
 def closed_edges(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,6 +99,26 @@ def split_values(driving: np.ndarray, source: np.ndarray, edges: tuple[np.ndarra
             offset = driving[points] - driving[inner]
             side[points] = at + offset * np.concatenate([np.ones_like(stretch), stretch], axis=1)
     return np.concatenate([upper, lower], axis=1)
+
+
+def raise_jaw(driving: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """driving, source (68, 2) -> driving with the chin raised where its lips close the portrait's gap further than
+    its jaw does: a portrait's parted lips come with a lowered jaw, and closed lips with the jaw still down read
+    as parted. The jaw rises JAW_PER_GAP of the gap closed, less what the driving chin rose already (so motion
+    that raises the jaw itself gets nothing added), never more than that share; lips that open get nothing."""
+    origin, axes, iod = face_frame(source)
+    local_src = (source - origin) @ axes.T / iod
+    local_drv = (driving - origin) @ axes.T / iod
+    closed = max(0.0, (local_src[66, 1] - local_src[62, 1]) - (local_drv[66, 1] - local_drv[62, 1]))
+    chin = lambda k: k[8, 1] - k[33, 1]  # noqa: E731  (nose to chin)
+    target = JAW_PER_GAP * closed
+    missing = min(target - (chin(local_src) - chin(local_drv)), target)  # never more than the closing asks
+    if missing <= 0:
+        return driving
+    local_drv = local_drv.copy()
+    for points, share in JAW_POINTS:
+        local_drv[points, 1] -= share * missing
+    return (local_drv * iod) @ axes + origin
 
 
 def midline(keypoints: np.ndarray) -> np.ndarray:
@@ -166,6 +194,8 @@ class LipSplit:
         self.source = source
         self.edges = closed_edges(source)
         self.source_line = midline(source)  # the middle of the portrait's own interior, normalised crop space
+        self.source_upper, self.source_lower = source[[60, 61, 62, 63, 64]], source[[60, 67, 66, 65, 64]]
+        self.iod = float(inter_ocular(source))
         self.out_to_norm = out_to_norm
         self.px_per_norm = px_per_norm
         self.cell = max(3, int(round(px_per_norm / 42.0)))  # lattice of the two splines inside the box (px)
@@ -212,7 +242,9 @@ class LipSplit:
             chosen = np.where(w[..., None] >= 0.5, upper[r0:r1, c0:c1], lower[r0:r1, c0:c1])
             below = (chosen[..., 1] - lip_curve(self.source_line, chosen[..., 0])) * self.px_per_norm
             outside = w * np.clip(below - 0.5, 0, 1) + (1.0 - w) * np.clip(-0.5 - below, 0, 1)  # half a pixel of slack
-            lacking[r0:r1, c0:c1] = inner[r0:r1, c0:c1] * outside
+            gap = lip_curve(self.source_lower, chosen[..., 0]) - lip_curve(self.source_upper, chosen[..., 0])
+            sliver = np.clip((OWN_INTERIOR[1] - gap / self.iod) / (OWN_INTERIOR[1] - OWN_INTERIOR[0]), 0, 1)
+            lacking[r0:r1, c0:c1] = inner[r0:r1, c0:c1] * np.maximum(outside, sliver)
         gaps = lambda kp: np.r_[0.0, np.linalg.norm(kp[LOWER_INNER] - kp[UPPER_INNER], axis=1), 0.0]  # noqa: E731
         closed = np.clip(gaps(self.source) * self.px_per_norm - gaps(driving_px), 0.0, None)
         width = max(0.6, 0.005 * self.px_per_norm)

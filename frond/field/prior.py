@@ -30,7 +30,7 @@ from ..face.ibug import INNER_LIPS, LID_TRAVEL, eye_openness, inter_ocular, mout
 from ..imaging import affine_scale, apply_affine, invert_affine
 from ..stages import PriorStage
 from ..types import AlignedFace, FieldFrame, MouthSplit, OutputSpace, SourceEncoding
-from .lips import LipSplit, inner_gap
+from .lips import LipSplit, inner_gap, raise_jaw
 from .tps import batched_kernel, solve_batch
 
 NECK_FOLLOWS = 1.0  # share of the head's pose (turn and shift) the neck just below the chin follows
@@ -220,6 +220,8 @@ class PriorDenseField(PriorStage):
         drv = driving_keypoints.astype(np.float64)
         maps = 1 if self.lips is None else 3  # value columns: the smooth map (+ the lips' two sides)
         moving, values = [], []
+        if self.lips is not None:  # closing parted lips closes the jaw that parted them
+            drv = np.stack([raise_jaw(kp, self.source) for kp in drv])
         for kp, pose in zip(drv, head_poses):
             face_values = self.source if self.lips is None else np.concatenate([self.source, self.lips.values(kp)], axis=1)
             face, face_values = meet_close(kp, face_values, 0.004)  # closed lips (and anything else that meets)
