@@ -25,7 +25,7 @@ def prepared() -> tuple[FrondPipeline, object, object]:
     pipe = FrondPipeline(landmarks="mediapipe", use_phones=False)
     image = np.asarray(Image.open(EXAMPLES / "astronaut.png").convert("RGB"))
     face = pipe.find_face(image, GenerationSettings())
-    framings = {full: output_framing(face, GenerationSettings(full_frame=full), pipe.limits) for full in (False, True)}
+    framings = {full: output_framing(face, GenerationSettings(framing="picture" if full else "crop"), pipe.limits) for full in (False, True)}
     return pipe, face, framings
 
 
