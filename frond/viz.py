@@ -151,6 +151,12 @@ def plot_trajectories(motion: MotionSequence, path: Path, title: str = "") -> Pa
             ax.plot(t, motion.head_pose[:, i], color=colour, label=name)
         ax.set_ylabel("head\n(deg)")
         ax.legend(ncol=3, **legend)
+        if motion.head_pose.shape[1] > 3 and np.abs(motion.head_pose[:, 3:]).max() > 0:  # the shift, on its own scale
+            shift = ax.twinx()
+            for i, (name, colour) in enumerate((("shift x", "tab:cyan"), ("shift y", "tab:olive"))):
+                shift.plot(t, motion.head_pose[:, 3 + i], color=colour, ls="--", lw=1.0, label=name)
+            shift.set_ylabel("shift\n(eye dist.)")
+            shift.legend(ncol=2, loc="lower right", frameon=False)
         ax = axes[3]
         ax.plot(t, ch.get("blink", np.zeros_like(t)), color="0.3", label="blink")
         if "brow" in ch:
