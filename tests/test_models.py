@@ -189,7 +189,7 @@ def test_learned_stages_follow_the_protocols(tmp_path):
     samples = (0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr) * (np.arange(sr) % 4000 < 2000)).astype(np.float32)
     motion = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, t, GenerationSettings())
     assert isinstance(motion, MotionSequence)
-    assert motion.keypoints.shape == (25, 68, 2) and motion.head_pose.shape == (25, 3)
+    assert motion.keypoints.shape == (25, 68, 2) and motion.head_pose.shape == (25, 5)
     still = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, t,
                                       GenerationSettings(lip_scale=0.0, head_motion=0.0, blink_rate=0.0))
     assert np.ptp(still.keypoints, axis=0).max() < 1e-6  # a mouth at rest, no head motion, no blinks
