@@ -236,10 +236,10 @@ def test_reset_to_defaults(page):
     seed = page.locator("#seed input")
     seed.fill("7")
     seed.press("Tab")
-    page.get_by_label("Full frame").check()
+    page.get_by_label("Face crop").check()
     page.click("#reset-btn")
     page.wait_for_function("() => document.querySelector('#seed input').value === '0'", timeout=10_000)
-    assert page.get_by_label("Face crop").is_checked()
+    assert page.get_by_label("Whole picture").is_checked()  # the default framing: the picture as uploaded
 
 
 def test_non_image_upload_shows_message_and_app_keeps_serving(page, tmp_path):
