@@ -105,12 +105,13 @@ def turned_stills(pipe: FrondPipeline, image: np.ndarray, size: int = 512) -> li
 
 
 def speech_stills(pipe: FrondPipeline, image: np.ndarray, audio: Path, size: int = 512) -> Stills:
-    """The portrait driven by `audio`: its frames with the mouth closed, half open and widest open."""
+    """The portrait driven by `audio`: its frames with the mouth closed, half open and widest open (the head
+    held still: these columns are for the mouth; `turned_stills` shows the head's turns)."""
     from .config import CROP, GenerationSettings
     from .face.ibug import mouth_opening
     from .media import load_audio
 
-    settings = GenerationSettings(size=size, framing=CROP)
+    settings = GenerationSettings(size=size, framing=CROP, head_motion=0.0)
     face = pipe.find_face(image, settings)
     source = pipe.stages.encoder.encode(face)
     clip = load_audio(audio)

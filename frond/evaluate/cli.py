@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     if args.folds:
-        from .folds import format_folds, run_folds
+        from .folds import folds_markdown, format_folds, run_folds
 
         if args.data is None:
             print("error: --folds needs --data, a `python -m frond prepare` output folder", file=sys.stderr)
@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(format_folds(report))
-        print(f"\nreport: {args.out}")
+        args.out.with_suffix(".md").write_text(folds_markdown(report))
+        print(f"\nreport: {args.out} (and {args.out.with_suffix('.md')})")
         return 0
     if args.clips is None:
         print("error: give --clips DIR (videos to evaluate), or --folds K with --data", file=sys.stderr)

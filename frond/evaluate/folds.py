@@ -119,3 +119,31 @@ def format_folds(report: dict[str, Any]) -> str:
     if report.get("left_out"):
         text.append(f"left out (audio not the speaker's own): {', '.join(report['left_out'])}")
     return "\n".join(text)
+
+
+def folds_markdown(report: dict[str, Any]) -> str:
+    """The folds as Markdown: per fold, then the mean and the median over clips (learned against prior), and
+    every clip with its fold (README.md and docs/folds_per_clip.md are made from it)."""
+    every = {name: (fold["fold"] + 1, row) for fold in report["folds"] for name, row in fold["clips"].items()}
+
+    def cells(row: dict[str, dict[str, float]]) -> str:
+        def value(p: str, m: str, spec: str) -> str:
+            v = row[p].get(m)
+            return spec.format(v) if v is not None and np.isfinite(v) else "-"
+        return " | ".join(value(p, m, f) for p in PATHS for m, _, f in MEASURES)
+
+    header = "| | " + " | ".join(f"{p}: {h}" for p in PATHS for _, h, _ in MEASURES) + " |"
+    rule = "|---" * (1 + len(PATHS) * len(MEASURES)) + "|"
+    medians = {p: {m: float(np.nanmedian([_num(r[p].get(m)) for _, r in every.values()])) for m, _, _ in MEASURES}
+               for p in PATHS}
+    lines = [header, rule]
+    lines += [f"| fold {f['fold'] + 1} ({len(f['clips'])} clips) | {cells(f['mean'])} |" for f in report["folds"]]
+    lines += [f"| **mean over folds** | {cells(report['mean_over_folds'])} |",
+              f"| mean over clips | {cells(report['mean_over_clips'])} |", f"| median over clips | {cells(medians)} |",
+              "", "| clip (fold) | " + header[4:], rule]
+    lines += [f"| {name} ({fold}) | {cells(row)} |" for name, (fold, row) in sorted(every.items(), key=lambda x: (x[1][0], x[0]))]
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: Any) -> float:
+    return float("nan") if value is None else float(value)

@@ -23,6 +23,13 @@ UPPER_INNER_LIP, LOWER_INNER_LIP = 62, 66  # the middle of the inner lips
 MOUTH_CORNERS = (48, 54)
 NOSE_TIP, CHIN = 30, 8
 LID_TRAVEL = 0.6  # a blink (motion) and the field's lid mask share it: how far the upper lid's keypoints travel towards the lower lid on a full blink
+# the mirror image's numbering: landmark i of a face flipped left-right is landmark FLIP_68[i] of the original
+_PAIRS = [(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)] + [(31, 35), (32, 34)] + \
+         [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)] + \
+         [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)]
+FLIP_68 = np.arange(68)
+for _a, _b in _PAIRS:
+    FLIP_68[_a], FLIP_68[_b] = _b, _a
 # each eye's contour, image left then right: corner, upper lid x2, corner, lower lid x2
 EYES = tuple(tuple(range(eye.start, eye.stop)) for eye in (IMAGE_LEFT_EYE, IMAGE_RIGHT_EYE))
 

@@ -16,18 +16,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..face.ibug import LOWER_INNER_LIP, UPPER_INNER_LIP, face_frame
+from ..face.ibug import FLIP_68, LOWER_INNER_LIP, UPPER_INNER_LIP, face_frame
 
 POINTS = np.r_[0:27, 48:68]  # the expression keypoints: jaw and cheeks, brows, outer and inner lips (47)
 DIM = 2 * len(POINTS)  # articulation vector size (x, y per point)
 MOUTH_POINTS = np.r_[3:14, 48:68]  # the mouth: lower jaw + lips (what the sync critic judges)
 MOUTH_COLUMNS = np.flatnonzero(np.repeat(np.isin(POINTS, MOUTH_POINTS), 2))  # their coordinates in an articulation
 BROW_POINTS = np.r_[17:27]
+STILL_POINTS = np.r_[0:3, 14:17]  # the jaw line's upper ends, by the ears: measured, their motion is the head's turn
 INNER_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper and lower inner-lip points that meet when the lips close
 REST_QUANTILE = 0.2  # frames whose opening is in the clip's lowest 20 % define its rest shape
 _UPPER = int(np.flatnonzero(POINTS == UPPER_INNER_LIP)[0])  # their rows in a shape
 _LOWER = int(np.flatnonzero(POINTS == LOWER_INNER_LIP)[0])
 _BROWS = np.flatnonzero(np.isin(POINTS, BROW_POINTS))
+_STILL = np.flatnonzero(np.isin(POINTS, STILL_POINTS))
+_MIRROR = np.array([int(np.flatnonzero(POINTS == FLIP_68[p])[0]) for p in POINTS])  # each point's mirror, in POINTS
+
+
+def voiced(articulation: np.ndarray) -> np.ndarray:
+    """Articulation (..., DIM) -> the part the voice moves: its left-right symmetric part (the mean of it and
+    its mirror image), with the jaw line's upper ends (`STILL_POINTS`) at rest.
+
+    The asymmetric part of a speaker's measured articulation, and the motion of the jaw line by the ears,
+    are mostly the head's turn seen in 2D, which the global stream carries."""
+    a = np.asarray(articulation, np.float64)
+    pts = a.reshape(*a.shape[:-1], len(POINTS), 2)
+    out = 0.5 * (pts + pts[..., _MIRROR, :] * np.array([-1.0, 1.0]))
+    out[..., _STILL, :] = 0.0
+    return out.reshape(a.shape)
 
 
 def axis_gains(gain: float, width_gain: float | None = None) -> np.ndarray:
@@ -102,7 +118,7 @@ def estimate_source(source: np.ndarray, opening_direction: np.ndarray) -> np.nda
     the driving lips meet: parted lips close, closed lips stay closed.
     """
     gap = float(opening_of(expression_shape(source)))
-    return np.asarray(opening_direction, np.float64) * gap
+    return voiced(opening_direction) * gap
 
 
 def opening_regression(articulations: list[np.ndarray], rests: list[np.ndarray]) -> np.ndarray:

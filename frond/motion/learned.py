@@ -39,6 +39,8 @@ from .trajectory import UniformBSpline, pspline_stiffness
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 PAUSE_HOLD_S = 0.15  # a dip in the voice shorter than this is not a pause
 BROW_DISPLAY = 10.0  # the brow channel's scale: a rise of 0.1 inter-ocular distances reads 1, as the prior's raise
+HEAD_LIMITS = (20.0, 15.0, 12.0, 0.4, 0.3)  # the head's reach: yaw, pitch, roll (degrees), shift x, y (inter-ocular)
+SPREAD_LIMIT = 1.5  # the head's spread at most 1.5x the typical real speaker's (1 unit; the training clips' 90th percentile: 0.8-1.5)
 HEAD_STREAM = 7  # the seed's second word for the head's draw (the blinks use the seed alone)
 OPEN_KNEE, OPEN_LIMIT = 0.3, 0.45  # inner-lip gaps (inter-ocular distances) where the soft limit starts, and its ceiling
 
@@ -187,7 +189,8 @@ class MotionNet:
         lam = pspline_stiffness(smoothing, self.stiffness)
         scale = np.full(art.DIM, expression, np.float32)
         scale[art.MOUTH_COLUMNS] = lip_scale
-        articulation = limit_opening(self.articulation(outputs[:, :self.components], times + self.lead, lam)) * scale
+        articulation = art.voiced(self.articulation(outputs[:, :self.components], times + self.lead, lam))
+        articulation = limit_opening(articulation) * scale
         if self.pause_gate > 0:
             articulation *= pause_gate(samples, sample_rate, times + self.lead, self.pause_gate, envelope)[:, None]
         return articulation.astype(np.float32)
@@ -201,11 +204,12 @@ class MotionNet:
         mean, log_spread = head[:, :POSE_DIM], head[:, POSE_DIM:]
         unit = unit_process(len(head), self.knot_hz, self.tensors["head_spectrum"], self.tensors["head_mix"], rng)
         spline = self.spline
-        coefficients = spline.stiffen(mean + np.exp(np.clip(log_spread, -6.0, 3.0)) * unit,
+        spread = np.minimum(np.exp(np.clip(log_spread, -6.0, 3.0)), SPREAD_LIMIT)  # voices unlike the training
+        coefficients = spline.stiffen(mean + spread * unit,  # speakers' (synthetic speech) ask for wild motion
                                       pspline_stiffness(smoothing, self.stiffness))
         pose = spline.basis(np.asarray(times, np.float64), len(head)) @ coefficients
         pose = (pose - pose[:1]) * self.tensors["head_scale"]  # the portrait's own pose at the first frame
-        return (amount * self.head_gain * pose).astype(np.float32)
+        return limit_pose(amount * self.head_gain * pose).astype(np.float32)
 
     def source_articulation(self, source: np.ndarray) -> np.ndarray:
         """A portrait's own articulation (DIM,), from its inner-lip gap."""
@@ -226,6 +230,14 @@ def pause_gate(samples: np.ndarray, sample_rate: int, times: np.ndarray, thresho
     env = np.interp(grid, *envelope) if envelope is not None else speech_envelope(samples, sample_rate, grid)
     speaking = maximum_filter1d((env > threshold).astype(np.float64), int(PAUSE_HOLD_S * 100) | 1)
     return np.interp(times, grid, np.clip(gaussian_filter1d(speaking, 3.0), 0.0, 1.0)).astype(np.float32)
+
+
+def limit_pose(pose: np.ndarray, limits: tuple[float, ...] = HEAD_LIMITS) -> np.ndarray:
+    """Head poses (T, 5) -> the same, each axis approaching its limit softly (tanh): a 2D warp of one photo
+    turns a head only so far (the renderer keeps the picture whole to roll 10 and yaw 15 degrees); poses well
+    inside are untouched to a few percent."""
+    bound = np.asarray(limits, np.float64)
+    return bound * np.tanh(np.asarray(pose, np.float64) / bound)
 
 
 def limit_opening(articulation: np.ndarray, knee: float = OPEN_KNEE, limit: float = OPEN_LIMIT) -> np.ndarray:

@@ -94,8 +94,10 @@ class AudioMotionEstimator(nn.Module):
         _, s, vt = np.linalg.svd(data - mean, full_matrices=False)
         k = self.config.components
         direction = opening_regression(articulations, rests)
+        basis = np.zeros((k, vt.shape[1]), np.float32)  # fewer frames than components: the rest stay 0
+        basis[:min(k, len(vt))] = vt[:k]
         with torch.no_grad():
-            self.basis.copy_(torch.from_numpy(vt[:k].astype(np.float32)))
+            self.basis.copy_(torch.from_numpy(basis))
             self.mean.copy_(torch.from_numpy(mean.astype(np.float32)))
             self.opening_direction.copy_(torch.from_numpy(direction))
         return {"explained": float((s[:k] ** 2).sum() / max((s ** 2).sum(), 1e-12))}

@@ -17,13 +17,8 @@ import numpy as np
 import torch
 
 from ..face.head import head_pose_from_keypoints
+from ..face.ibug import FLIP_68
 
-_PAIRS = [(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)] + [(31, 35), (32, 34)] + \
-         [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)] + \
-         [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)]
-FLIP_68 = np.arange(68)
-for _a, _b in _PAIRS:
-    FLIP_68[_a], FLIP_68[_b] = _b, _a
 LUMA = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
 
 

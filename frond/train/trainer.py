@@ -32,8 +32,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..errors import FrondInputError
-from ..motion.net import opening
 from ..motion.global_stream import resample_track
+from ..motion.net import AudioMotionEstimator, opening
 from ..motion.sync_net import SyncConfig
 from ..nn.config import KEYPOINT_MOTIONS, STAGES, FrondConfig
 from ..weights.model import FrondModel
@@ -314,6 +314,13 @@ def train(cfg: TrainConfig) -> dict:
         raise FrondInputError("no training clips are left after the held-out split")
     out = Path(cfg.out)
     model = load_or_create(out, cfg).to(device)
+    fresh_motion = cfg.stage == "motion" and not cast(torch.Tensor, model.motion.basis).abs().sum()
+    if fresh_motion and model.config.motion.head and all(c.head is None for c in split.train):
+        model.config.motion.head = False  # nothing to learn the head from: a motion stage without the global stream
+        model.motion = AudioMotionEstimator(model.config.motion).to(device)
+        if dist.main and cfg.progress:
+            print("head stream: off (no training clip has a usable head track; `frond prepare` keeps the crops it is "
+                  "measured from)", flush=True)
     image_size = cfg.image_size or model.config.image_size
     params = set_trainable(model, cfg.stage)
     perceptual, perceptual_note = perceptual_loss(cfg, device)
@@ -333,16 +340,13 @@ def train(cfg: TrainConfig) -> dict:
         critic, sync_info = sync_critic(cfg, dataset, device, dist)
         objective = MotionObjective(model, cfg.motion_weights, critic)
         lr = cfg.lr or 1e-3
-        if not cast(torch.Tensor, model.motion.basis).abs().sum():  # a fresh motion stage: its articulation space comes from the data
+        if not cast(torch.Tensor, model.motion.basis).abs().sum():  # a fresh motion stage: its spaces come from the data
+            tracks = [(c.head, c.fps) for c in split.train if c.head is not None]
             explained = model.motion.fit_space(*map(list, zip(*(c.articulation for c in split.train))))
             if dist.main and cfg.progress:
                 print(f"articulation basis: {model.config.motion.components} components keep "
                       f"{explained['explained']:.1%} of the variance", flush=True)
             if model.config.motion.head:
-                tracks = [(c.head, c.fps) for c in split.train if c.head is not None]
-                if not tracks:
-                    raise FrondInputError("the motion stage's head stream needs clips prepared with crops.npy "
-                                          "(`frond prepare` keeps it): none of the training clips has a usable head track")
                 head_units = model.motion.fit_head([resample_track(t, fps, model.config.motion.knot_hz) for t, fps in tracks])
                 if dist.main and cfg.progress:
                     print(f"head stream: {len(tracks)} clips with a head track; units {head_units['scale']}", flush=True)
