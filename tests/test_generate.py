@@ -103,21 +103,14 @@ def test_generate_is_its_stages_in_order(pipeline, portrait, tmp_path, monkeypat
     from threadpoolctl import threadpool_limits
 
     from frond.face.framing import output_framing
-    from frond.media import VideoWriter, load_image
+    from frond.media import load_image
 
     from .conftest import read_wav, write_wav
 
     samples, rate = read_wav(portrait.parent / "speech_2.wav")
     audio = write_wav(tmp_path / "two_seconds.wav", samples[: 2 * rate], rate)
     image = portrait.parent / "grace_hopper.jpg"
-    written: dict[str, list[np.ndarray]] = {}
-    original = VideoWriter.write
-
-    def keep(writer: VideoWriter, frame: np.ndarray) -> None:
-        written.setdefault(writer.path.name, []).append(frame.copy())
-        original(writer, frame)
-
-    monkeypatch.setattr(VideoWriter, "write", keep)
+    written = keep_frames(monkeypatch)
     result = pipeline.generate(image, audio, tmp_path / "out.mp4", settings, intermediates_dir=tmp_path / "inter")
     monkeypatch.undo()
 
