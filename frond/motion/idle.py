@@ -50,10 +50,11 @@ def emphasis_curve(env: np.ndarray, hz: float) -> np.ndarray:
 
 
 def idle_motion(audio: AudioClip, times: np.ndarray, settings: GenerationSettings,
-                envelope: tuple[np.ndarray, np.ndarray] | None = None) -> IdleMotion:
+                envelope: tuple[np.ndarray, np.ndarray] | None = None, head: bool = True) -> IdleMotion:
     """Blinks, brows and head pose for frames at `times` (T,) seconds.
 
-    `envelope`: the clip's (grid, envelope) from `envelope_grid`, when the caller has it already.
+    `envelope`: the clip's (grid, envelope) from `envelope_grid`, when the caller has it already;
+    `head`: False leaves the head still (its pose zeros: a learned global stream gives it instead).
     """
     rng = np.random.default_rng(settings.seed)
     grid, grid_env = envelope if envelope is not None else envelope_grid(audio)
@@ -61,9 +62,11 @@ def idle_motion(audio: AudioClip, times: np.ndarray, settings: GenerationSetting
     activity = voice_activity(env)
     fps = 1.0 / max(float(np.median(np.diff(times))) if times.size > 1 else 0.04, 1e-3)
     emphasis = emphasis_curve(env, fps)
-    pitch = pitch_contour(audio.samples, audio.sample_rate, times, (grid, grid_env))
     blink = blink_curve(times, settings.blink_rate, rng)
-    pose = pose_process(times, activity, emphasis, pitch, settings.head_motion, rng)
+    pose = np.zeros((times.size, 3), np.float32)
+    if head:
+        pitch = pitch_contour(audio.samples, audio.sample_rate, times, (grid, grid_env))
+        pose = pose_process(times, activity, emphasis, pitch, settings.head_motion, rng)
     pose = full_pose(pose - pose[:1])  # the first frame holds the portrait's own pose
     brow = (0.8 * emphasis * settings.expression).astype(np.float32)
     return IdleMotion(envelope=env, activity=activity, blink=blink, brow=brow, pose=pose)

@@ -348,7 +348,7 @@ class LearnedMotionEstimator:
         times = np.asarray(times, np.float64)
         source = np.asarray(source_keypoints, np.float32)
         envelope = envelope_grid(audio)
-        idle = idle_motion(audio, times, settings, envelope)
+        idle = idle_motion(audio, times, settings, envelope, head=not self.net.head)
         phones, how = self.source.phones(audio.samples, audio.sample_rate) if self.net.needs_phones else (None, "")
         outputs = self.outputs(audio, phones)
         local, articulation = self.local_face(audio, source, times, settings, envelope, phones, outputs)
