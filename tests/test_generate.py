@@ -165,6 +165,11 @@ def test_settings_change_the_motion(pipeline, portrait, speech, path):
     other = run(seed=5)
     assert np.abs(other.head_pose - base.head_pose).max() > 0.2  # seed: other idle motion
     np.testing.assert_allclose(other.channels["open"], base.channels["open"], atol=1e-6)  # the same speech, same mouth
+    brows = lambda m: float(np.abs(m.keypoints[:, 17:27] - base.keypoints[:, 17:27]).max())  # noqa: E731
+    lively, plain = run(expression=2.0), run(expression=0.0)
+    assert np.std(lively.channels["brow"]) > 1.5 * np.std(base.channels["brow"]) and np.abs(plain.channels["brow"]).max() < 1e-6
+    assert brows(lively) > 0 and brows(plain) > 0  # expression moves the brows ...
+    np.testing.assert_allclose(lively.channels["open"], base.channels["open"], atol=1e-6)  # ... and not the mouth
 
 
 def test_learned_motion_is_the_default_and_says_so(pipeline):
