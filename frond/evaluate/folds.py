@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import FrondInputError
 from ..train.data import load_prepared
 from ..train.speakers import load_speakers, speaker_folds
+from .report import num
 
 MEASURES = (("mouth_corr", "r lag 0", "{:.3f}"), ("mouth_corr_best", "best r", "{:.3f}"),
             ("mouth_lag", "lag", "{:+.1f}"), ("amplitude_ratio", "amp", "{:.2f}"), ("render_fidelity", "render r", "{:.2f}"),
@@ -134,7 +135,7 @@ def folds_markdown(report: dict[str, Any]) -> str:
 
     header = "| | " + " | ".join(f"{p}: {h}" for p in PATHS for _, h, _ in MEASURES) + " |"
     rule = "|---" * (1 + len(PATHS) * len(MEASURES)) + "|"
-    medians = {p: {m: float(np.nanmedian([_num(r[p].get(m)) for _, r in every.values()])) for m, _, _ in MEASURES}
+    medians = {p: {m: float(np.nanmedian([num(r[p].get(m)) for _, r in every.values()])) for m, _, _ in MEASURES}
                for p in PATHS}
     lines = [header, rule]
     lines += [f"| fold {f['fold'] + 1} ({len(f['clips'])} clips) | {cells(f['mean'])} |" for f in report["folds"]]
@@ -143,7 +144,3 @@ def folds_markdown(report: dict[str, Any]) -> str:
               "", "| clip (fold) | " + header[4:], rule]
     lines += [f"| {name} ({fold}) | {cells(row)} |" for name, (fold, row) in sorted(every.items(), key=lambda x: (x[1][0], x[0]))]
     return "\n".join(lines) + "\n"
-
-
-def _num(value: Any) -> float:
-    return float("nan") if value is None else float(value)

@@ -31,7 +31,6 @@ from ..face.ibug import mouth_opening, mouth_width
 from ..stages import learned_name
 from ..types import AudioClip, MotionSequence
 from . import articulation as art
-from ..face.head import full_pose
 from .global_stream import POSE_DIM, unit_process
 from .idle import envelope_grid, idle_motion, pose_keypoints
 from .trajectory import UniformBSpline, pspline_stiffness
@@ -147,10 +146,6 @@ class MotionNet:
         if self.uses_phones:
             x = np.concatenate([x, phones if phones is not None else np.zeros((PHONE_FEATURES[self.phone_kind], m), np.float32)])
         return np.mean([self._member(x, n, f"members.{i}.") for i in range(self.members)], axis=0)
-
-    def coefficients(self, mel: np.ndarray, phones: np.ndarray | None = None) -> np.ndarray:
-        """The articulation's B-spline coefficients (n, components) (`outputs`)."""
-        return self.outputs(mel, phones)[:, :self.components]
 
     def _member(self, x: np.ndarray, n: int, prefix: str) -> np.ndarray:
         """One member's forward pass (`frond.motion.net._Member.forward`): (C, M) -> (n, channels)."""
@@ -322,14 +317,13 @@ class LearnedMotionEstimator:
 
     def local_face(self, audio: AudioClip, source: np.ndarray, times: np.ndarray, settings: GenerationSettings,
                    envelope: tuple[np.ndarray, np.ndarray], phones: list[Phone] | None,
-                   outputs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The portrait's keypoints with its expression moved, before blinks and head pose: (T, 68, 2), and
-        the articulation that moved them (T, DIM).
+        the articulation that moved them (T, DIM); `outputs`: the network's for `audio` (`outputs`).
 
         The network's articulation put on the portrait; with `prior_weight`, its mouth blended with the
         prior's phone-driven mouth (two views of the same speech whose errors differ).
         """
-        outputs = self.outputs(audio, phones) if outputs is None else outputs
         articulation = self.net.face(outputs, audio.samples, audio.sample_rate, times, settings.smoothing,
                                      settings.lip_scale, envelope, settings.expression)
         local = art.apply(source, articulation, self.net.source_articulation(source))
@@ -354,7 +348,7 @@ class LearnedMotionEstimator:
         local, articulation = self.local_face(audio, source, times, settings, envelope, phones, outputs)
         if self.net.head:  # the global stream and the brows are the network's; the blinks stay seeded
             rng = np.random.default_rng([settings.seed, HEAD_STREAM])
-            pose = full_pose(self.net.head_pose(outputs, times, settings.smoothing, settings.head_motion, rng))
+            pose = self.net.head_pose(outputs, times, settings.smoothing, settings.head_motion, rng)
             idle = replace(idle, pose=pose, brow=np.zeros_like(idle.brow))
         keypoints = pose_keypoints(source, local, idle)
         channels = {

@@ -340,13 +340,13 @@ def train(cfg: TrainConfig) -> dict:
         critic, sync_info = sync_critic(cfg, dataset, device, dist)
         objective = MotionObjective(model, cfg.motion_weights, critic)
         lr = cfg.lr or 1e-3
-        if not cast(torch.Tensor, model.motion.basis).abs().sum():  # a fresh motion stage: its spaces come from the data
-            tracks = [(c.head, c.fps) for c in split.train if c.head is not None]
+        if fresh_motion:  # its spaces come from the data
             explained = model.motion.fit_space(*map(list, zip(*(c.articulation for c in split.train))))
             if dist.main and cfg.progress:
                 print(f"articulation basis: {model.config.motion.components} components keep "
                       f"{explained['explained']:.1%} of the variance", flush=True)
             if model.config.motion.head:
+                tracks = [(c.head, c.fps) for c in split.train if c.head is not None]
                 head_units = model.motion.fit_head([resample_track(t, fps, model.config.motion.knot_hz) for t, fps in tracks])
                 if dist.main and cfg.progress:
                     print(f"head stream: {len(tracks)} clips with a head track; units {head_units['scale']}", flush=True)
