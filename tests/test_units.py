@@ -42,6 +42,46 @@ def test_stiffer_smoothing_is_smoother():
     assert rough(1.0) < rough(0.5) < rough(0.0)
 
 
+def test_smoothing_spline_is_scipys_make_smoothing_spline():
+    """The banded Reinsch solve finds the same spline as scipy's reference, 100 samples a second, uneven weights."""
+    from scipy.interpolate import make_smoothing_spline
+
+    rng = np.random.default_rng(1)
+    t = np.arange(1500) / 100.0
+    values = rng.standard_normal((t.size, 2)).cumsum(0) * 0.1
+    weights = rng.uniform(0.5, 3.0, (t.size, 2))
+    ours = Trajectory.smooth(t, values, ("a", "b"), weights, lam=stiffness(0.5))
+    fine = np.linspace(0, t[-1], 4001)
+    for c in range(2):
+        reference = make_smoothing_spline(t, values[:, c], w=weights[:, c], lam=stiffness(0.5))
+        np.testing.assert_allclose(ours(fine)[:, c], reference(fine), atol=1e-5)
+
+
+def test_uniform_bspline_sample_is_basis_times_coefficients():
+    from frond.motion.trajectory import UniformBSpline
+
+    spline = UniformBSpline(25.0)
+    n = spline.n_control(3.0)
+    coefficients = np.random.default_rng(2).standard_normal((n, 4))
+    times = np.linspace(-0.2, 3.3, 333)  # past both ends too
+    np.testing.assert_allclose(spline.sample(times, coefficients), spline.basis(times, n) @ coefficients, atol=1e-12)
+
+
+def test_head_rotation_of_all_frames_at_once_is_frame_by_frame():
+    from frond.face.head import HeadGeometry, keypoint_depth
+    from frond.train.synthetic import face_keypoints
+
+    source = face_keypoints(0.05).astype(np.float64)
+    geometry = HeadGeometry(source)
+    depth = keypoint_depth(geometry, source)
+    rng = np.random.default_rng(3)
+    poses = rng.normal(0.0, [8.0, 6.0, 5.0, 0.1, 0.1], (7, 5))
+    points = source[None] + rng.normal(0.0, 0.01, (7, 68, 2))
+    each = np.stack([geometry.rotate(k, p, depth) for k, p in zip(points, poses)])
+    np.testing.assert_allclose(geometry.rotate_frames(points, poses, depth), each, atol=1e-12)
+    assert np.abs(each - points).max() > 0.05  # the poses do move the points
+
+
 def test_bilabials_close_the_mouth_and_vowels_open_it():
     grid = np.arange(0, 1, 0.01)
     phones = [Phone("SIL", 0, 0.2), Phone("AA", 0.2, 0.45), Phone("M", 0.45, 0.6), Phone("AA", 0.6, 0.85), Phone("SIL", 0.85, 1)]

@@ -28,10 +28,19 @@ def full_pose(pose: np.ndarray) -> np.ndarray:
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """Degrees -> (3, 3) rotation, x right, y down, z towards the camera."""
-    y, p, r = np.radians([yaw, pitch, roll])
-    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
-    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
-    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return _rotations(np.array([[yaw, pitch, roll]], np.float64))[0]
+
+
+def _rotations(angles: np.ndarray) -> np.ndarray:
+    """(T, 3) yaw, pitch, roll in degrees -> (T, 3, 3) rotations Rz(roll) Rx(pitch) Ry(yaw)."""
+    y, p, r = np.radians(np.asarray(angles, np.float64)).T
+    one, zero = np.ones_like(y), np.zeros_like(y)
+    ry = np.stack([np.stack([np.cos(y), zero, np.sin(y)], -1), np.stack([zero, one, zero], -1),
+                   np.stack([-np.sin(y), zero, np.cos(y)], -1)], -2)
+    rx = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, np.cos(p), -np.sin(p)], -1),
+                   np.stack([zero, np.sin(p), np.cos(p)], -1)], -2)
+    rz = np.stack([np.stack([np.cos(r), -np.sin(r), zero], -1), np.stack([np.sin(r), np.cos(r), zero], -1),
+                   np.stack([zero, zero, one], -1)], -2)
     return rz @ rx @ ry
 
 
@@ -56,6 +65,14 @@ class HeadGeometry:
         p3 = np.concatenate([points, z[:, None]], axis=1) - self.pivot
         moved = (p3 @ _rotation(*pose[:3]).T + self.pivot)[:, :2]
         return moved + self.iod * np.asarray(pose[3:5]) if len(pose) > 3 else moved
+
+    def rotate_frames(self, points: np.ndarray, poses: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """`rotate` for every frame at once: points (T, N, 2), poses (T, 5), depth (N,) -> (T, N, 2)."""
+        poses = np.asarray(poses, np.float64)
+        shift = poses[:, None, 3:5] if poses.shape[1] > 3 else np.zeros((len(poses), 1, 2))
+        p3 = np.concatenate([points, np.broadcast_to(depth, points.shape[:2])[..., None]], axis=-1) - self.pivot
+        moved = (p3 @ _rotations(poses[:, :3]).transpose(0, 2, 1) + self.pivot)[..., :2]
+        return moved + self.iod * shift
 
 
 def keypoint_depth(geometry: HeadGeometry, keypoints: np.ndarray) -> np.ndarray:

@@ -79,4 +79,4 @@ def pose_keypoints(source: np.ndarray, local: np.ndarray, idle: IdleMotion) -> n
     geometry = HeadGeometry(source)
     depth = keypoint_depth(geometry, source)
     moved = np.asarray(local, np.float64) + eyes_brows
-    return np.stack([geometry.rotate(k, p, depth) for k, p in zip(moved, idle.pose)]).astype(np.float32)
+    return geometry.rotate_frames(moved, idle.pose, depth).astype(np.float32)

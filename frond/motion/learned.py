@@ -83,8 +83,8 @@ def phone_features(kind: str, samples: np.ndarray, sample_rate: int, phones: lis
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    """GELU, tanh approximation (torch's `approximate="tanh"`)."""
-    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+    """GELU, tanh approximation (torch's `approximate="tanh"`); x * x * x: float32 `x ** 3` is 15x slower."""
+    return 0.5 * x * (1.0 + np.tanh(np.float32(np.sqrt(2.0 / np.pi)) * (x + np.float32(0.044715) * (x * x * x))))
 
 
 def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int = 1, dilation: int = 1) -> np.ndarray:
@@ -164,7 +164,7 @@ class MotionNet:
         """coefficients (n, components), times (T,) -> articulation (T, DIM), stiffened by `lam`."""
         spline = self.spline
         c = spline.stiffen(coefficients.astype(np.float64), lam)
-        pca = spline.basis(times, c.shape[0]) @ c
+        pca = spline.sample(times, c)
         gains = art.axis_gains(self.gain, self.width_gain)  # the renderer shows ~0.65 of a vertical opening; widths need no help
         return (self.tensors["mean"] + gains * (pca @ self.tensors["basis"])).astype(np.float32)
 
@@ -202,7 +202,7 @@ class MotionNet:
         spread = np.minimum(np.exp(np.clip(log_spread, -6.0, 3.0)), SPREAD_LIMIT)  # voices unlike the training
         coefficients = spline.stiffen(mean + spread * unit,  # speakers' (synthetic speech) ask for wild motion
                                       pspline_stiffness(smoothing, self.stiffness))
-        pose = spline.basis(np.asarray(times, np.float64), len(head)) @ coefficients
+        pose = spline.sample(np.asarray(times, np.float64), coefficients)
         pose = (pose - pose[:1]) * self.tensors["head_scale"]  # the portrait's own pose at the first frame
         return limit_pose(amount * self.head_gain * pose).astype(np.float32)
 

@@ -222,7 +222,7 @@ class VideoMotionEstimator(PriorStage):
         local = source[None] + iod * expression @ axes  # (T, 68, 2) the portrait with the driver's expression
         geometry = HeadGeometry(source)
         depth = keypoint_depth(geometry, source)
-        keypoints = np.stack([geometry.rotate(k, p, depth) for k, p in zip(local, head_pose)]).astype(np.float32)
+        keypoints = geometry.rotate_frames(np.asarray(local, np.float64), head_pose, depth).astype(np.float32)
         openness = np.array([eye_openness(k) for k in local]) / np.maximum(eye_openness(source), 1e-9)
         grid, envelope = envelope_grid(audio)
         channels = {
