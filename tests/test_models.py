@@ -136,6 +136,11 @@ def test_learned_head_motion_is_seeded_scaled_and_as_large_as_its_units(tmp_path
     unlimited = np.asarray(HEAD_LIMITS) * np.arctanh(a / np.asarray(HEAD_LIMITS))  # the soft limit undone
     np.testing.assert_allclose(net.head_pose(outputs, times, 0.0, 2.0, np.random.default_rng(5)), limit_pose(2 * unlimited),
                                rtol=1e-4, atol=1e-5)
+    import dataclasses
+
+    turned = dataclasses.replace(net, yaw_gain=2.0).head_pose(outputs, times, 0.0, 1.0, np.random.default_rng(5))
+    np.testing.assert_allclose(turned[:, 0], limit_pose(2 * unlimited)[:, 0], rtol=1e-4, atol=1e-5)  # the turn only
+    np.testing.assert_allclose(turned[:, 1:], a[:, 1:], rtol=1e-6, atol=1e-7)
     quiet = outputs.copy()
     quiet[:, net.components + len(POSE_AXES):] = np.log(0.25)
     assert net.head_pose(quiet, times, 0.0, 1.0, np.random.default_rng(5)).std() < 0.3 * a.std()
@@ -169,6 +174,39 @@ def test_gain_scales_the_vertical_articulation_and_width_gain_the_horizontal(tmp
     del config["motion"]["width_gain"]
     (tmp_path / "config.json").write_text(json.dumps(config))
     assert load_motion_net(tmp_path).width_gain is None  # older configs: one gain for both axes
+
+
+def test_the_calibrated_mouth_scale_is_a_lip_scale_of_its_own():
+    """A network's mouth_scale moves the mouth as lip_scale does (both paths of its mouth: the network's and
+    the blended prior's), so the slider keeps its meaning: 1 is the calibrated mouth, 0 a still one."""
+    import dataclasses
+
+    from frond.audio.phones import recognise_phones
+    from frond.media import load_audio
+    from frond.motion.idle import envelope_grid
+    from frond.registry import BUNDLED_MOTION, VARIANTS
+    from frond.stages import LEARNED
+
+    from .conftest import EXAMPLES
+
+    audio = load_audio(EXAMPLES / "speech_1.wav")
+    phones = recognise_phones(audio.samples, audio.sample_rate)
+    source = face_keypoints(0.05)
+    times = np.arange(int(audio.duration * 25)) / 25.0
+    net = load_motion_net(BUNDLED_MOTION)
+    assert net.mouth_scale > 1.0  # the shipped calibration opens the mouth further than the network alone
+
+    def mouth(mouth_scale: float, lip_scale: float) -> np.ndarray:
+        stage = VARIANTS["motion"][LEARNED](dataclasses.replace(net, mouth_scale=mouth_scale), "test")
+        outputs = stage.outputs(audio, phones)
+        local, _ = stage.local_face(audio, source, times, GenerationSettings(lip_scale=lip_scale), envelope_grid(audio),
+                                    phones, outputs)
+        return local
+
+    np.testing.assert_allclose(mouth(1.25, 1.0), mouth(1.0, 1.25), atol=1e-6)
+    assert np.abs(mouth(1.25, 1.0) - mouth(1.0, 1.0)).max() > 0.01
+    still = mouth(1.25, 0.0)[:, art.MOUTH_POINTS]  # the lips at rest (the brows and cheeks still move)
+    np.testing.assert_allclose(still, np.broadcast_to(still[:1], still.shape), atol=1e-6)
 
 
 def test_articulation_moves_only_the_expression_points_and_closes_parted_lips():

@@ -10,8 +10,10 @@ head's pose and the brows too, for a network without a global stream). Every set
 meaning:
 
 - `smoothing`: the P-spline stiffness of both learned trajectories;
-- `lip_scale`: multiplies the mouth's articulation (0 = mouth at rest), `expression` the brows' and cheeks';
-- `head_motion`: multiplies the head's motion (0 = still head); `seed` picks it;
+- `lip_scale`: multiplies the mouth's articulation (0 = mouth at rest; 1 = the network's calibrated
+  `mouth_scale`), `expression` the brows' and cheeks';
+- `head_motion`: multiplies the head's motion (0 = still head; 1 = the calibrated `head_gain`, with the
+  turn scaled again by `yaw_gain`); `seed` picks it;
 - `blink_rate`: the seeded blinks.
 """
 from __future__ import annotations
@@ -118,6 +120,8 @@ class MotionNet:
     components: int = 8  # PCA components of the articulation (the output channels before the head's)
     head: bool = False  # the network also gives the head's pose (mean and log-spread per axis)
     head_gain: float = 1.0  # scale of the head's motion (calibrated on the folds)
+    yaw_gain: float = 1.0  # the head's turn scaled again, on top of `head_gain` (calibrated on the folds)
+    mouth_scale: float = 1.0  # the calibrated size of the mouth: `lip_scale` 1 moves it this much (`LearnedMotionEstimator.local_face`)
 
     @property
     def uses_phones(self) -> bool:
@@ -204,7 +208,9 @@ class MotionNet:
                                       pspline_stiffness(smoothing, self.stiffness))
         pose = spline.sample(np.asarray(times, np.float64), coefficients)
         pose = (pose - pose[:1]) * self.tensors["head_scale"]  # the portrait's own pose at the first frame
-        return limit_pose(amount * self.head_gain * pose).astype(np.float32)
+        gains = np.full(POSE_DIM, amount * self.head_gain)
+        gains[0] *= self.yaw_gain
+        return limit_pose(gains * pose).astype(np.float32)
 
     def source_articulation(self, source: np.ndarray) -> np.ndarray:
         """A portrait's own articulation (DIM,), from its inner-lip gap."""
@@ -266,7 +272,8 @@ def motion_net(tensors: dict[str, np.ndarray], motion: dict) -> MotionNet:
                      width_gain=None if motion.get("width_gain") is None else float(motion["width_gain"]),
                      components=int(tensors["basis"].shape[0]) if "basis" in tensors else int(motion.get("components", 8)),
                      head=bool(motion.get("head", False)) and "head_scale" in tensors,
-                     head_gain=float(motion.get("head_gain", 1.0)))
+                     head_gain=float(motion.get("head_gain", 1.0)), yaw_gain=float(motion.get("yaw_gain", 1.0)),
+                     mouth_scale=float(motion.get("mouth_scale", 1.0)))
 
 
 def load_motion_net(weights: str | Path) -> MotionNet:
@@ -324,14 +331,15 @@ class LearnedMotionEstimator:
         The network's articulation put on the portrait; with `prior_weight`, its mouth blended with the
         prior's phone-driven mouth (two views of the same speech whose errors differ).
         """
+        lip_scale = settings.lip_scale * self.net.mouth_scale
         articulation = self.net.face(outputs, audio.samples, audio.sample_rate, times, settings.smoothing,
-                                     settings.lip_scale, envelope, settings.expression)
+                                     lip_scale, envelope, settings.expression)
         local = art.apply(source, articulation, self.net.source_articulation(source))
         if self.net.prior_weight > 0 and phones:
             from .prior import mouth_keypoints, viseme_trajectory
 
             prior, _, _ = mouth_keypoints(source, viseme_trajectory(audio, phones, settings.smoothing, envelope),
-                                          times, settings.lip_scale)
+                                          times, lip_scale)
             mouth = art.MOUTH_POINTS
             local[:, mouth] = (1.0 - self.net.prior_weight) * local[:, mouth] + self.net.prior_weight * prior[:, mouth]
         return local.astype(np.float32), articulation

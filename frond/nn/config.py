@@ -46,6 +46,8 @@ class MotionConfig:
     prior_weight: float = 0.3  # share of the training-free prior's phone-driven mouth blended in at inference
     head: bool = True  # also predict the head's pose (mean and spread of its 5 axes per control point)
     head_gain: float = 1.0  # scale of the head's motion at inference (calibrated on the folds against the real speakers' spread)
+    yaw_gain: float = 1.0  # the head's turn (yaw) scaled again, on top of `head_gain` (calibrated on the folds)
+    mouth_scale: float = 1.0  # multiplies the mouth at inference, as `lip_scale` does (calibrated: the rendered mouth's spread against the real speakers')
     width_gain: float | None = 1.0  # scale of the articulation's horizontal coordinates at inference (None: `gain`); `gain` then scales the vertical ones only
 
 
