@@ -8,7 +8,7 @@ calibration of the grid, and prints the means over folds and clips.
 
     python scripts/motion_folds.py --data PREPARED --out runs/folds --steps 1500 \\
         --grid lead=0,0.04,0.08 gain=1.25,1.5 head_gain=0.6,0.8,1.0
-    python scripts/motion_folds.py --data PREPARED --out runs/folds --apply lead=0.04 head_gain=0.8
+    python scripts/motion_folds.py --data PREPARED --out runs/folds --apply lead=0.02 head_gain=1.1 yaw_gain=1.5 mouth_scale=1.25
     frond evaluate --folds 5 --data PREPARED --fold-models runs/folds --out folds/report.json   # rendered
 """
 from __future__ import annotations
