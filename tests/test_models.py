@@ -323,3 +323,38 @@ def test_load_errors_are_one_line_input_errors(tmp_path, monkeypatch):
     with pytest.raises(FrondInputError, match="Hugging Face Hub") as info:
         load_learned_stages("frond-test/does-not-exist@v1")
     assert "\n" not in str(info.value)
+
+
+def test_motion_runs_merge_into_an_ensemble_whose_prediction_is_their_mean(tmp_path):
+    """scripts/merge_motion_members.py: two runs of the same recipe (other seeds) become one motion stage with
+    the members of both, predicting the mean of the two; runs that fitted their data differently are refused."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "merge_motion_members.py"
+    spec = importlib.util.spec_from_file_location("merge_motion_members", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    a, b = _model(seed=0, stages=("motion",)), _model(seed=1, stages=("motion",))
+    with torch.no_grad():  # the data-fitted tensors (PCA basis, mean, head units) as two runs on one corpus have them
+        for (name, pa), (_, pb) in zip(a.motion.named_buffers(), b.motion.named_buffers()):
+            pb.copy_(pa)
+    a.save_pretrained(tmp_path / "a")
+    b.save_pretrained(tmp_path / "b")
+    module.merge([tmp_path / "a", tmp_path / "b"]).save_pretrained(tmp_path / "ab")
+    nets = [load_motion_net(tmp_path / name) for name in ("a", "b", "ab")]
+    each = nets[0].members
+    assert [n.members for n in nets] == [each, each, 2 * each]
+    rng = np.random.default_rng(0)
+    mel = rng.standard_normal((nets[0].n_mels, 200)).astype(np.float32)
+    phones = np.zeros((n_phone_features(json.loads((tmp_path / "a" / "config.json").read_text())["motion"]), 200), np.float32)
+    single = [n.outputs(mel, phones) for n in nets[:2]]
+    assert not np.allclose(single[0], single[1])
+    np.testing.assert_allclose(nets[2].outputs(mel, phones), (single[0] + single[1]) / 2, atol=1e-5)
+    assert FrondModel.from_pretrained(str(tmp_path / "ab")).config.motion.members == 2 * each  # torch loads it too
+    with torch.no_grad():
+        next(iter(b.motion.buffers())).add_(1.0)
+    b.save_pretrained(tmp_path / "b")
+    with pytest.raises(ValueError, match="differently"):
+        module.merge([tmp_path / "a", tmp_path / "b"])
