@@ -37,23 +37,19 @@ def merge(runs: list[str | Path]) -> FrondModel:
         for key in shared:
             if not torch.equal(states[0][key], state[key]):
                 raise ValueError(f"{run} fitted {key} differently from {runs[0]}: not the same data or recipe")
-    members = [{rest: v for k, v in s.items() if (m := MEMBER.match(k)) and (rest := f"{m.group(1)}.{m.group(2)}")}
-               for s in states]
     config = models[0].config.to_dict()
     config["motion"]["members"] = sum(m.config.motion.members for m in models)
-    config.setdefault("training", {}).setdefault("motion", {})["ensemble"] = (f"{len(runs)} runs of the same recipe with other seeds "
-                                                f"({', '.join(str(r) for r in runs)}), merged by "
-                                                "scripts/merge_motion_members.py")
+    record = config.setdefault("training", {}).setdefault("motion", {})
+    record["ensemble"] = (f"{len(runs)} runs of the same recipe with other seeds ({', '.join(map(str, runs))}), "
+                          "merged by scripts/merge_motion_members.py")
     merged = FrondModel(config)
     state = {k: v for k, v in states[0].items() if not MEMBER.match(k)}
-    index = 0
-    for run_members, model in zip(members, models):
-        for i in range(model.config.motion.members):
-            for key, value in run_members.items():
-                j, rest = key.split(".", 1)
-                if int(j) == i:
-                    state[f"motion.members.{index}.{rest}"] = value
-            index += 1
+    offset = 0
+    for model, run_state in zip(models, states):
+        for key, value in run_state.items():
+            if match := MEMBER.match(key):
+                state[f"motion.members.{offset + int(match.group(1))}.{match.group(2)}"] = value
+        offset += model.config.motion.members
     merged.load_state_dict(state, strict=False)
     missing = [k for k in merged.state_dict() if k.startswith("motion.") and k not in state]
     if missing:
