@@ -67,7 +67,11 @@ def test_uniform_bspline_sample_is_basis_times_coefficients():
     np.testing.assert_allclose(spline.sample(times, coefficients), spline.basis(times, n) @ coefficients, atol=1e-12)
 
 
-def test_head_rotation_of_all_frames_at_once_is_frame_by_frame():
+def test_head_rotation_of_all_frames_at_once_is_each_frames_rigid_motion():
+    """Every frame's points turned about the pivot by Rz(roll) Rx(pitch) Ry(yaw) (scipy's extrinsic "yxz"),
+    projected, then shifted by the pose's shift in inter-ocular distances."""
+    from scipy.spatial.transform import Rotation
+
     from frond.face.head import HeadGeometry, keypoint_depth
     from frond.train.synthetic import face_keypoints
 
@@ -77,9 +81,14 @@ def test_head_rotation_of_all_frames_at_once_is_frame_by_frame():
     rng = np.random.default_rng(3)
     poses = rng.normal(0.0, [8.0, 6.0, 5.0, 0.1, 0.1], (7, 5))
     points = source[None] + rng.normal(0.0, 0.01, (7, 68, 2))
-    each = np.stack([geometry.rotate(k, p, depth) for k, p in zip(points, poses)])
-    np.testing.assert_allclose(geometry.rotate_frames(points, poses, depth), each, atol=1e-12)
-    assert np.abs(each - points).max() > 0.05  # the poses do move the points
+    expected = []
+    for k, pose in zip(points, poses):
+        turn = Rotation.from_euler("yxz", pose[:3], degrees=True).as_matrix()
+        p3 = np.concatenate([k, depth[:, None]], axis=1) - geometry.pivot
+        expected.append((p3 @ turn.T + geometry.pivot)[:, :2] + geometry.iod * pose[3:5])
+    np.testing.assert_allclose(geometry.rotate_frames(points, poses, depth), np.stack(expected), atol=1e-12)
+    np.testing.assert_allclose(geometry.rotate(points[2], poses[2], depth), expected[2], atol=1e-12)
+    assert np.abs(np.stack(expected) - points).max() > 0.05  # the poses do move the points
 
 
 def test_bilabials_close_the_mouth_and_vowels_open_it():

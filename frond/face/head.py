@@ -26,13 +26,9 @@ def full_pose(pose: np.ndarray) -> np.ndarray:
     return np.concatenate([pose, np.zeros((*pose.shape[:-1], len(POSE_AXES) - pose.shape[-1]), np.float32)], -1)
 
 
-def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """Degrees -> (3, 3) rotation, x right, y down, z towards the camera."""
-    return _rotations(np.array([[yaw, pitch, roll]], np.float64))[0]
-
-
 def _rotations(angles: np.ndarray) -> np.ndarray:
-    """(T, 3) yaw, pitch, roll in degrees -> (T, 3, 3) rotations Rz(roll) Rx(pitch) Ry(yaw)."""
+    """(T, 3) yaw, pitch, roll in degrees -> (T, 3, 3) rotations Rz(roll) Rx(pitch) Ry(yaw), x right, y down,
+    z towards the camera."""
     y, p, r = np.radians(np.asarray(angles, np.float64)).T
     one, zero = np.ones_like(y), np.zeros_like(y)
     ry = np.stack([np.stack([np.cos(y), zero, np.sin(y)], -1), np.stack([zero, one, zero], -1),
@@ -62,9 +58,7 @@ class HeadGeometry:
     def rotate(self, points: np.ndarray, pose: np.ndarray, depth: np.ndarray | None = None) -> np.ndarray:
         """points (N, 2), pose (3,) degrees or (5,) with the shift -> moved and projected points (N, 2)."""
         z = self.depth(points) if depth is None else depth
-        p3 = np.concatenate([points, z[:, None]], axis=1) - self.pivot
-        moved = (p3 @ _rotation(*pose[:3]).T + self.pivot)[:, :2]
-        return moved + self.iod * np.asarray(pose[3:5]) if len(pose) > 3 else moved
+        return self.rotate_frames(np.asarray(points)[None], np.asarray(pose, np.float64)[None], z)[0]
 
     def rotate_frames(self, points: np.ndarray, poses: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """`rotate` for every frame at once: points (T, N, 2), poses (T, 5), depth (N,) -> (T, N, 2)."""
