@@ -209,7 +209,7 @@ class MotionNet:
         pose = spline.sample(np.asarray(times, np.float64), coefficients)
         pose = (pose - pose[:1]) * self.tensors["head_scale"]  # the portrait's own pose at the first frame
         gains = np.full(POSE_DIM, amount * self.head_gain)
-        gains[0] *= self.yaw_gain
+        gains[0] *= self.yaw_gain  # yaw, the first of `frond.face.head.POSE_AXES`
         return limit_pose(gains * pose).astype(np.float32)
 
     def source_articulation(self, source: np.ndarray) -> np.ndarray:
