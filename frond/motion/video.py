@@ -211,10 +211,10 @@ class VideoMotionEstimator(PriorStage):
         poses = fit_poses(reference, frames)
         driver = HeadGeometry(reference)
         driver_depth = keypoint_depth(driver, reference)
-        expression = np.empty_like(frames)  # what the head's motion leaves, in the head's own frame
-        for t, (frame, pose) in enumerate(zip(frames, poses)):
-            moved = driver.rotate(reference, pose, driver_depth)
-            expression[t] = np.linalg.solve(linear_part(driver, pose), (frame - moved).T).T
+        moved = driver.rotate_frames(np.broadcast_to(reference, frames.shape), poses, driver_depth)  # (T, 68, 2)
+        linear = np.stack([linear_part(driver, pose) for pose in poses])  # (T, 2, 2)
+        # what the head's motion leaves, in the head's own frame
+        expression = np.linalg.solve(linear, (frames - moved).transpose(0, 2, 1)).transpose(0, 2, 1)
         expression[:, JAW_AND_MOUTH] *= settings.lip_scale
         poses *= settings.head_motion
         _, axes, iod = face_frame(source)
