@@ -8,6 +8,7 @@ calibration of the grid, and prints the means over folds and clips.
 
     python scripts/motion_folds.py --data PREPARED --out runs/folds --steps 1500 \\
         --grid lead=0,0.04,0.08 gain=1.25,1.5 head_gain=0.6,0.8,1.0
+    python scripts/motion_folds.py --data PREPARED --out runs/folds_sync --weights sync=0.5   # another recipe
     python scripts/motion_folds.py --data PREPARED --out runs/folds --apply lead=0.02 head_gain=1.1 yaw_gain=1.5 mouth_scale=1.25
     frond evaluate --folds 5 --data PREPARED --fold-models runs/folds --out folds/report.json   # rendered
 """
@@ -43,6 +44,9 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weights", nargs="*", default=[], help="term=value ... motion loss weights changed from "
+                                                               "the recipe's (e.g. sync=0.5)")
+    parser.add_argument("--window", type=int, default=TrainConfig.window, help="frames per training window")
     parser.add_argument("--grid", nargs="*", default=[], help="name=v1,v2 ... inference calibrations to score")
     parser.add_argument("--report", help="write every clip's scores as JSON here")
     parser.add_argument("--apply", nargs="*", default=[], help="name=value ... written into every fold model's config.json "
@@ -58,8 +62,10 @@ def main() -> None:
         folder = Path(args.out) / f"fold_{i}"
         if not (folder / "model.safetensors").is_file():
             print(f"fold {i + 1}/{len(folds)}: training on {len(names) - len(held)} clips", flush=True)
+            weights = {**TrainConfig(data=args.data, stage="motion").motion_weights, **grid(args.weights)[0]}
             train(TrainConfig(data=args.data, stage="motion", out=str(folder), steps=args.steps, seed=args.seed,
-                              speakers="shared", clips=tuple(n for n in names if n not in held), eval_names=tuple(held),
+                              motion_weights=weights, window=args.window, speakers="shared",
+                              clips=tuple(n for n in names if n not in held), eval_names=tuple(held),
                               progress=False, sample_every=0, checkpoint_every=0))
         if args.apply:
             config = json.loads((folder / "config.json").read_text())
