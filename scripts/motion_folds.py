@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from frond.motion.learned import LearnedMotionEstimator, load_motion_net, motion_net
+from frond.nn.config import FrondConfig, MotionConfig
 from frond.train.data import load_prepared
 from frond.train.heldout import HEAD_MEASURES, evaluate_motion_stage
 from frond.train.speakers import load_speakers, speaker_folds
 from frond.train.trainer import TrainConfig, train
+from frond.weights.model import FrondModel
 
 MEASURES = ("open_r", "open_r_best", "lag", "amplitude_median", *HEAD_MEASURES)
 
@@ -46,6 +48,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", nargs="*", default=[], help="term=value ... motion loss weights changed from "
                                                                "the recipe's (e.g. sync=0.5)")
+    parser.add_argument("--model", nargs="*", default=[], help="name=value ... a new fold model's motion config changed "
+                                                             "from the default (e.g. hidden=128 dropout=0.2)")
     parser.add_argument("--window", type=int, default=TrainConfig.window, help="frames per training window")
     parser.add_argument("--grid", nargs="*", default=[], help="name=v1,v2 ... inference calibrations to score")
     parser.add_argument("--report", help="write every clip's scores as JSON here")
@@ -62,6 +66,9 @@ def main() -> None:
         folder = Path(args.out) / f"fold_{i}"
         if not (folder / "model.safetensors").is_file():
             print(f"fold {i + 1}/{len(folds)}: training on {len(names) - len(held)} clips", flush=True)
+            if args.model:  # a new model of another shape: `train` continues from it (its bases are fitted there)
+                motion = MotionConfig(**{k: type(getattr(MotionConfig(), k))(v) for k, v in grid(args.model)[0].items()})
+                FrondModel(FrondConfig(motion=motion)).save_pretrained(str(folder))
             weights = {**TrainConfig(data=args.data, stage="motion").motion_weights, **grid(args.weights)[0]}
             train(TrainConfig(data=args.data, stage="motion", out=str(folder), steps=args.steps, seed=args.seed,
                               motion_weights=weights, window=args.window, speakers="shared",
