@@ -64,7 +64,7 @@ def main() -> None:
     models = []
     for i, held in enumerate(folds):
         folder = Path(args.out) / f"fold_{i}"
-        if not (folder / "model.safetensors").is_file():
+        if not _trained(folder):
             print(f"fold {i + 1}/{len(folds)}: training on {len(names) - len(held)} clips", flush=True)
             if args.model:  # a new model of another shape: `train` continues from it (its bases are fitted there)
                 motion = MotionConfig(**{k: type(getattr(MotionConfig(), k))(v) for k, v in grid(args.model)[0].items()})
@@ -96,6 +96,13 @@ def main() -> None:
         report.append({"calibration": calibration, "folds": means, "clips": clip_level, "per_clip": every})
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=1))
+
+
+def _trained(folder: Path) -> bool:
+    """Whether `folder` holds a fold model whose motion stage was trained (not only created with `--model`)."""
+    config = folder / "config.json"
+    return (folder / "model.safetensors").is_file() and config.is_file() \
+        and "motion" in json.loads(config.read_text()).get("trained_stages", [])
 
 
 def _config(net) -> dict:
