@@ -237,6 +237,37 @@ def test_an_opening_mouth_reuses_the_portraits_teeth(pipe):
     assert occlusion[int(out_px[62, 1] + 2): int(out_px[62, 1] + inner - 2), x0:x1].max() < 0.05  # nothing new needed there
 
 
+def test_a_mouth_driven_by_itself_is_the_portraits_own(pipe):
+    """At identity (the portrait's own keypoints: reenactment's first frame, and any frame where the driver's
+    mouth is back where it began) the mouth is the portrait's: no shade on her own teeth and no real interior
+    painted into her gap (before: 20.7 dB in the mouth's box, the teeth darkened)."""
+    face, keypoints, _, field, decoder = prepare_portrait(pipe, astronaut(), GenerationSettings(size=256, framing="crop"))
+    frame = render(field, decoder, keypoints)
+    px = norm_to_px(keypoints, 256)
+    (x0, y0), (x1, y1) = px[48:68].min(0).astype(int) - 8, px[48:68].max(0).astype(int) + 8
+    error = (frame[y0:y1, x0:x1].astype(float) - face.image[y0:y1, x0:x1].astype(float)) ** 2
+    assert 10 * np.log10(255.0 ** 2 / max(error.mean(), 1e-12)) > 40.0
+
+
+def test_a_thin_gap_gives_way_to_an_interior_only_past_its_own_width(pipe):
+    """Grace Hopper's lips meet in a line: driven by her own keypoints nothing new is drawn in it (before, the
+    occlusion asked for an interior there at 0.99); as the lips open past it, a real interior takes its place,
+    fully from INTERIOR_PAST past it."""
+    from frond.field.lips import INTERIOR_PAST, past_own_gap
+    from frond.media import load_image
+
+    from .conftest import EXAMPLES
+
+    image = load_image(EXAMPLES / "grace_hopper.jpg")[0]
+    _, keypoints, _, field, _ = prepare_portrait(pipe, image, GenerationSettings(size=256, framing="crop"))
+    still = np.zeros((1, 5), np.float32)
+    assert field.frames(keypoints[None], still)[0].occlusion.max() == 0.0
+    assert field.frames(opened(keypoints, 0.15)[None], still)[0].occlusion.max() > 0.9
+    assert past_own_gap(-0.1) == past_own_gap(0.0) == 0.0
+    assert past_own_gap(INTERIOR_PAST / 2) == pytest.approx(0.5)
+    assert past_own_gap(INTERIOR_PAST) == past_own_gap(0.3) == 1.0
+
+
 @pytest.mark.skipif(not (SHARED / "clips" / "talk3.mp4").exists(), reason="../shared/data is absent")
 def test_talk3_first_frame_closes(pipe):
     """A real video frame with the mouth open mid-word (tongue and teeth showing) closes too."""

@@ -15,8 +15,10 @@ around the lips only). Closing the lips moves the upper lip's pixels down and th
 lip's up until the gap is gone; they meet a little inside their edges, as pressed lips do
 (`closed_edges`). An opening mouth shows the portrait's own interior, its teeth included,
 as far as the portrait has one (where its gap is a sliver, a dark line or the edges of teeth, it
-does not count: stretched, it would draw dark spikes); the decoder shades its middle by the depth of the opening
-(`hollow_depth`) and draws a thin shadow where closed lips meet (`contact_seam`). Where the
+does not count once the lips open past it, `past_own_gap`: stretched, it would draw dark spikes); the decoder
+shades its middle by the depth of the opening (`hollow_depth`) as the gap departs from the portrait's own, and
+draws a thin shadow where closed lips meet (`contact_seam`). Driven by its own keypoints, the mouth is the
+portrait's, unchanged (reenactment's first frame, and a driver back at rest). Where the
 mouth opens wider than the portrait's, the occlusion map asks the decoder for new content.
 Parted lips come with a lowered jaw: where the driving lips close the portrait's gap and the
 driving chin does not rise with them, the chin is raised (`raise_jaw`).
@@ -42,6 +44,11 @@ JAW_POINTS = (([7, 8, 9], 1.0), ([6, 10], 0.8), ([5, 11], 0.5), ([4, 12], 0.2)) 
 OWN_INTERIOR = (0.05, 0.09)  # inter-ocular distances: where the portrait's gap is narrower than the first, its interior
 # is a sliver (a dark line, the edges of teeth) that stretched would draw dark spikes: a real interior replaces it;
 # from the second on the portrait's own is used
+INTERIOR_PAST = 0.07  # inter-ocular distances: a gap too thin to stretch (a sliver, a dark line) is the portrait's own
+# while the driving lips open no wider than it (a mouth at rest or closing shows what the portrait shows); a real interior
+# takes its place as they open past it, fully this much past it (a dark slit stretched that far still reads as one)
+HOLLOW_DEPARTS = 0.05  # inter-ocular distances: the shade of the opening's middle comes in as the gap departs from the
+# portrait's own (narrower or wider), fully this far from it: at its own gap the portrait shows its own mouth, as it is
 
 
 def closed_edges(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,6 +126,18 @@ def raise_jaw(driving: np.ndarray, source: np.ndarray) -> np.ndarray:
     for points, share in JAW_POINTS:
         local_drv[points, 1] -= share * missing
     return (local_drv * iod) @ axes + origin
+
+
+def gap_departure(driving: np.ndarray, own_gap: float) -> float:
+    """The driving lips' widest inner gap (68, 2) less the portrait's own `own_gap`, both in inter-ocular distances:
+    0 at the portrait's own mouth, negative closing, positive opening past it."""
+    return inner_gap(driving) / max(float(inter_ocular(driving)), 1e-9) - own_gap
+
+
+def past_own_gap(departure: float) -> float:
+    """A `gap_departure` -> in [0, 1]: 0 while the lips open no wider than the portrait's, 1 from INTERIOR_PAST past
+    it. A gap too thin to stretch gives way to a real interior by it."""
+    return float(np.clip(departure / INTERIOR_PAST, 0.0, 1.0))
 
 
 def midline(keypoints: np.ndarray) -> np.ndarray:
@@ -216,14 +235,16 @@ class LipSplit:
         return points, (rows, cols)
 
     def build(self, box: tuple[int, int, int, int], maps: np.ndarray, driving_px: np.ndarray,
-              inner: np.ndarray) -> tuple[MouthSplit, np.ndarray]:
+              inner: np.ndarray, departure: float) -> tuple[MouthSplit, np.ndarray]:
         """One frame's split and the occlusion inside its box.
 
         box (y0, y1, x0, x1) output px; maps (rows, cols, 6) on `lattice(box)`: the smooth map, the
         upper side's and the lower side's (normalised crop space); driving_px (68, 2) the driving
-        keypoints in output px; inner (h, w) the driving inner-lip area in the box, in [0, 1].
+        keypoints in output px; inner (h, w) the driving inner-lip area in the box, in [0, 1]; departure
+        the driving gap less the portrait's own (`gap_departure`).
         Returns the split and the occlusion (h, w): the inner-lip area where the chosen side's
-        sample falls outside the portrait's own interior on that side of its lips.
+        sample falls outside the portrait's own interior on that side of its lips (or in a sliver
+        of a gap that the lips open past, `past_own_gap`).
         """
         y0, y1, x0, x1 = box
         dense = upsample_lattice(maps, (self.cell, self.cell), (y1 - y0, x1 - x0))
@@ -243,11 +264,12 @@ class LipSplit:
             below = (chosen[..., 1] - lip_curve(self.source_line, chosen[..., 0])) * self.px_per_norm
             outside = w * np.clip(below - 0.5, 0, 1) + (1.0 - w) * np.clip(-0.5 - below, 0, 1)  # half a pixel of slack
             gap = lip_curve(self.source_lower, chosen[..., 0]) - lip_curve(self.source_upper, chosen[..., 0])
-            sliver = np.clip((OWN_INTERIOR[1] - gap / self.iod) / (OWN_INTERIOR[1] - OWN_INTERIOR[0]), 0, 1)
+            sliver = np.clip((OWN_INTERIOR[1] - gap / self.iod) / (OWN_INTERIOR[1] - OWN_INTERIOR[0]), 0, 1) \
+                * past_own_gap(departure)
             lacking[r0:r1, c0:c1] = inner[r0:r1, c0:c1] * np.maximum(outside, sliver)
         gaps = lambda kp: np.r_[0.0, np.linalg.norm(kp[LOWER_INNER] - kp[UPPER_INNER], axis=1), 0.0]  # noqa: E731
         closed = np.clip(gaps(self.source) * self.px_per_norm - gaps(driving_px), 0.0, None)
         width = max(0.6, 0.005 * self.px_per_norm)
         seam = contact_seam(gx, gy, driving_px, closed, width)
-        hollow = hollow_depth(gx, gy, driving_px, width) * inner
+        hollow = hollow_depth(gx, gy, driving_px, width) * inner * float(np.clip(abs(departure) / HOLLOW_DEPARTS, 0.0, 1.0))
         return MouthSplit(box=box, upper=upper, lower=lower, weight=weight, seam=seam, hollow=hollow), lacking

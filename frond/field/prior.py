@@ -30,7 +30,7 @@ from ..face.ibug import INNER_LIPS, LID_TRAVEL, eye_openness, inter_ocular, mout
 from ..imaging import affine_scale, apply_affine, invert_affine
 from ..stages import PriorStage
 from ..types import AlignedFace, FieldFrame, MouthSplit, OutputSpace, SourceEncoding
-from .lips import LipSplit, inner_gap, raise_jaw
+from .lips import LipSplit, gap_departure, inner_gap, past_own_gap, raise_jaw
 from .tps import batched_kernel, solve_batch
 
 NECK_FOLLOWS = 1.0  # share of the head's pose (turn and shift) the neck just below the chin follows
@@ -165,6 +165,7 @@ class PriorDenseField(PriorStage):
         # parted lips: the map splits where the driving lips meet (worth it once the gap spans a pixel)
         visible = max(2.0, 0.02 * iod * self.out_scale)  # output px: a narrower gap closes well enough in one smooth map
         self.lips = LipSplit(kp, space.out_to_norm, self.out_scale) if inner_gap(kp) * self.out_scale > visible else None
+        self.own_gap = inner_gap(kp) / float(inter_ocular(kp))  # the portrait's widest inner-lip gap, inter-ocular distances
 
     def _ring_support(self, points: np.ndarray) -> np.ndarray:
         """(P, 2) normalised -> (P,) float32: 1 where the field moves freely, falling to 0 towards the static ring."""
@@ -248,17 +249,21 @@ class PriorDenseField(PriorStage):
         for i, kp in enumerate(drv):
             kp_px = apply_affine(self.norm_to_out, kp)
             occlusion = inner_mouth_mask(kp_px, self.space.height, self.space.width, feather)
+            departure = gap_departure(kp, self.own_gap)
             split = None
-            if self.lips is not None:
-                split = self._split(kp_px, moving[i], weights[i], affine[i], occlusion, fades[i])
+            if self.lips is None:  # the portrait's own gap is a line: new content only as the lips open past it
+                occlusion *= past_own_gap(departure)
+            else:
+                split = self._split(kp_px, moving[i], weights[i], affine[i], occlusion, fades[i], departure)
             out.append(FieldFrame(grid=None, coarse=np.ascontiguousarray(coarse[i], dtype=np.float32),
                                   lattice=self.lattice, occlusion=occlusion, mouth=split,
                                   lids=lid_closure(driving_keypoints[i], self.source_eyes)))
         return out
 
     def _split(self, kp_px: np.ndarray, moving: np.ndarray, weights: np.ndarray, affine: np.ndarray,
-               occlusion: np.ndarray, fade: float) -> MouthSplit | None:
-        """One frame's `MouthSplit`; narrows `occlusion` (H, W), in place, to what the portrait lacks."""
+               occlusion: np.ndarray, fade: float, departure: float) -> MouthSplit | None:
+        """One frame's `MouthSplit` (departure: `gap_departure`); narrows `occlusion` (H, W), in place, to what the
+        portrait lacks."""
         assert self.lips is not None
         box = mouth_box(kp_px, float(inter_ocular(kp_px)), occlusion.shape)
         y0, y1, x0, x1 = box
@@ -274,6 +279,6 @@ class PriorDenseField(PriorStage):
         maps = identity + (maps - identity) * self._support(points, fade)[:, None]
         for side in range(3):
             self._keep_inside(maps[:, 2 * side: 2 * side + 2], points)
-        split, lacking = self.lips.build(box, maps.reshape(*shape, 6).astype(np.float32), kp_px, occlusion[y0:y1, x0:x1])
+        split, lacking = self.lips.build(box, maps.reshape(*shape, 6).astype(np.float32), kp_px, occlusion[y0:y1, x0:x1], departure)
         occlusion[y0:y1, x0:x1] = lacking
         return split
