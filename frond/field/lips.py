@@ -44,11 +44,13 @@ JAW_POINTS = (([7, 8, 9], 1.0), ([6, 10], 0.8), ([5, 11], 0.5), ([4, 12], 0.2)) 
 OWN_INTERIOR = (0.05, 0.09)  # inter-ocular distances: where the portrait's gap is narrower than the first, its interior
 # is a sliver (a dark line, the edges of teeth) that stretched would draw dark spikes: a real interior replaces it;
 # from the second on the portrait's own is used
-INTERIOR_PAST = 0.07  # inter-ocular distances: a gap too thin to stretch (a sliver, a dark line) is the portrait's own
+INTERIOR_PAST = 0.04  # inter-ocular distances: a gap too thin to stretch (a sliver, a dark line) is the portrait's own
 # while the driving lips open no wider than it (a mouth at rest or closing shows what the portrait shows); a real interior
-# takes its place as they open past it, fully this much past it (a dark slit stretched that far still reads as one)
-HOLLOW_DEPARTS = 0.05  # inter-ocular distances: the shade of the opening's middle comes in as the gap departs from the
-# portrait's own (narrower or wider), fully this far from it: at its own gap the portrait shows its own mouth, as it is
+# takes its place as they open past it, fully this much past it (reenactment of the shared clips: 0.02 left the least
+# moving speaker's mouth under its still frame, 0.07 cost the audio-driven mouth's r 0.005 more than 0.04)
+HOLLOW_DEPARTS = 0.015  # inter-ocular distances: the shade of the opening's middle comes in as the gap departs from the
+# portrait's own (narrower or wider), fully this far from it (a landmark's jitter): at its own gap the portrait shows its
+# own mouth, as it is
 
 
 def closed_edges(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
