@@ -164,8 +164,9 @@ class PriorDenseField(PriorStage):
         self.static_kernel = batched_kernel(self.grid_norm.astype(np.float32), self.anchors.astype(np.float32))  # (P, A), fixed
         # parted lips: the map splits where the driving lips meet (worth it once the gap spans a pixel)
         visible = max(2.0, 0.02 * iod * self.out_scale)  # output px: a narrower gap closes well enough in one smooth map
-        self.lips = LipSplit(kp, space.out_to_norm, self.out_scale) if inner_gap(kp) * self.out_scale > visible else None
-        self.own_gap = inner_gap(kp) / float(inter_ocular(kp))  # the portrait's widest inner-lip gap, inter-ocular distances
+        gap = inner_gap(kp)
+        self.lips = LipSplit(kp, space.out_to_norm, self.out_scale) if gap * self.out_scale > visible else None
+        self.own_gap = gap / iod  # the portrait's widest inner-lip gap, inter-ocular distances
 
     def _ring_support(self, points: np.ndarray) -> np.ndarray:
         """(P, 2) normalised -> (P,) float32: 1 where the field moves freely, falling to 0 towards the static ring."""
