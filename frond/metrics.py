@@ -205,15 +205,26 @@ def lagged_correlation(
         raise ValueError(f"signals differ in length: {s.shape} vs {r.shape}")
     best, best_lag = math.nan, 0
     for lag in sorted(range(-max_lag, max_lag + 1), key=abs):
-        if lag > 0:
-            c = pearson(s[lag:], r[:-lag])
-        elif lag < 0:
-            c = pearson(s[:lag], r[-lag:])
-        else:
-            c = pearson(s, r)
+        c = correlation_at_lag(s, r, lag)
         if np.isfinite(c) and (not np.isfinite(best) or c > best + 1e-12):
             best, best_lag = c, lag
     return float(best), int(best_lag)
+
+
+def correlation_at_lag(signal: np.ndarray, reference: np.ndarray, lag: int) -> float:
+    """Pearson correlation of `signal[t]` with `reference[t - lag]` over the frames both have
+    (positive lag: the signal trails the reference); the longer one is cut to the other's length.
+    (T,), (T',) -> float; NaN when not measurable."""
+    n = min(np.size(signal), np.size(reference))
+    s = np.asarray(signal, dtype=np.float64).ravel()[:n]
+    r = np.asarray(reference, dtype=np.float64).ravel()[:n]
+    if abs(lag) >= n:
+        return math.nan
+    if lag > 0:
+        return pearson(s[lag:], r[:-lag])
+    if lag < 0:
+        return pearson(s[:lag], r[-lag:])
+    return pearson(s, r)
 
 
 # ---------------------------------------------------------------- images

@@ -30,7 +30,7 @@ from frond.train.speakers import load_speakers, speaker_folds
 from frond.train.trainer import TrainConfig, train
 from frond.weights.model import FrondModel
 
-MEASURES = ("open_r", "open_r_best", "lag", "amplitude_median", *HEAD_MEASURES)
+MEASURES = ("open_r", "open_r_synced", "open_r_best", "lag", "amplitude_median", *HEAD_MEASURES)
 
 
 def grid(specs: list[str]) -> list[dict[str, float]]:
@@ -89,7 +89,8 @@ def main() -> None:
             every.update(result["clips"])
         means = {m: float(np.nanmean([f.get(m, np.nan) for f in per_fold])) for m in MEASURES}
         clip_level = {m: float(np.nanmedian([r.get(m, np.nan) for r in every.values()])) for m in MEASURES}
-        clip_level["open_r"] = float(np.mean([r["open_r"] for r in every.values()]))
+        for m in ("open_r", "open_r_synced"):
+            clip_level[m] = float(np.mean([r[m] for r in every.values()]))
         clip_level["lag"] = float(np.mean([r["lag"] for r in every.values()]))
         print(json.dumps(calibration), "| folds:", " ".join(f"{m} {means[m]:.3f}" for m in MEASURES),
               "| clips:", " ".join(f"{m} {clip_level[m]:.3f}" for m in MEASURES), flush=True)

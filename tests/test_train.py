@@ -59,6 +59,27 @@ def test_render_stage_reconstruction_loss_falls(clip_dir, tmp_path):
     assert summary["steps"] == 60
 
 
+def test_a_recordings_own_audio_video_offset_is_found_and_aligned(tmp_path):
+    """A clip whose picture trails its sound by 3 frames is found so, and read 4 frames later to align it
+    (its mouth then leads the voice by the typical frame, as training and the folds' synced r read it)."""
+    from frond.audio.features import speech_envelope
+    from frond.metrics import correlation_at_lag, lagged_correlation
+    from frond.train.data import AV_TYPICAL_LAG
+
+    make_clip(tmp_path, n_frames=100, size=64)
+    clip = load_prepared(tmp_path)[0]
+    assert (clip.av_lag, clip.sync_shift) == (0, 0)  # in sync: nothing to align
+    keypoints = np.load(clip.root / "keypoints.npy")
+    np.save(clip.root / "keypoints.npy", np.concatenate([np.repeat(keypoints[:1], 3, 0), keypoints[:-3]]))
+    late = load_prepared(tmp_path)[0]
+    assert late.av_lag == 3 and late.sync_shift == 3 - AV_TYPICAL_LAG
+    voice = speech_envelope(late.audio, 16000, np.arange(late.n_frames) / late.fps)
+    mouth = mouth_open(late.keypoints)
+    # the mouth trails the voice by 3 frames: lag 0 suffers, lag 3 finds it, as `lagged_correlation` does
+    assert correlation_at_lag(mouth, voice, 3) > 0.9 > correlation_at_lag(mouth, voice, 0) + 0.2
+    assert lagged_correlation(mouth, voice, 4) == (pytest.approx(correlation_at_lag(mouth, voice, 3)), 3)
+
+
 def test_motion_stage_overfits_one_clip(tmp_path):
     data = tmp_path / "data"
     make_clip(data, n_frames=40, size=64)

@@ -43,11 +43,15 @@ def evaluate_clip(
     baselines: bool = False,
     max_seconds: float | None = None,
     motions: tuple[str, ...] = ("learned",),
+    sync_shift: int = 0,
 ) -> dict[str, Any]:
     """Self-reconstruct one clip and measure it. Raises ClipSkipped when it cannot be used.
 
     `motions`: the motion paths to generate with ("learned", "prior"); one gives the row
     GENERATED, several give one row each, named `row_name(motion)`.
+    `sync_shift`: frames by which this recording's video is read later than its audio to align it
+    (`frond.train.data.PreparedClip.sync_shift`); each generated row's `mouth_corr_synced` is its lag-0
+    mouth correlation against the real mouth so aligned (`mouth_corr` when 0).
     """
     import av
     from scipy.io import wavfile
@@ -150,6 +154,7 @@ def evaluate_clip(
     for m in motions:  # does the renderer show the motion it is given: re-detected opening vs the driving keypoints'
         driving, seen = driving_by[m], seen_by[m]
         fits = driving.size == n
+        rows[names[m]]["mouth_corr_synced"] = metrics.correlation_at_lag(seen, real_opening, -sync_shift)
         rows[names[m]]["render_fidelity"] = metrics.pearson(seen, driving) if fits else math.nan
         # closed lips read as closed: where the motion asks for them, against the real speaker's own closed mouth
         rows[names[m]]["closed_opening"] = metrics.closed_opening(seen, driving) if fits else math.nan

@@ -6,7 +6,9 @@ held-out clip is self-reconstructed twice through the whole pipeline (its first 
 the portrait, its own audio as the driver): with the fold's learned motion and with the
 training-free prior. Landmarks re-detected on the rendered frames are compared with the
 real video (`frond.evaluate.clip.evaluate_clip`): the mouth-opening correlation at lag 0 (what
-a viewer sees), at the best lag with that lag, and the amplitude ratio.
+a viewer sees), the same against the recording aligned by its own audio/video offset (the corpus's
+sources disagree by up to 4 frames; training aligns them the same way: `PreparedClip.sync_shift`),
+at the best lag with that lag, and the amplitude ratio.
 
 Nothing of a held-out speaker is seen in training, so the fold means estimate what a new
 user's portrait and voice get.
@@ -26,7 +28,8 @@ from ..train.data import load_prepared
 from ..train.speakers import load_speakers, speaker_folds
 from .report import num
 
-MEASURES = (("mouth_corr", "r lag 0", "{:.3f}"), ("mouth_corr_best", "best r", "{:.3f}"),
+MEASURES = (("mouth_corr", "r lag 0", "{:.3f}"), ("mouth_corr_synced", "r lag 0 synced", "{:.3f}"),
+            ("mouth_corr_best", "best r", "{:.3f}"),
             ("mouth_lag", "lag", "{:+.1f}"), ("amplitude_ratio", "amp", "{:.2f}"), ("render_fidelity", "render r", "{:.2f}"),
             ("head_roll", "roll", "{:.2f}"), ("head_shift", "shift", "{:.2f}"), ("head_yaw", "yaw", "{:.2f}"))
 PATHS = ("learned", "prior")
@@ -52,6 +55,7 @@ def run_folds(data: str | Path, k: int, out: str | Path, steps: int = 1500, size
     table = load_speakers(speakers)
     names = [c.name for c in clips if table.usable(c.name)]
     videos = {c.name: Path(c.meta.get("video", "")) for c in clips}
+    shifts = {c.name: c.sync_shift for c in clips}  # each recording's own audio/video offset, as training aligns it
     folds = [f for f in speaker_folds(names, table, k) if f]
     backend = resolve_backend(backend)
     out = Path(out)
@@ -77,7 +81,7 @@ def run_folds(data: str | Path, k: int, out: str | Path, steps: int = 1500, size
                     continue
                 try:
                     clip = evaluate_clip(pipe, videos[name], Path(tmp), size=size, backend=backend,
-                                         max_seconds=max_seconds, motions=PATHS)
+                                         max_seconds=max_seconds, motions=PATHS, sync_shift=shifts[name])
                 except (ClipSkipped, FrondInputError) as exc:
                     log(f"  {name}: skipped ({exc})")
                     continue

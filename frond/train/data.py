@@ -28,6 +28,11 @@ from .augment import AugmentConfig, augment_pair
 from .frames import FrameShard
 
 
+AV_MAX_LAG = 4  # frames searched for a recording's audio/video offset
+AV_MIN_GAIN = 0.1  # the offset counts only when its correlation beats lag 0 by this much
+AV_TYPICAL_LAG = -1  # real mouths lead the voice by about a frame at 25 fps (median over the shared clips)
+
+
 @dataclass
 class PreparedClip:
     """One prepared clip folder."""
@@ -155,6 +160,14 @@ class PreparedClip:
         r = np.array([pearson(mouth[max(k, 0): n + min(k, 0)], env[max(-k, 0): n - max(k, 0)]) for k in lags])
         best = int(np.nanargmax(r))
         return list(lags)[best] if r[best] > r[AV_MAX_LAG] + AV_MIN_GAIN else 0
+
+    @property
+    def sync_shift(self) -> int:
+        """Frames by which this recording's mouth is read later than its audio so that it leads the voice
+        by the typical lag (`AV_TYPICAL_LAG`); 0 where `av_lag` found no clear offset. Training aligns
+        each clip by it (`MotionWindows`), and the folds measure against the clip aligned the same way."""
+        lag = self.av_lag
+        return lag - AV_TYPICAL_LAG if lag else 0
 
     @property
     def n_frames(self) -> int:
@@ -310,11 +323,6 @@ def head_track_usable(keypoints: np.ndarray) -> bool:
                 and (high - low) / max(float(np.median(iod)), 1e-9) < HEAD_MAX_ZOOM)
 
 
-AV_MAX_LAG = 4  # frames searched for a recording's audio/video offset
-AV_MIN_GAIN = 0.1  # the offset counts only when its correlation beats lag 0 by this much
-AV_TYPICAL_LAG = -1  # real mouths lead the voice by about a frame at 25 fps (median over the shared clips)
-
-
 class MotionWindows(_Seeded):
     """Windows of `window` frames of the mouth's articulation with the audio around them, for the motion stage.
 
@@ -335,7 +343,7 @@ class MotionWindows(_Seeded):
         super().__init__(seed)
         self.clips, self.n_mels, self.window, self.context, self.augment = clips, n_mels, window, context, augment
         self.phones = phones  # phone features: "none", "onehot", "visemes" (`frond.motion.learned.phone_features`)
-        self.shifts = [c.av_lag - AV_TYPICAL_LAG if align and c.av_lag else 0 for c in clips]
+        self.shifts = [c.sync_shift if align else 0 for c in clips]
         self.items = []
         for ci, clip in enumerate(clips):
             usable = min(clip.n_frames, int(clip.audio.size / 16000 * clip.fps))

@@ -74,12 +74,13 @@ def evaluate_motion_stage(stage: LearnedMotionEstimator, clips: list[PreparedCli
     first frame's keypoints are the portrait, its audio drives the face; the driving mouth opening
     is compared with the real one, and the head's motion (seed `seed`) with the real head's spread.
 
-    -> {"open_r": mean lag-0 correlation, "open_r_best": mean best within +-2 frames, "lag": mean best
-    lag (positive: the prediction trails), "amplitude": mean std ratio, "amplitude_median": its median,
+    -> {"open_r": mean lag-0 correlation, "open_r_synced": the same against the clip aligned by its own
+    audio/video offset as training aligns it (`PreparedClip.sync_shift`), "open_r_best": mean best within
+    +-2 frames, "lag": mean best lag (positive: the prediction trails), "amplitude": mean std ratio, "amplitude_median": its median,
     HEAD_MEASURES: the median over clips of generated over real spread, "n_clips", "clips": {name: {...}}}.
     """
     from ..config import GenerationSettings
-    from ..metrics import amplitude_ratio, lagged_correlation, opening_series, pearson
+    from ..metrics import amplitude_ratio, correlation_at_lag, lagged_correlation, opening_series, pearson
     from ..motion.idle import envelope_grid
     from ..types import AudioClip
 
@@ -95,7 +96,8 @@ def evaluate_motion_stage(stage: LearnedMotionEstimator, clips: list[PreparedCli
         driving, _ = stage.local_face(audio, clip.keypoints[0], times, settings, envelope_grid(audio), clip.phones, outputs)
         pred, real = opening_series(driving), opening_series(clip.keypoints[:n])
         best, lag = lagged_correlation(pred, real, 2)
-        rows[clip.name] = {"open_r": pearson(pred, real), "open_r_best": best, "lag": lag,
+        rows[clip.name] = {"open_r": pearson(pred, real), "open_r_synced": correlation_at_lag(pred, real, -clip.sync_shift),
+                           "open_r_best": best, "lag": lag,
                            "amplitude": amplitude_ratio(pred, real), "frames": n}
         if stage.net.head and clip.head is not None:
             pose = stage.net.head_pose(outputs, times, settings.smoothing, 1.0, np.random.default_rng([seed, 7]))
@@ -103,7 +105,7 @@ def evaluate_motion_stage(stage: LearnedMotionEstimator, clips: list[PreparedCli
             rows[clip.name].update(dict(zip(HEAD_MEASURES, ratio.tolist())))
     if not rows:
         return {"n_clips": 0}
-    mean = {k: round(float(np.nanmean([r[k] for r in rows.values()])), 4) for k in ("open_r", "open_r_best", "lag", "amplitude")}
+    mean = {k: round(float(np.nanmean([r[k] for r in rows.values()])), 4) for k in ("open_r", "open_r_synced", "open_r_best", "lag", "amplitude")}
     mean["amplitude_median"] = round(float(np.nanmedian([r["amplitude"] for r in rows.values()])), 4)
     for k in HEAD_MEASURES:
         values = [r[k] for r in rows.values() if k in r]
