@@ -82,6 +82,26 @@ def head_liveliness(landmarks: np.ndarray, real_landmarks: np.ndarray) -> dict[s
     return out
 
 
+def brow_raise(landmarks: np.ndarray) -> np.ndarray:
+    """(T, 68, 2) -> (T,) how far the brows sit above the eyes, up the face's own axis, in inter-ocular
+    distances (rises when the brows rise; a turn or roll of the head leaves it)."""
+    lms = _as_sequence(landmarks)
+    origin, axes, iod = ibug.face_frame(lms)
+    rel = lms[:, 36:48].mean(1) - lms[:, 17:27].mean(1)
+    return np.einsum("tc,tc->t", rel, axes[:, 1]) / iod
+
+
+def brow_liveliness(landmarks: np.ndarray, real_landmarks: np.ndarray) -> dict[str, float]:
+    """The brows' spread (std of `brow_raise`) in a generated video over the real one's: {"brows": ratio
+    (1 = as lively as the real speaker), "brows_real": the real spread}. Frames without a face are skipped."""
+    spreads = []
+    for lms in (_as_sequence(landmarks), _as_sequence(real_landmarks)):
+        raise_ = brow_raise(lms[np.isfinite(lms).all(axis=(1, 2))])
+        spreads.append(float(raise_.std()) if raise_.size >= 3 else math.nan)
+    gen, real = spreads
+    return {"brows": gen / real if real > 1e-9 else math.nan, "brows_real": real}
+
+
 def landmark_distance(
     landmarks: np.ndarray, reference: np.ndarray, indices: np.ndarray = ALL, centred: bool = False
 ) -> float:
@@ -364,7 +384,8 @@ def compare(
     audio_mouth_corr_real, audio_mouth_lag_real, lmd_mouth, lmd_mouth_shape (mouth
     points centred on their centroid: shape only), lmd_face, psnr, ssim,
     sharpness, jitter, jitter_real, face_rate (share of frames with a face found), head_roll, head_shift,
-    head_yaw (the head's motion over the real one's, `head_liveliness`) and their real values.
+    head_yaw (the head's motion over the real one's, `head_liveliness`) and their real values, brows and
+    brows_real (`brow_liveliness`).
     """
     lms, real = _as_sequence(landmarks), _as_sequence(real_landmarks)
     if lms.shape != real.shape:
@@ -383,6 +404,7 @@ def compare(
         "jitter_real": temporal_jitter(real),
         "face_rate": float(np.isfinite(lms).all(axis=(1, 2)).mean()),
         **head_liveliness(lms, real),
+        **brow_liveliness(lms, real),
     }
     if envelope is not None:
         env = np.asarray(envelope, dtype=np.float64)

@@ -225,6 +225,26 @@ def test_head_motion_reads_known_roll_shift_and_turn() -> None:
     assert metrics.head_liveliness(rolled, rolled)["head_roll"] == pytest.approx(1.0)
 
 
+def test_brow_liveliness_reads_raised_brows_not_a_rolled_head() -> None:
+    seq = talking_face(100)
+    assert metrics.brow_raise(seq).std() < 1e-9
+    lift = 3.0 * np.sin(np.arange(100) * 0.25)  # pixels, at an inter-ocular distance of 60
+    raised = seq.copy()
+    raised[:, 17:27, 1] -= lift[:, None]  # brows up the image = up the face
+    np.testing.assert_allclose(metrics.brow_raise(raised) - metrics.brow_raise(seq), lift / 60.0, atol=1e-9)
+    angles = np.radians(8.0 * np.sin(np.arange(100) * 0.3))
+    rot = np.stack([np.stack([np.cos(angles), -np.sin(angles)], -1), np.stack([np.sin(angles), np.cos(angles)], -1)], -2)
+    centre = np.array([130.0, 100.0])
+    rolled = np.einsum("tij,tkj->tki", rot, raised - centre) + centre  # the same brows on a rolling head
+    np.testing.assert_allclose(metrics.brow_raise(rolled), metrics.brow_raise(raised), atol=1e-9)
+    live = metrics.brow_liveliness(seq, raised)
+    assert live["brows"] == pytest.approx(0.0, abs=1e-9) and live["brows_real"] == pytest.approx(lift.std() / 60.0)
+    half = seq.copy()
+    half[:, 17:27, 1] -= lift[:, None] / 2
+    assert metrics.brow_liveliness(half, rolled)["brows"] == pytest.approx(0.5, rel=1e-6)
+    assert "brows" in metrics.compare(half, raised)
+
+
 def test_region_scores_measure_only_the_boxes() -> None:
     """PSNR/SSIM in a box from each frame's landmarks: what changes outside the box does not count, frames
     without landmarks are skipped, and the mouth's box holds the lips with a margin."""

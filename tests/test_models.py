@@ -176,7 +176,7 @@ def test_gain_scales_the_vertical_articulation_and_width_gain_the_horizontal(tmp
     assert load_motion_net(tmp_path).width_gain is None  # older configs: one gain for both axes
 
 
-def test_the_calibrated_mouth_scale_is_a_lip_scale_of_its_own():
+def test_the_calibrated_mouth_scale_and_brow_gain_are_a_lip_scale_and_expression_of_their_own():
     """A network's mouth_scale moves the mouth as lip_scale does (both paths of its mouth: the network's and
     the blended prior's), so the slider keeps its meaning: 1 is the calibrated mouth, 0 a still one."""
     import dataclasses
@@ -207,6 +207,23 @@ def test_the_calibrated_mouth_scale_is_a_lip_scale_of_its_own():
     assert np.abs(mouth(1.25, 1.0) - mouth(1.0, 1.0)).max() > 0.01
     still = mouth(1.25, 0.0)[:, art.MOUTH_POINTS]  # the lips at rest (the brows and cheeks still move)
     np.testing.assert_allclose(still, np.broadcast_to(still[:1], still.shape), atol=1e-6)
+
+    # brow_gain is to the brows (the network's and the emphasis raise) what mouth_scale is to the mouth
+    assert net.brow_gain > 1.0  # the shipped calibration: the brows as lively as the real speakers'
+
+    def brows(brow_gain: float, expression: float) -> tuple[np.ndarray, np.ndarray]:
+        stage = VARIANTS["motion"][LEARNED](dataclasses.replace(net, brow_gain=brow_gain), "test")
+        motion = stage.estimate(audio, source, times, GenerationSettings(expression=expression, head_motion=0.0))
+        return motion.keypoints[:, 17:27], motion.channels["brow"]
+
+    doubled, one = brows(2.0, 1.0), brows(1.0, 1.0)
+    for a, b in zip(doubled, brows(1.0, 2.0)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert np.std(doubled[1]) == pytest.approx(2 * np.std(one[1]), rel=1e-4) and np.std(one[1]) > 0.02
+    assert np.ptp(doubled[0][..., 1], axis=0).mean() > 1.5 * np.ptp(one[0][..., 1], axis=0).mean()
+    kept, channel = brows(2.0, 0.0)  # expression 0: still brows whatever the calibration
+    np.testing.assert_allclose(kept, np.broadcast_to(kept[:1], kept.shape), atol=1e-6)
+    assert np.abs(channel).max() < 1e-6
 
 
 def test_articulation_moves_only_the_expression_points_and_closes_parted_lips():

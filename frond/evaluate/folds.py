@@ -31,7 +31,8 @@ from .report import num
 MEASURES = (("mouth_corr", "r lag 0", "{:.3f}"), ("mouth_corr_synced", "r lag 0 synced", "{:.3f}"),
             ("mouth_corr_best", "best r", "{:.3f}"),
             ("mouth_lag", "lag", "{:+.1f}"), ("amplitude_ratio", "amp", "{:.2f}"), ("render_fidelity", "render r", "{:.2f}"),
-            ("head_roll", "roll", "{:.2f}"), ("head_shift", "shift", "{:.2f}"), ("head_yaw", "yaw", "{:.2f}"))
+            ("head_roll", "roll", "{:.2f}"), ("head_shift", "shift", "{:.2f}"), ("head_yaw", "yaw", "{:.2f}"),
+            ("brows", "brows", "{:.2f}"))
 PATHS = ("learned", "prior")
 
 

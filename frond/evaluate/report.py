@@ -35,6 +35,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("head_roll", "head roll", "{:.2f}"),
     ("head_shift", "head shift", "{:.2f}"),
     ("head_yaw", "head yaw", "{:.2f}"),
+    ("brows", "brows", "{:.2f}"),
 ]
 REENACT_COLUMNS: list[tuple[str, str, str]] = [  # `evaluate --reenact` (`frond.evaluate.reenact`)
     ("psnr_mouth", "PSNR mouth", "{:.2f}"),
@@ -62,6 +63,7 @@ MARKDOWN_HEADERS = {
     "head_roll": "head roll (→1)",
     "head_shift": "head shift (→1)",
     "head_yaw": "head yaw (→1)",
+    "brows": "brows (→1)",
 }
 
 
@@ -200,7 +202,8 @@ def results_markdown(report: dict[str, Any]) -> str:
              f"{metrics.CLOSED_BELOW} (closed lips asked for), against the real video's own closed level in the same "
              f"crop (the median of its least-open {metrics.CLOSED_SHARE:.0%} of frames); "
              "head roll, shift, yaw: the spread of the re-detected head's roll (eye line), position (eye centres) "
-             "and turn (nose tip off the eyes' midpoint) over the real speaker's, in the same crop."]
+             "and turn (nose tip off the eyes' midpoint) over the real speaker's, in the same crop; brows: the spread "
+             "of the brows' height over the eyes, up the face, over the real speaker's."]
     return "\n".join(lines + notes) + "\n"
 
 

@@ -6,12 +6,13 @@ the default path loads in milliseconds and never imports torch (a test holds the
 equal). The face's articulation (jaw, cheeks, brows, lips: the local stream) and, for
 networks that learned it, the head's pose (the global stream, `frond.motion.global_stream`)
 come from the network; blinks come from `frond.motion.idle`, as on the prior path (and the
-head's pose and the brows too, for a network without a global stream). Every setting keeps its
+head's pose too, for a network without a global stream), and the brows add the prior's raise on
+emphasis to the network's, both scaled by the calibrated `brow_gain`. Every setting keeps its
 meaning:
 
 - `smoothing`: the P-spline stiffness of both learned trajectories;
 - `lip_scale`: multiplies the mouth's articulation (0 = mouth at rest; 1 = the network's calibrated
-  `mouth_scale`), `expression` the brows' and cheeks';
+  `mouth_scale`), `expression` the brows' and cheeks' (1 = the calibrated `brow_gain`);
 - `head_motion`: multiplies the head's motion (0 = still head; 1 = the calibrated `head_gain`, with the
   turn scaled again by `yaw_gain`); `seed` picks it;
 - `blink_rate`: the seeded blinks.
@@ -122,6 +123,7 @@ class MotionNet:
     head_gain: float = 1.0  # scale of the head's motion (calibrated on the folds)
     yaw_gain: float = 1.0  # the head's turn scaled again, on top of `head_gain` (calibrated on the folds)
     mouth_scale: float = 1.0  # the calibrated size of the mouth: `lip_scale` 1 moves it this much (`LearnedMotionEstimator.local_face`)
+    brow_gain: float = 1.0  # the calibrated size of the brows' motion: `expression` 1 moves them this much
 
     @property
     def uses_phones(self) -> bool:
@@ -273,7 +275,7 @@ def motion_net(tensors: dict[str, np.ndarray], motion: dict) -> MotionNet:
                      components=int(tensors["basis"].shape[0]) if "basis" in tensors else int(motion.get("components", 8)),
                      head=bool(motion.get("head", False)) and "head_scale" in tensors,
                      head_gain=float(motion.get("head_gain", 1.0)), yaw_gain=float(motion.get("yaw_gain", 1.0)),
-                     mouth_scale=float(motion.get("mouth_scale", 1.0)))
+                     mouth_scale=float(motion.get("mouth_scale", 1.0)), brow_gain=float(motion.get("brow_gain", 1.0)))
 
 
 def load_motion_net(weights: str | Path) -> MotionNet:
@@ -333,7 +335,7 @@ class LearnedMotionEstimator:
         """
         lip_scale = settings.lip_scale * self.net.mouth_scale
         articulation = self.net.face(outputs, audio.samples, audio.sample_rate, times, settings.smoothing,
-                                     lip_scale, envelope, settings.expression)
+                                     lip_scale, envelope, settings.expression * self.net.brow_gain)
         local = art.apply(source, articulation, self.net.source_articulation(source))
         if self.net.prior_weight > 0 and phones:
             from .prior import mouth_keypoints, viseme_trajectory
@@ -354,15 +356,18 @@ class LearnedMotionEstimator:
         phones, how = self.source.phones(audio.samples, audio.sample_rate) if self.net.needs_phones else (None, "")
         outputs = self.outputs(audio, phones)
         local, articulation = self.local_face(audio, source, times, settings, envelope, phones, outputs)
-        if self.net.head:  # the global stream and the brows are the network's; the blinks stay seeded
+        if self.net.head:  # the global stream is the network's; the blinks stay seeded
             rng = np.random.default_rng([settings.seed, HEAD_STREAM])
             pose = self.net.head_pose(outputs, times, settings.smoothing, settings.head_motion, rng)
-            idle = replace(idle, pose=pose, brow=np.zeros_like(idle.brow))
+            # the brows: the network's (which hear the voice but regress to little motion) and the emphasis
+            # raise on strong syllables, both scaled to the real speakers' spread by `brow_gain`
+            idle = replace(idle, pose=pose, brow=(idle.brow * self.net.brow_gain).astype(np.float32))
         keypoints = pose_keypoints(source, local, idle)
+        brow = art.brow_raise(articulation) * BROW_DISPLAY + idle.brow if self.net.head else idle.brow
         channels = {
             "open": mouth_opening(local).astype(np.float32), "width": mouth_width(local).astype(np.float32),
             "blink": idle.blink,
-            "brow": (art.brow_raise(articulation) * BROW_DISPLAY if self.net.head else idle.brow).astype(np.float32),
+            "brow": brow.astype(np.float32),
             "envelope": idle.envelope, "voice": idle.activity,
         }
         hears = "audio + phones" if phones else "audio" + (f" ({how})" if how else "")

@@ -48,6 +48,7 @@ class MotionConfig:
     head_gain: float = 1.0  # scale of the head's motion at inference (calibrated on the folds against the real speakers' spread)
     yaw_gain: float = 1.0  # the head's turn (yaw) scaled again, on top of `head_gain` (calibrated on the folds)
     mouth_scale: float = 1.0  # multiplies the mouth at inference, as `lip_scale` does (calibrated: the rendered mouth's spread against the real speakers')
+    brow_gain: float = 1.0  # multiplies the brows at inference, as `expression` does: the network's and the emphasis raise (calibrated: their spread against the real speakers')
     width_gain: float | None = 1.0  # scale of the articulation's horizontal coordinates at inference (None: `gain`); `gain` then scales the vertical ones only
 
 
