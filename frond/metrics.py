@@ -94,12 +94,8 @@ def brow_raise(landmarks: np.ndarray) -> np.ndarray:
 def brow_liveliness(landmarks: np.ndarray, real_landmarks: np.ndarray) -> dict[str, float]:
     """The brows' spread (std of `brow_raise`) in a generated video over the real one's: {"brows": ratio
     (1 = as lively as the real speaker), "brows_real": the real spread}. Frames without a face are skipped."""
-    spreads = []
-    for lms in (_as_sequence(landmarks), _as_sequence(real_landmarks)):
-        raise_ = brow_raise(lms[np.isfinite(lms).all(axis=(1, 2))])
-        spreads.append(float(raise_.std()) if raise_.size >= 3 else math.nan)
-    gen, real = spreads
-    return {"brows": gen / real if real > 1e-9 else math.nan, "brows_real": real}
+    gen, real = (brow_raise(lms[np.isfinite(lms).all(axis=(1, 2))]) for lms in map(_as_sequence, (landmarks, real_landmarks)))
+    return {"brows": amplitude_ratio(gen, real), "brows_real": float(real.std()) if real.size >= 2 else math.nan}
 
 
 def landmark_distance(

@@ -25,12 +25,12 @@ import numpy as np
 from frond.motion.learned import LearnedMotionEstimator, load_motion_net, motion_net
 from frond.nn.config import FrondConfig, MotionConfig
 from frond.train.data import load_prepared
-from frond.train.heldout import HEAD_MEASURES, evaluate_motion_stage
+from frond.train.heldout import FACE_MEASURES, evaluate_motion_stage
 from frond.train.speakers import load_speakers, speaker_folds
 from frond.train.trainer import TrainConfig, train
 from frond.weights.model import FrondModel
 
-MEASURES = ("open_r", "open_r_synced", "open_r_best", "lag", "amplitude_median", *HEAD_MEASURES)
+MEASURES = ("open_r", "open_r_synced", "open_r_best", "lag", "amplitude_median", *FACE_MEASURES)
 
 
 def grid(specs: list[str]) -> list[dict[str, float]]:

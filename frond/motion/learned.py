@@ -35,7 +35,7 @@ from ..stages import learned_name
 from ..types import AudioClip, MotionSequence
 from . import articulation as art
 from .global_stream import POSE_DIM, unit_process
-from .idle import envelope_grid, idle_motion, pose_keypoints
+from .idle import IdleMotion, envelope_grid, idle_motion, pose_keypoints
 from .trajectory import UniformBSpline, pspline_stiffness
 
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
@@ -346,22 +346,28 @@ class LearnedMotionEstimator:
             local[:, mouth] = (1.0 - self.net.prior_weight) * local[:, mouth] + self.net.prior_weight * prior[:, mouth]
         return local.astype(np.float32), articulation
 
+    def idle(self, audio: AudioClip, times: np.ndarray, settings: GenerationSettings,
+             envelope: tuple[np.ndarray, np.ndarray]) -> IdleMotion:
+        """The seeded blinks and the prior's brow raise on emphasis at `times` (T,), and the prior's head for a
+        network without a global stream. With one, the raise goes beside the network's own brows (which hear
+        the voice but regress to little motion), scaled as they are by `brow_gain`."""
+        idle = idle_motion(audio, times, settings, envelope, head=not self.net.head)
+        return replace(idle, brow=(idle.brow * self.net.brow_gain).astype(np.float32)) if self.net.head else idle
+
     def estimate(self, audio: AudioClip, source_keypoints: np.ndarray, times: np.ndarray,
                  settings: GenerationSettings) -> MotionSequence:
         """source_keypoints (68, 2), times (T,) seconds -> MotionSequence at `times`."""
         times = np.asarray(times, np.float64)
         source = np.asarray(source_keypoints, np.float32)
         envelope = envelope_grid(audio)
-        idle = idle_motion(audio, times, settings, envelope, head=not self.net.head)
+        idle = self.idle(audio, times, settings, envelope)
         phones, how = self.source.phones(audio.samples, audio.sample_rate) if self.net.needs_phones else (None, "")
         outputs = self.outputs(audio, phones)
         local, articulation = self.local_face(audio, source, times, settings, envelope, phones, outputs)
         if self.net.head:  # the global stream is the network's; the blinks stay seeded
             rng = np.random.default_rng([settings.seed, HEAD_STREAM])
             pose = self.net.head_pose(outputs, times, settings.smoothing, settings.head_motion, rng)
-            # the brows: the network's (which hear the voice but regress to little motion) and the emphasis
-            # raise on strong syllables, both scaled to the real speakers' spread by `brow_gain`
-            idle = replace(idle, pose=pose, brow=(idle.brow * self.net.brow_gain).astype(np.float32))
+            idle = replace(idle, pose=pose)
         keypoints = pose_keypoints(source, local, idle)
         brow = art.brow_raise(articulation) * BROW_DISPLAY + idle.brow if self.net.head else idle.brow
         channels = {

@@ -45,6 +45,7 @@ def evaluate_render(model: FrondModel, clips: list[PreparedClip], image_size: in
 
 
 HEAD_MEASURES = ("head_roll", "head_yaw", "head_shift")  # generated over real spread of roll, yaw, the shift's size
+FACE_MEASURES = (*HEAD_MEASURES, "brows")  # and of the brows' height over the eyes (`frond.metrics.brow_raise`)
 
 
 def head_spreads(pose: np.ndarray) -> np.ndarray:
@@ -77,11 +78,14 @@ def evaluate_motion_stage(stage: LearnedMotionEstimator, clips: list[PreparedCli
     -> {"open_r": mean lag-0 correlation, "open_r_synced": the same against the clip aligned by its own
     audio/video offset as training aligns it (`PreparedClip.sync_shift`), "open_r_best": mean best within
     +-2 frames, "lag": mean best lag (positive: the prediction trails), "amplitude": mean std ratio, "amplitude_median": its median,
-    HEAD_MEASURES: the median over clips of generated over real spread, "n_clips", "clips": {name: {...}}}.
+    FACE_MEASURES: the median over clips of generated over real spread (the brows' with the emphasis raise the
+    pipeline adds, head still), "n_clips", "clips": {name: {...}}}.
     """
     from ..config import GenerationSettings
-    from ..metrics import amplitude_ratio, correlation_at_lag, lagged_correlation, opening_series, pearson
-    from ..motion.idle import envelope_grid
+    from dataclasses import replace
+
+    from ..metrics import amplitude_ratio, brow_raise, correlation_at_lag, lagged_correlation, opening_series, pearson
+    from ..motion.idle import envelope_grid, pose_keypoints
     from ..types import AudioClip
 
     rows: dict[str, dict[str, float]] = {}
@@ -93,12 +97,16 @@ def evaluate_motion_stage(stage: LearnedMotionEstimator, clips: list[PreparedCli
         times = np.arange(n) / clip.fps
         audio = AudioClip(samples=clip.audio, sample_rate=16000, duration=clip.audio.size / 16000)
         outputs = stage.outputs(audio, clip.phones)
-        driving, _ = stage.local_face(audio, clip.keypoints[0], times, settings, envelope_grid(audio), clip.phones, outputs)
+        envelope = envelope_grid(audio)
+        driving, _ = stage.local_face(audio, clip.keypoints[0], times, settings, envelope, clip.phones, outputs)
         pred, real = opening_series(driving), opening_series(clip.keypoints[:n])
         best, lag = lagged_correlation(pred, real, 2)
+        idle = stage.idle(audio, times, settings, envelope)  # the brows' emphasis raise; no blinks, no head
+        face = pose_keypoints(clip.keypoints[0], driving, replace(idle, blink=0 * idle.blink, pose=0 * idle.pose))
         rows[clip.name] = {"open_r": pearson(pred, real), "open_r_synced": correlation_at_lag(pred, real, -clip.sync_shift),
                            "open_r_best": best, "lag": lag,
-                           "amplitude": amplitude_ratio(pred, real), "frames": n}
+                           "amplitude": amplitude_ratio(pred, real), "frames": n,
+                           "brows": amplitude_ratio(brow_raise(face), brow_raise(clip.keypoints[:n]))}
         if stage.net.head and clip.head is not None:
             pose = stage.net.head_pose(outputs, times, settings.smoothing, 1.0, np.random.default_rng([seed, 7]))
             ratio = head_spreads(pose) / np.maximum(head_spreads(clip.head[:n]), 1e-6)
@@ -107,8 +115,8 @@ def evaluate_motion_stage(stage: LearnedMotionEstimator, clips: list[PreparedCli
         return {"n_clips": 0}
     mean = {k: round(float(np.nanmean([r[k] for r in rows.values()])), 4) for k in ("open_r", "open_r_synced", "open_r_best", "lag", "amplitude")}
     mean["amplitude_median"] = round(float(np.nanmedian([r["amplitude"] for r in rows.values()])), 4)
-    for k in HEAD_MEASURES:
-        values = [r[k] for r in rows.values() if k in r]
+    for k in FACE_MEASURES:
+        values = [r[k] for r in rows.values() if k in r and np.isfinite(r[k])]
         if values:
             mean[k] = round(float(np.median(values)), 4)
     return {**mean, "n_clips": len(rows), "n_frames": int(sum(r["frames"] for r in rows.values())),
