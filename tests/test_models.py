@@ -285,8 +285,12 @@ def test_learned_stages_follow_the_protocols(tmp_path):
     assert isinstance(motion, MotionSequence)
     assert motion.keypoints.shape == (25, 68, 2) and motion.head_pose.shape == (25, 5)
     still = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, t,
+                                      GenerationSettings(lip_scale=0.0, head_motion=0.0, blink_rate=0.0, expression=0.0))
+    assert np.ptp(still.keypoints, axis=0).max() < 1e-6  # a mouth at rest, no head motion, no blinks, still brows
+    brows = stages["motion"].estimate(AudioClip(samples=samples, sample_rate=sr, duration=1.0), kp, t,
                                       GenerationSettings(lip_scale=0.0, head_motion=0.0, blink_rate=0.0))
-    assert np.ptp(still.keypoints, axis=0).max() < 1e-6  # a mouth at rest, no head motion, no blinks
+    moved = np.ptp(brows.keypoints, axis=0).max(axis=1) > 1e-4
+    assert moved[17:27].any() and not moved[:17].any() and not moved[27:].any()  # expression moves the brows alone
     size = face.size
     crop = np.array([[2.0 / size, 0.0, 1.0 / size - 1.0], [0.0, 2.0 / size, 1.0 / size - 1.0]])
     space = OutputSpace(size, size, out_to_norm=crop, source=face.image, norm_to_source=np.linalg.inv(
