@@ -86,8 +86,8 @@ def brow_raise(landmarks: np.ndarray) -> np.ndarray:
     """(T, 68, 2) -> (T,) how far the brows sit above the eyes, up the face's own axis, in inter-ocular
     distances (rises when the brows rise; a turn or roll of the head leaves it)."""
     lms = _as_sequence(landmarks)
-    origin, axes, iod = ibug.face_frame(lms)
-    rel = lms[:, 36:48].mean(1) - lms[:, 17:27].mean(1)
+    _, axes, iod = ibug.face_frame(lms)
+    rel = lms[:, ibug.IMAGE_LEFT_EYE.start:ibug.IMAGE_RIGHT_EYE.stop].mean(1) - lms[:, ibug.BROWS].mean(1)
     return np.einsum("tc,tc->t", rel, axes[:, 1]) / iod
 
 

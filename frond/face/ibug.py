@@ -18,6 +18,7 @@ IMAGE_RIGHT_EYE = slice(42, 48)  # the subject's left eye, on the right of the i
 OUTER_LIPS = slice(48, 60)
 INNER_LIPS = slice(60, 68)
 MOUTH = slice(48, 68)
+BROWS = slice(17, 27)
 NON_MOUTH = slice(0, 48)
 UPPER_INNER_LIP, LOWER_INNER_LIP = 62, 66  # the middle of the inner lips
 MOUTH_CORNERS = (48, 54)

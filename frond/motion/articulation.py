@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..face.ibug import FLIP_68, LOWER_INNER_LIP, UPPER_INNER_LIP, face_frame
+from ..face.ibug import BROWS, FLIP_68, LOWER_INNER_LIP, UPPER_INNER_LIP, face_frame
 
 POINTS = np.r_[0:27, 48:68]  # the expression keypoints: jaw and cheeks, brows, outer and inner lips (47)
 DIM = 2 * len(POINTS)  # articulation vector size (x, y per point)
 MOUTH_POINTS = np.r_[3:14, 48:68]  # the mouth: lower jaw + lips (what the sync critic judges)
 MOUTH_COLUMNS = np.flatnonzero(np.repeat(np.isin(POINTS, MOUTH_POINTS), 2))  # their coordinates in an articulation
-BROW_POINTS = np.r_[17:27]
+BROW_POINTS = np.r_[BROWS]
 STILL_POINTS = np.r_[0:3, 14:17]  # the jaw line's upper ends, by the ears: measured, their motion is the head's turn
 INNER_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper and lower inner-lip points that meet when the lips close
 REST_QUANTILE = 0.2  # frames whose opening is in the clip's lowest 20 % define its rest shape

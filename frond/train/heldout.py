@@ -10,6 +10,8 @@ lag, and the amplitude ratio (`evaluate_motion`).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -82,8 +84,6 @@ def evaluate_motion_stage(stage: LearnedMotionEstimator, clips: list[PreparedCli
     pipeline adds, head still), "n_clips", "clips": {name: {...}}}.
     """
     from ..config import GenerationSettings
-    from dataclasses import replace
-
     from ..metrics import amplitude_ratio, brow_raise, correlation_at_lag, lagged_correlation, opening_series, pearson
     from ..motion.idle import envelope_grid, pose_keypoints
     from ..types import AudioClip
