@@ -151,13 +151,13 @@ class PreparedClip:
         from the peak of the cross-correlation of the mouth opening with the speech envelope
         within +-AV_MAX_LAG frames; 0 when the peak is not clearly above the lag-0 value."""
         from ..audio.features import speech_envelope
-        from ..metrics import opening_series, pearson
+        from ..metrics import correlation_at_lag, opening_series
 
         n = min(self.n_frames, int(self.audio.size / 16000 * self.fps))
         env = speech_envelope(self.audio, 16000, np.arange(n) / self.fps)
         mouth = opening_series(self.keypoints[:n])
         lags = range(-AV_MAX_LAG, AV_MAX_LAG + 1)
-        r = np.array([pearson(mouth[max(k, 0): n + min(k, 0)], env[max(-k, 0): n - max(k, 0)]) for k in lags])
+        r = np.array([correlation_at_lag(mouth, env, k) for k in lags])
         best = int(np.nanargmax(r))
         return list(lags)[best] if r[best] > r[AV_MAX_LAG] + AV_MIN_GAIN else 0
 
