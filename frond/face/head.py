@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ibug import CHIN, NOSE_TIP, eye_centres, inter_ocular
+from .ibug import CHIN, NOSE_TIP, eye_centres, face_frame, inter_ocular
 
 JAW_LEFT, JAW_RIGHT = 0, 16  # the jaw's extremes (iBUG-68)
 POSE_AXES = ("yaw", "pitch", "roll", "shift x", "shift y")  # a head pose (5,): degrees, then inter-ocular distances
@@ -107,28 +107,52 @@ def head_pose_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
     return np.stack([np.degrees(yaw), np.degrees(pitch), np.degrees(roll)], -1).astype(np.float32)
 
 
-ESTIMATE_PER_POSE = np.array([1.0, -0.84, 1.0])  # what `head_pose_from_keypoints` reads of a yaw, pitch, roll that
-# `HeadGeometry.rotate` applies (median over 18 prepared clips' faces: yaw 1.02, pitch -0.84 (its sign is the
-# other way round), roll 1.0 exactly)
+RIGID = np.r_[0:4, 13:17, 27:36, 36, 39, 42, 45]  # landmarks that move with the head only: jaw corners, nose, eye corners
+POSE_LOWER = np.array([-60.0, -60.0, -90.0, -5.0, -5.0])  # the fit's reach (`POSE_AXES`)
+POSE_UPPER = -POSE_LOWER
+PITCH_SIGN = -1.0  # `head_pose_from_keypoints` reads a pitch of the opposite sign to `HeadGeometry.rotate`'s
+
+
+def to_face_frame(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """points (..., 68, 2) -> the same in `reference`'s (68, 2) face frame (inter-ocular units, x along its eyes)."""
+    origin, axes, iod = face_frame(reference)
+    return (np.asarray(points, np.float64) - origin) @ axes.T / iod
+
+
+def fit_poses(reference: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """The head's motion from `reference` (68, 2) to each of `frames` (T, 68, 2), both in the reference's face
+    frame (`to_face_frame`): (T, 5) yaw, pitch, roll (degrees), shift x, y (inter-ocular distances) that best
+    move the reference's rigid landmarks onto each frame's under the rigid head model that moves the portrait
+    (least squares, warm-started frame to frame; `head_pose_from_keypoints` gives the start)."""
+    from scipy.optimize import least_squares
+
+    geometry = HeadGeometry(reference)
+    depth = keypoint_depth(geometry, reference)[RIGID]
+    rigid = reference[RIGID]
+    guess = head_pose_from_keypoints(frames) - head_pose_from_keypoints(reference)  # (T, 3)
+    poses = np.zeros((frames.shape[0], 5))
+    previous = np.zeros(5)
+    for t, frame in enumerate(frames):
+        # the crude estimate folds over past three-quarter views: start inside the fit's reach
+        start = np.clip([guess[t, 0], PITCH_SIGN * guess[t, 1], guess[t, 2], *previous[3:]], POSE_LOWER, POSE_UPPER)
+
+        def residual(pose: np.ndarray, target: np.ndarray = frame[RIGID]) -> np.ndarray:
+            return (geometry.rotate(rigid, pose, depth) - target).ravel()
+
+        poses[t] = previous = least_squares(residual, start, x_scale=np.array([10, 10, 10, 0.1, 0.1]),
+                                            bounds=(POSE_LOWER, POSE_UPPER)).x
+    return poses
 
 
 def head_track(keypoints: np.ndarray) -> np.ndarray:
     """A face's landmarks over time in one fixed frame (a video's pixels), (T, 68, 2) -> its head pose
-    (T, 5) as `HeadGeometry` applies it (`POSE_AXES`): the change from the median frame's pose.
-
-    The rotation comes from `head_pose_from_keypoints` (rescaled to what the renderer applies); the shift
-    is what the eye centres moved beyond what that rotation about the neck pivot moves them, in the
-    reference frame's inter-ocular distances.
+    (T, 5) as `HeadGeometry` applies it (`POSE_AXES`): the change from the most typical frame's pose,
+    fitted to the rigid landmarks under the same head model that moves the portrait (`fit_poses`, as a
+    driving video is read), the shift along the video's own axes in that frame's inter-ocular distances.
     """
     kp = np.asarray(keypoints, np.float64)
     estimated = head_pose_from_keypoints(kp).astype(np.float64)
     ref = int(np.argmin(np.abs(estimated - np.median(estimated, 0)).sum(1)))  # the most typical frame
-    rotation = (estimated - estimated[ref]) / ESTIMATE_PER_POSE
-    geometry = HeadGeometry(kp[ref])
-    depth = keypoint_depth(geometry, kp[ref])
-    eyes = np.stack(eye_centres(kp[ref]))  # (2, 2)
-    eyes_depth = np.array([depth[36:42].mean(), depth[42:48].mean()])
-    rotated = np.stack([geometry.rotate(eyes, r, eyes_depth).mean(0) for r in rotation])  # (T, 2)
-    left, right = eye_centres(kp)
-    shift = ((left + right) / 2 - rotated) / geometry.iod
-    return np.concatenate([rotation, shift], 1).astype(np.float32)
+    poses = fit_poses(to_face_frame(kp[ref], kp[ref]), to_face_frame(kp, kp[ref]))
+    _, axes, _ = face_frame(kp[ref])
+    return np.concatenate([poses[:, :3], poses[:, 3:] @ axes], 1).astype(np.float32)

@@ -35,11 +35,10 @@ from typing import Callable
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
-from scipy.optimize import least_squares
 
 from ..config import DEFAULT_LIMITS, GenerationSettings, Limits
 from ..errors import FrondInputError
-from ..face.head import HeadGeometry, head_pose_from_keypoints, keypoint_depth
+from ..face.head import HeadGeometry, fit_poses, keypoint_depth, to_face_frame
 from ..face.ibug import MOUTH, eye_openness, face_frame, mouth_opening, mouth_width
 from ..stages import PriorStage
 from ..types import AudioClip, MotionSequence
@@ -47,9 +46,7 @@ from .idle import envelope_grid
 
 SMOOTH_S = 0.03  # seconds: the Gaussian smoothing of the landmark track in time (sigma; a blink lasts 0.1-0.4 s)
 MIN_FACE_SHARE = 0.5  # a driving video must show a face in at least this share of its frames
-RIGID = np.r_[0:4, 13:17, 27:36, 36, 39, 42, 45]  # landmarks that move with the head only: jaw corners, nose, eye corners
 JAW_AND_MOUTH = np.r_[4:13, MOUTH]  # what `lip_scale` scales: the lower jaw and the lips
-PITCH_SIGN = -1.0  # `head_pose_from_keypoints` reads a pitch of the opposite sign to `HeadGeometry.rotate`'s
 
 
 @dataclass
@@ -155,38 +152,11 @@ def sample_track(track: LandmarkTrack, times: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(t, track.times, flat[:, k]) for k in range(flat.shape[1])], axis=1).reshape(-1, 68, 2)
 
 
-def to_face_frame(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """points (..., 68, 2) -> the same in `reference`'s (68, 2) face frame (inter-ocular units, x along its eyes)."""
-    origin, axes, iod = face_frame(reference)
-    return (np.asarray(points, np.float64) - origin) @ axes.T / iod
-
-
 def linear_part(geometry: HeadGeometry, pose: np.ndarray) -> np.ndarray:
     """(2, 2): how `geometry.rotate` at `pose` moves an offset in the image plane (at fixed depth), column per axis."""
     base = geometry.rotate(np.zeros((3, 2)), pose, np.zeros(3))
     moved = geometry.rotate(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), pose, np.zeros(3))
     return (moved - base)[1:].T
-
-
-def fit_poses(reference: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """The head's motion from `reference` (68, 2) to each of `frames` (T, 68, 2), both in the reference's face
-    frame: (T, 5) yaw, pitch, roll (degrees), shift x, y (inter-ocular distances) that best move the reference's
-    rigid landmarks onto each frame's under the rigid head model (least squares, warm-started frame to frame)."""
-    geometry = HeadGeometry(reference)
-    depth = keypoint_depth(geometry, reference)[RIGID]
-    rigid = reference[RIGID]
-    guess = head_pose_from_keypoints(frames) - head_pose_from_keypoints(reference)  # (T, 3)
-    poses = np.zeros((frames.shape[0], 5))
-    previous = np.zeros(5)
-    for t, frame in enumerate(frames):
-        start = np.array([guess[t, 0], PITCH_SIGN * guess[t, 1], guess[t, 2], *previous[3:]])
-
-        def residual(pose: np.ndarray, target: np.ndarray = frame[RIGID]) -> np.ndarray:
-            return (geometry.rotate(rigid, pose, depth) - target).ravel()
-
-        poses[t] = previous = least_squares(residual, start, x_scale=np.array([10, 10, 10, 0.1, 0.1]),
-                                            bounds=([-60, -60, -90, -5, -5], [60, 60, 90, 5, 5])).x
-    return poses
 
 
 class VideoMotionEstimator(PriorStage):
