@@ -107,6 +107,11 @@ def head_pose_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
     return np.stack([np.degrees(yaw), np.degrees(pitch), np.degrees(roll)], -1).astype(np.float32)
 
 
+ESTIMATE_PER_POSE = np.array([1.0, -0.84, 1.0])  # what `head_pose_from_keypoints` reads of a yaw, pitch, roll that
+# `HeadGeometry.rotate` applies (median over 18 prepared clips' faces: yaw 1.02, pitch -0.84 (its sign is the
+# other way round), roll 1.0 exactly)
+
+
 RIGID = np.r_[0:4, 13:17, 27:36, 36, 39, 42, 45]  # landmarks that move with the head only: jaw corners, nose, eye corners
 POSE_LOWER = np.array([-60.0, -60.0, -90.0, -5.0, -5.0])  # the fit's reach (`POSE_AXES`)
 POSE_UPPER = -POSE_LOWER
@@ -146,13 +151,22 @@ def fit_poses(reference: np.ndarray, frames: np.ndarray) -> np.ndarray:
 
 def head_track(keypoints: np.ndarray) -> np.ndarray:
     """A face's landmarks over time in one fixed frame (a video's pixels), (T, 68, 2) -> its head pose
-    (T, 5) as `HeadGeometry` applies it (`POSE_AXES`): the change from the most typical frame's pose,
-    fitted to the rigid landmarks under the same head model that moves the portrait (`fit_poses`, as a
-    driving video is read), the shift along the video's own axes in that frame's inter-ocular distances.
+    (T, 5) as `HeadGeometry` applies it (`POSE_AXES`): the change from the median frame's pose.
+
+    The rotation comes from `head_pose_from_keypoints` (rescaled to what the renderer applies); the shift
+    is what the eye centres moved beyond what that rotation about the neck pivot moves them, in the
+    reference frame's inter-ocular distances. These are the training clips' head tracks; `fit_poses` reads a
+    head more exactly; why the tracks are not its: README.md, "Train FROND on your own videos".
     """
     kp = np.asarray(keypoints, np.float64)
     estimated = head_pose_from_keypoints(kp).astype(np.float64)
     ref = int(np.argmin(np.abs(estimated - np.median(estimated, 0)).sum(1)))  # the most typical frame
-    poses = fit_poses(to_face_frame(kp[ref], kp[ref]), to_face_frame(kp, kp[ref]))
-    _, axes, _ = face_frame(kp[ref])
-    return np.concatenate([poses[:, :3], poses[:, 3:] @ axes], 1).astype(np.float32)
+    rotation = (estimated - estimated[ref]) / ESTIMATE_PER_POSE
+    geometry = HeadGeometry(kp[ref])
+    depth = keypoint_depth(geometry, kp[ref])
+    eyes = np.stack(eye_centres(kp[ref]))  # (2, 2)
+    eyes_depth = np.array([depth[36:42].mean(), depth[42:48].mean()])
+    rotated = np.stack([geometry.rotate(eyes, r, eyes_depth).mean(0) for r in rotation])  # (T, 2)
+    left, right = eye_centres(kp)
+    shift = ((left + right) / 2 - rotated) / geometry.iod
+    return np.concatenate([rotation, shift], 1).astype(np.float32)

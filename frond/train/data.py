@@ -119,19 +119,7 @@ class PreparedClip:
         keypoints = self.image_keypoints()
         if keypoints is None or not head_track_usable(keypoints):
             return None
-        cache = self.root / HEAD_CACHE  # the fit takes a second or two per clip: kept beside the keypoints
-        try:
-            track = np.load(cache)
-            if track.shape == (len(keypoints), 5):
-                return track
-        except (OSError, ValueError):
-            pass
-        track = head_track(keypoints)
-        try:
-            np.save(cache, track)
-        except OSError:  # a read-only data folder: fit again next time
-            pass
-        return track
+        return head_track(keypoints)
 
     @cached_property
     def phones(self) -> list[Phone]:
@@ -320,17 +308,19 @@ class AudioAugment:
         return out.astype(np.float32)
 
 
+HEAD_MAX_YAW = 45.0  # degrees: beyond, the landmarks' yaw estimate folds over (three-quarter views)
 HEAD_MAX_ZOOM = 0.25  # the inter-ocular distance's 5-95 % spread over its median: beyond, the clip has zoom cuts
-HEAD_CACHE = "head_fit.npy"  # a prepared clip's `head_track`, fitted once (the rigid fit; the name changes with it)
 
 
 def head_track_usable(keypoints: np.ndarray) -> bool:
-    """Image landmarks (T, 68, 2) -> False where the head track would measure cuts, not a head."""
+    """Image landmarks (T, 68, 2) -> False where the head track would measure cuts or folded yaw, not a head."""
+    from ..face.head import head_pose_from_keypoints
     from ..face.ibug import inter_ocular
 
     iod = inter_ocular(keypoints)
     low, high = np.percentile(iod, [5, 95])
-    return bool((high - low) / max(float(np.median(iod)), 1e-9) < HEAD_MAX_ZOOM)
+    return bool(np.abs(head_pose_from_keypoints(keypoints)[:, 0]).max() < HEAD_MAX_YAW
+                and (high - low) / max(float(np.median(iod)), 1e-9) < HEAD_MAX_ZOOM)
 
 
 class MotionWindows(_Seeded):
