@@ -1,6 +1,8 @@
 """Unit tests of the prior's pieces: phones, trajectories, visemes, the TPS field, the writer."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -110,6 +112,34 @@ def test_the_rigid_fit_reads_back_the_motion_that_moved_a_face_even_past_three_q
     fitted = fit_poses(face, frames)
     np.testing.assert_allclose(fitted[:, :3], poses[:, :3], atol=0.5)  # degrees
     np.testing.assert_allclose(fitted[:, 3:], poses[:, 3:], atol=0.01)  # inter-ocular distances
+
+
+def test_a_driving_faces_jitter_leaves_the_portrait_still_and_its_expression_moves_it():
+    """Reenactment's deadband: a driver whose landmarks only jitter (under the deadband) leaves the portrait's
+    keypoints exactly still; a driver who opens the mouth opens the portrait's by as much, less the deadband."""
+    from frond.face.ibug import inter_ocular, mouth_opening
+    from frond.motion.video import EXPRESSION_DEADBAND, DrivingVideo, LandmarkTrack, VideoMotionEstimator, deadband
+    from frond.train.synthetic import face_keypoints
+    from frond.types import AudioClip
+
+    offsets = np.array([[0.003, 0.004], [0.0, 0.0], [0.06, -0.08]])
+    np.testing.assert_allclose(deadband(offsets, 0.01), [[0.0, 0.0], [0.0, 0.0], [0.054, -0.072]], atol=1e-12)
+
+    source = face_keypoints(0.0).astype(np.float64)
+    pixels = lambda k: k * 150.0 + [320.0, 240.0]  # noqa: E731  (the driving video's pixels)
+    n, rng = 30, np.random.default_rng(4)
+    frames = np.stack([pixels(face_keypoints(0.0))] * n)
+    iod = float(inter_ocular(frames[0]))
+    frames[1:] += rng.uniform(-1, 1, frames[1:].shape) * 0.002 * iod  # jitter, well under the deadband
+    frames[20:] = pixels(face_keypoints(0.3))  # then the mouth opens
+    track = LandmarkTrack(times=np.arange(n) / 25.0, landmarks=frames, raw=frames, size=(480, 640))
+    silent = AudioClip(samples=np.zeros(19200, np.float32), sample_rate=16000, duration=1.2)
+    stage = VideoMotionEstimator(DrivingVideo(path=Path("drive.mp4"), fps=25.0, track=track, audio=silent))
+    motion = stage.estimate(silent, source, track.times, GenerationSettings(head_motion=0.0))
+    np.testing.assert_allclose(motion.keypoints[:20], np.broadcast_to(source, (20, 68, 2)), atol=1e-6)
+    asked = mouth_opening(pixels(face_keypoints(0.3))) - mouth_opening(pixels(face_keypoints(0.0)))
+    opened = mouth_opening(motion.keypoints[25]) - mouth_opening(source)
+    assert asked - 2 * EXPRESSION_DEADBAND - 1e-3 < opened < asked + 1e-3 and opened > 0.1
 
 
 def test_bilabials_close_the_mouth_and_vowels_open_it():

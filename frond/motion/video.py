@@ -18,8 +18,9 @@ so the portrait keeps its own face shape, pose and place, and moves as the drive
    into the head's own frame.
 3. On the portrait: its keypoints plus the expression (in the portrait's face frame, scaled by its
    inter-ocular distance), then moved by the pose (`HeadGeometry.rotate`, the shift rotated into the
-   portrait's frame). Driving a clip's first frame with the clip itself gives back the clip's own
-   landmarks, whatever the fitted pose.
+   portrait's frame). Each landmark's expression is first shortened by a deadband (`EXPRESSION_DEADBAND`),
+   so the driver's landmark jitter leaves a still face still. Driving a clip's first frame with the clip
+   itself gives back the clip's own landmarks (less that deadband), whatever the fitted pose.
 
 Sampled at the output's frame times by linear interpolation of the track (any output fps).
 `settings.head_motion` scales the pose (0: expression only, the head stays), `settings.lip_scale`
@@ -47,6 +48,9 @@ from .idle import envelope_grid
 SMOOTH_S = 0.03  # seconds: the Gaussian smoothing of the landmark track in time (sigma; a blink lasts 0.1-0.4 s)
 MIN_FACE_SHARE = 0.5  # a driving video must show a face in at least this share of its frames
 JAW_AND_MOUTH = np.r_[4:13, MOUTH]  # what `lip_scale` scales: the lower jaw and the lips
+EXPRESSION_DEADBAND = 0.01  # inter-ocular distances: each landmark's expression offset is shrunk by this much, so the
+# driver's landmark jitter leaves a still face still (reenactment of the 12 shared clips: mouth PSNR +0.08 dB on average,
+# the stillest speaker's +0.38 dB over its still frame; 0.005 and 0.02 gave +0.06 and +0.03)
 
 
 @dataclass
@@ -145,6 +149,13 @@ def read_driving_video(path: str | os.PathLike, backend: str = "auto", limits: L
                         audio=audio)
 
 
+def deadband(offsets: np.ndarray, width: float) -> np.ndarray:
+    """Offsets (..., 2) each shortened by `width` along its own direction (none shorter than `width` is left): a soft
+    threshold, so that motion under the landmarks' noise does not move the portrait and larger motion keeps its shape."""
+    size = np.linalg.norm(offsets, axis=-1, keepdims=True)
+    return offsets * np.maximum(size - width, 0.0) / np.maximum(size, 1e-12)
+
+
 def sample_track(track: LandmarkTrack, times: np.ndarray) -> np.ndarray:
     """The track's landmarks at `times` (T,) seconds, linearly interpolated (held at the ends) -> (T, 68, 2)."""
     flat = track.landmarks.reshape(track.landmarks.shape[0], -1)
@@ -185,6 +196,7 @@ class VideoMotionEstimator(PriorStage):
         linear = np.stack([linear_part(driver, pose) for pose in poses])  # (T, 2, 2)
         # what the head's motion leaves, in the head's own frame
         expression = np.linalg.solve(linear, (frames - moved).transpose(0, 2, 1)).transpose(0, 2, 1)
+        expression = deadband(expression, EXPRESSION_DEADBAND)
         expression[:, JAW_AND_MOUTH] *= settings.lip_scale
         poses *= settings.head_motion
         _, axes, iod = face_frame(source)
