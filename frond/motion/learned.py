@@ -14,7 +14,8 @@ meaning:
 - `lip_scale`: multiplies the mouth's articulation (0 = mouth at rest; 1 = the network's calibrated
   `mouth_scale`), `expression` the brows' and cheeks' (1 = the calibrated `brow_gain`);
 - `head_motion`: multiplies the head's motion (0 = still head; 1 = the calibrated `head_gain`, with the
-  turn scaled again by `yaw_gain`); `seed` picks it;
+  turn scaled again by `yaw_gain`, and all of it by how much speakers who face the camera as the portrait
+  does move: `global_stream.facing_gain`); `seed` picks it;
 - `blink_rate`: the seeded blinks.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ..face.ibug import mouth_opening, mouth_width
 from ..stages import learned_name
 from ..types import AudioClip, MotionSequence
 from . import articulation as art
-from .global_stream import POSE_DIM, unit_process
+from .global_stream import POSE_DIM, facing, facing_gain, unit_process
 from .idle import IdleMotion, envelope_grid, idle_motion, pose_keypoints
 from .trajectory import UniformBSpline, pspline_stiffness
 
@@ -122,6 +123,8 @@ class MotionNet:
     head: bool = False  # the network also gives the head's pose (mean and log-spread per axis)
     head_gain: float = 1.0  # scale of the head's motion (calibrated on the folds)
     yaw_gain: float = 1.0  # the head's turn scaled again, on top of `head_gain` (calibrated on the folds)
+    facing_slope: tuple[float, ...] = (0.0,) * POSE_DIM  # per axis and degree of the portrait's turn (`global_stream.fit_facing`)
+    facing_pivot: float = 0.0  # the portrait's turn (degrees) at which the facing factor is 1
     mouth_scale: float = 1.0  # the calibrated size of the mouth: `lip_scale` 1 moves it this much (`LearnedMotionEstimator.local_face`)
     brow_gain: float = 1.0  # the calibrated size of the brows' motion: `expression` 1 moves them this much
 
@@ -197,10 +200,12 @@ class MotionNet:
         return articulation.astype(np.float32)
 
     def head_pose(self, outputs: np.ndarray, times: np.ndarray, smoothing: float, amount: float,
-                  rng: np.random.Generator) -> np.ndarray:
+                  rng: np.random.Generator, portrait_facing: float | None = None) -> np.ndarray:
         """The network's `outputs` -> one seeded head motion (T, POSE_DIM) at `times` (T,) seconds
         (`frond.motion.global_stream`): mean + spread x a draw of the real speakers' unit process, per
-        control point, then the P-spline stiffness of `smoothing`; `amount` scales it (0: still)."""
+        control point, then the P-spline stiffness of `smoothing`; `amount` scales it (0: still), and
+        `portrait_facing` (`global_stream.facing`; None: the pivot's) by how much speakers turned that
+        far move (`global_stream.facing_gain`)."""
         head = outputs[:, self.components:].astype(np.float64)
         mean, log_spread = head[:, :POSE_DIM], head[:, POSE_DIM:]
         unit = unit_process(len(head), self.knot_hz, self.tensors["head_spectrum"], self.tensors["head_mix"], rng)
@@ -212,6 +217,8 @@ class MotionNet:
         pose = (pose - pose[:1]) * self.tensors["head_scale"]  # the portrait's own pose at the first frame
         gains = np.full(POSE_DIM, amount * self.head_gain)
         gains[0] *= self.yaw_gain  # yaw, the first of `frond.face.head.POSE_AXES`
+        if portrait_facing is not None:
+            gains *= facing_gain(portrait_facing, np.asarray(self.facing_slope), self.facing_pivot)
         return limit_pose(gains * pose).astype(np.float32)
 
     def source_articulation(self, source: np.ndarray) -> np.ndarray:
@@ -275,6 +282,8 @@ def motion_net(tensors: dict[str, np.ndarray], motion: dict) -> MotionNet:
                      components=int(tensors["basis"].shape[0]) if "basis" in tensors else int(motion.get("components", 8)),
                      head=bool(motion.get("head", False)) and "head_scale" in tensors,
                      head_gain=float(motion.get("head_gain", 1.0)), yaw_gain=float(motion.get("yaw_gain", 1.0)),
+                     facing_slope=tuple(float(v) for v in motion.get("facing_slope", (0.0,) * POSE_DIM)),
+                     facing_pivot=float(motion.get("facing_pivot", 0.0)),
                      mouth_scale=float(motion.get("mouth_scale", 1.0)), brow_gain=float(motion.get("brow_gain", 1.0)))
 
 
@@ -366,7 +375,7 @@ class LearnedMotionEstimator:
         local, articulation = self.local_face(audio, source, times, settings, envelope, phones, outputs)
         if self.net.head:  # the global stream is the network's; the blinks stay seeded
             rng = np.random.default_rng([settings.seed, HEAD_STREAM])
-            pose = self.net.head_pose(outputs, times, settings.smoothing, settings.head_motion, rng)
+            pose = self.net.head_pose(outputs, times, settings.smoothing, settings.head_motion, rng, facing(source))
             idle = replace(idle, pose=pose)
         keypoints = pose_keypoints(source, local, idle)
         brow = art.brow_raise(articulation) * BROW_DISPLAY + idle.brow if self.net.head else idle.brow

@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from ..motion.global_stream import facing
 from ..motion.learned import LearnedMotionEstimator
 from ..weights.model import FrondModel
 from .data import PreparedClip, pair
@@ -108,7 +109,8 @@ def evaluate_motion_stage(stage: LearnedMotionEstimator, clips: list[PreparedCli
                            "amplitude": amplitude_ratio(pred, real), "frames": n,
                            "brows": amplitude_ratio(brow_raise(face), brow_raise(clip.keypoints[:n]))}
         if stage.net.head and clip.head is not None:
-            pose = stage.net.head_pose(outputs, times, settings.smoothing, 1.0, np.random.default_rng([seed, 7]))
+            pose = stage.net.head_pose(outputs, times, settings.smoothing, 1.0, np.random.default_rng([seed, 7]),
+                                      facing(clip.keypoints[0]))
             ratio = head_spreads(pose) / np.maximum(head_spreads(clip.head[:n]), 1e-6)
             rows[clip.name].update(dict(zip(HEAD_MEASURES, ratio.tolist())))
     if not rows:
