@@ -19,6 +19,7 @@ import itertools
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,15 +28,19 @@ from frond.nn.config import FrondConfig, MotionConfig
 from frond.train.data import load_prepared
 from frond.train.heldout import FACE_MEASURES, evaluate_motion_stage
 from frond.train.speakers import load_speakers, speaker_folds
-from frond.train.trainer import TrainConfig, refit_head_facing, train
+from frond.train.trainer import TrainConfig, train
 from frond.weights.model import FrondModel
 
 MEASURES = ("open_r", "open_r_synced", "open_r_best", "lag", "amplitude_median", *FACE_MEASURES)
 
 
-def grid(specs: list[str]) -> list[dict[str, float]]:
-    """["lead=0,0.04", "gain=1.25"] -> every combination as {name: value}."""
-    axes = [(name, [float(v) for v in values.split(",")]) for name, values in (s.split("=", 1) for s in specs)]
+def grid(specs: list[str]) -> list[dict[str, Any]]:
+    """["lead=0,0.04", "gain=1.25", "facing_slope=0.05:0:0.03:0.02:0.02"] -> every combination as {name: value}
+    (a value with colons is one list: a per-axis calibration)."""
+    def value(v: str) -> float | list[float]:
+        return [float(x) for x in v.split(":")] if ":" in v else float(v)
+
+    axes = [(name, [value(v) for v in values.split(",")]) for name, values in (s.split("=", 1) for s in specs)]
     return [dict(zip([a for a, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])] or [{}]
 
 
@@ -53,8 +58,6 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=TrainConfig.window, help="frames per training window")
     parser.add_argument("--grid", nargs="*", default=[], help="name=v1,v2 ... inference calibrations to score")
     parser.add_argument("--report", help="write every clip's scores as JSON here")
-    parser.add_argument("--refit-facing", action="store_true", help="fit each fold model's facing gain on its "
-                        "training clips into its config.json (`frond.train.trainer.refit_head_facing`)")
     parser.add_argument("--apply", nargs="*", default=[], help="name=value ... written into every fold model's config.json "
                                                              "(then `frond evaluate --folds K --fold-models OUT` renders them)")
     args = parser.parse_args()
@@ -76,8 +79,6 @@ def main() -> None:
                               motion_weights=weights, window=args.window, speakers="shared",
                               clips=tuple(n for n in names if n not in held), eval_names=tuple(held),
                               progress=False, sample_every=0, checkpoint_every=0))
-        if args.refit_facing:
-            print(f"fold {i + 1}: facing", refit_head_facing(folder, [clips[n] for n in names if n not in held])["facing_slope"])
         if args.apply:
             config = json.loads((folder / "config.json").read_text())
             config["motion"].update(grid(args.apply)[0])

@@ -14,8 +14,8 @@ meaning:
 - `lip_scale`: multiplies the mouth's articulation (0 = mouth at rest; 1 = the network's calibrated
   `mouth_scale`), `expression` the brows' and cheeks' (1 = the calibrated `brow_gain`);
 - `head_motion`: multiplies the head's motion (0 = still head; 1 = the calibrated `head_gain`, with the
-  turn scaled again by `yaw_gain`, and all of it by how much speakers who face the camera as the portrait
-  does move: `global_stream.facing_gain`); `seed` picks it;
+  turn scaled again by `yaw_gain`, and all of it by how far the portrait is turned from the camera:
+  `global_stream.facing_gain`); `seed` picks it;
 - `blink_rate`: the seeded blinks.
 """
 from __future__ import annotations
@@ -123,7 +123,7 @@ class MotionNet:
     head: bool = False  # the network also gives the head's pose (mean and log-spread per axis)
     head_gain: float = 1.0  # scale of the head's motion (calibrated on the folds)
     yaw_gain: float = 1.0  # the head's turn scaled again, on top of `head_gain` (calibrated on the folds)
-    facing_slope: tuple[float, ...] = (0.0,) * POSE_DIM  # per axis and degree of the portrait's turn (`global_stream.fit_facing`)
+    facing_slope: tuple[float, ...] = (0.0,) * POSE_DIM  # per axis and degree of the portrait's turn (`global_stream.facing_gain`)
     facing_pivot: float = 0.0  # the portrait's turn (degrees) at which the facing factor is 1
     mouth_scale: float = 1.0  # the calibrated size of the mouth: `lip_scale` 1 moves it this much (`LearnedMotionEstimator.local_face`)
     brow_gain: float = 1.0  # the calibrated size of the brows' motion: `expression` 1 moves them this much
@@ -204,8 +204,7 @@ class MotionNet:
         """The network's `outputs` -> one seeded head motion (T, POSE_DIM) at `times` (T,) seconds
         (`frond.motion.global_stream`): mean + spread x a draw of the real speakers' unit process, per
         control point, then the P-spline stiffness of `smoothing`; `amount` scales it (0: still), and
-        `portrait_facing` (`global_stream.facing`; None: the pivot's) by how much speakers turned that
-        far move (`global_stream.facing_gain`)."""
+        `portrait_facing` (`global_stream.facing`; None: the pivot's) by `global_stream.facing_gain`."""
         head = outputs[:, self.components:].astype(np.float64)
         mean, log_spread = head[:, :POSE_DIM], head[:, POSE_DIM:]
         unit = unit_process(len(head), self.knot_hz, self.tensors["head_spectrum"], self.tensors["head_mix"], rng)

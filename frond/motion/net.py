@@ -24,7 +24,7 @@ from torch import nn
 from ..audio.mel import FRAMES_PER_SECOND
 from ..nn.config import MotionConfig
 from .articulation import DIM, axis_gains, opening_of
-from .global_stream import POSE_DIM, SPECTRUM_BINS, fit_facing, fit_unit_process
+from .global_stream import POSE_DIM, SPECTRUM_BINS, fit_unit_process
 from .learned import downsample_geometry, n_phone_features
 from .trajectory import UniformBSpline
 
@@ -102,26 +102,20 @@ class AudioMotionEstimator(nn.Module):
             self.opening_direction.copy_(torch.from_numpy(direction))
         return {"explained": float((s[:k] ** 2).sum() / max((s ** 2).sum(), 1e-12))}
 
-    def fit_head(self, tracks: list[np.ndarray], facings: list[float] | None = None,
-                 portraits: list[float] | None = None) -> dict[str, list[float]]:
+    def fit_head(self, tracks: list[np.ndarray]) -> dict[str, list[float]]:
         """Fit the global stream's units and unit process on training clips' head tracks (T, POSE_DIM) each
-        (`frond.face.head.head_track`, at the control-point rate), and with `facings` (each track's clip's
-        first-frame `global_stream.facing`) and `portraits` (every training clip's) how the motion grows with
-        the portrait's turn (`global_stream.fit_facing`, kept in the config: `facing_slope`, `facing_pivot`).
+        (`frond.face.head.head_track`, at the control-point rate).
 
-        -> {"scale": the per-axis unit: the median over clips of each track's spread, "facing_slope"}.
+        -> {"scale": the per-axis unit: the median over clips of each track's spread}.
         """
         spreads = np.stack([np.asarray(t, np.float64).std(0) for t in tracks])
-        if facings is not None:
-            slope, pivot = fit_facing(spreads, np.asarray(facings), np.asarray(portraits if portraits is not None else facings))
-            self.config.facing_slope, self.config.facing_pivot = tuple(round(float(v), 5) for v in slope), round(pivot, 3)
         scale = np.maximum(np.median(spreads, 0), 1e-3)
         spectrum, mix = fit_unit_process([np.asarray(t) / scale for t in tracks], self.config.knot_hz)
         with torch.no_grad():
             self.head_scale.copy_(torch.from_numpy(scale.astype(np.float32)))
             self.head_spectrum.copy_(torch.from_numpy(spectrum))
             self.head_mix.copy_(torch.from_numpy(mix))
-        return {"scale": [round(float(v), 4) for v in scale], "facing_slope": list(self.config.facing_slope)}
+        return {"scale": [round(float(v), 4) for v in scale]}
 
     def forward(self, mel: torch.Tensor, phones: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """mel (B, n_mels, M) at 100 frames/s (frame m at m / 100 s); phones (B, P, M) one-hot

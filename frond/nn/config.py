@@ -47,8 +47,8 @@ class MotionConfig:
     head: bool = True  # also predict the head's pose (mean and spread of its 5 axes per control point)
     head_gain: float = 1.0  # scale of the head's motion at inference (calibrated on the folds against the real speakers' spread)
     yaw_gain: float = 1.0  # the head's turn (yaw) scaled again, on top of `head_gain` (calibrated on the folds)
-    facing_slope: tuple[float, ...] = (0.0,) * 5  # per pose axis, how the head's motion grows per degree of the portrait's turn (`fit_head`; 0: not at all)
-    facing_pivot: float = 0.0  # degrees: the portrait's turn at which that factor is 1 (the training portraits' mean)
+    facing_slope: tuple[float, ...] = (0.0,) * 5  # per pose axis, how the head's motion grows per degree of the portrait's turn (calibrated on the folds; `global_stream.facing_gain`)
+    facing_pivot: float = 0.0  # degrees: the portrait's turn at which that factor is 1
     mouth_scale: float = 1.0  # multiplies the mouth at inference, as `lip_scale` does (calibrated: the rendered mouth's spread against the real speakers')
     brow_gain: float = 1.0  # multiplies the brows at inference, as `expression` does: the network's and the emphasis raise (calibrated: their spread against the real speakers')
     width_gain: float | None = 1.0  # scale of the articulation's horizontal coordinates at inference (None: `gain`); `gain` then scales the vertical ones only

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..errors import FrondInputError
-from ..motion.global_stream import facing, resample_track
+from ..motion.global_stream import resample_track
 from ..motion.net import AudioMotionEstimator, opening
 from ..motion.sync_net import SyncConfig
 from ..nn.config import KEYPOINT_MOTIONS, STAGES, FrondConfig
@@ -211,27 +211,6 @@ class MotionObjective(nn.Module):
         return losses, out
 
 
-def fit_head_stream(motion: AudioMotionEstimator, clips: list[PreparedClip]) -> dict[str, list[float]]:
-    """`AudioMotionEstimator.fit_head` on training clips: their head tracks at the control-point rate, and the
-    turn of each one's first frame (`global_stream.facing`) -> what `fit_head` returns."""
-    tracked = [(c, head) for c in clips if (head := c.head) is not None]
-    return motion.fit_head([resample_track(head, c.fps, motion.config.knot_hz) for c, head in tracked],
-                           [facing(c.keypoints[0]) for c, _ in tracked], [facing(c.keypoints[0]) for c in clips])
-
-
-def refit_head_facing(folder: str | Path, clips: list[PreparedClip]) -> dict[str, list[float]]:
-    """Fit how the head's motion grows with the portrait's turn (`fit_head_stream`) on `clips`, the
-    training clips of the weights in `folder`, and write it into their config.json (`facing_slope`,
-    `facing_pivot`): for weights trained before the fit existed (their tensors do not change)."""
-    path = Path(folder) / "config.json"
-    config = json.loads(path.read_text())
-    motion = AudioMotionEstimator(FrondConfig.from_dict(config).motion)
-    units = fit_head_stream(motion, clips)
-    config["motion"].update(facing_slope=list(motion.config.facing_slope), facing_pivot=motion.config.facing_pivot)
-    path.write_text(json.dumps(config, indent=2) + "\n")
-    return units
-
-
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
     """(3, H, W) in [-1, 1] or (H, W) in [0, 1] -> (H, W, 3) uint8."""
     x = x.detach().float().cpu()
@@ -367,11 +346,10 @@ def train(cfg: TrainConfig) -> dict:
                 print(f"articulation basis: {model.config.motion.components} components keep "
                       f"{explained['explained']:.1%} of the variance", flush=True)
             if model.config.motion.head:
-                head_units = fit_head_stream(model.motion, split.train)
+                tracks = [(c.head, c.fps) for c in split.train if c.head is not None]
+                head_units = model.motion.fit_head([resample_track(t, fps, model.config.motion.knot_hz) for t, fps in tracks])
                 if dist.main and cfg.progress:
-                    print(f"head stream: {sum(c.head is not None for c in split.train)} clips with a head track; "
-                          f"units {head_units['scale']}; "
-                          f"per degree of the portrait's turn {head_units['facing_slope']}", flush=True)
+                    print(f"head stream: {len(tracks)} clips with a head track; units {head_units['scale']}", flush=True)
     if dist.main and cfg.stage == "render":
         print(f"train render: {perceptual_note}", flush=True)
     wrapped = objective
