@@ -32,8 +32,8 @@ FACING_LIMITS = (0.5, 2.0)  # `facing_gain` stays within these factors
 
 def facing(keypoints: np.ndarray) -> float:
     """A portrait's landmarks (68, 2) -> how far it is turned from the camera: |yaw| in degrees
-    (`frond.face.head.head_pose_from_keypoints`), capped at FACING_CAP."""
-    return float(min(abs(head_pose_from_keypoints(np.asarray(keypoints))[0]), FACING_CAP))
+    (`frond.face.head.head_pose_from_keypoints`)."""
+    return float(abs(head_pose_from_keypoints(np.asarray(keypoints))[0]))
 
 
 def facing_gain(portrait_facing: float, slope: np.ndarray, pivot: float) -> np.ndarray:
